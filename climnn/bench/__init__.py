@@ -1,0 +1,46 @@
+"""Benchmarks behind ``climnn bench NAME``: each returns a flat dict of figures
+(stable names, numbers) plus a ``machine`` entry."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def machine() -> dict:
+    """Cores, CPU and library versions of this machine."""
+    import numba
+    import numpy
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return dict(cores=os.cpu_count(), cpu=cpu, python=platform.python_version(),
+                numpy=numpy.__version__, numba=numba.__version__)
+
+
+def format_table(name: str, figures: dict) -> str:
+    rows = [f"climnn bench {name}"]
+    for key, value in figures.items():
+        if key == "machine":
+            continue
+        rows.append(f"  {key:<32} {value:>12.4g}" if isinstance(value, float)
+                    else f"  {key:<32} {value!s:>12}")
+    m = figures.get("machine", {})
+    rows.append("  machine: " + ", ".join(f"{k}={v}" for k, v in m.items()))
+    return "\n".join(rows)
+
+
+def _dycore(quick=False):
+    from climnn.bench.dycore import run
+
+    return run(quick=quick)
+
+
+BENCHMARKS = {"dycore": _dycore}

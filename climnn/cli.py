@@ -1,0 +1,102 @@
+"""The ``climnn`` command: one subcommand per job.
+
+    climnn run CONFIG [--days N] [--out DIR] [--format zarr|netcdf] [--restart FILE]
+    climnn bench NAME [--json]
+
+Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
+and exit status 2; output already written is never touched by a failed start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="climnn", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the GCM from a YAML configuration")
+    run.add_argument("config", type=Path, nargs="?",
+                     help="experiment YAML (run/*.yaml); optional with --restart")
+    run.add_argument("--days", type=float, help="simulated days (default: the config's time.days)")
+    run.add_argument("--out", type=Path, help="output directory (default: out/<name>)")
+    run.add_argument("--format", choices=("zarr", "netcdf"), help="history format")
+    run.add_argument("--restart", type=Path, help="continue from this restart file")
+    run.add_argument("--threads", type=int, help="numba threads (default: the config's)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    bench = sub.add_parser("bench", help="run a benchmark and print its figures")
+    bench.add_argument("name", choices=sorted(_benchmarks()), help="which benchmark")
+    bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    bench.add_argument("--quick", action="store_true", help="fewer steps (noisier figures)")
+    return parser
+
+
+def _benchmarks() -> dict:
+    from climnn.bench import BENCHMARKS
+
+    return BENCHMARKS
+
+
+def command_run(args) -> int:
+    from gcm.config import load_config
+    from gcm.model import Model
+    from gcm.simulation import Simulation
+
+    overrides = {}
+    if args.format:
+        overrides["output.format"] = args.format
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    if args.restart is not None:
+        config = load_config(args.config, **overrides) if args.config else None
+        sim = Simulation.from_restart(args.restart, output_dir=args.out,
+                                      progress=not args.quiet, config=config)
+    else:
+        if args.config is None:
+            raise ValueError("run: give a configuration file (run/*.yaml) or --restart FILE")
+        config = load_config(args.config, **overrides)
+        out = args.out or Path("out") / config.name
+        sim = Simulation(Model(config), out, progress=not args.quiet)
+    days = args.days if args.days is not None else sim.model.config.time.days
+    sim.run(days)
+    print(f"{sim.model.config.name}: {days:g} days to {sim.model.time.isoformat()} in "
+          f"{sim.output_dir} ({sim.simulated_years_per_day:.0f} simulated years/day); "
+          f"restart: {sim.last_restart}")
+    return 0
+
+
+def command_bench(args) -> int:
+    import json
+
+    from climnn.bench import BENCHMARKS, format_table
+
+    figures = BENCHMARKS[args.name](quick=args.quick)
+    print(json.dumps(figures) if args.json else format_table(args.name, figures))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gcm.model import ModelBlowUpError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"run": command_run, "bench": command_bench}
+    try:
+        return handlers[args.command](args)
+    except ModelBlowUpError as err:
+        print(f"climnn: error: {err}", file=sys.stderr)
+        return 3
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        message = err.args[0] if err.args else str(err)
+        print(f"climnn: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("climnn: interrupted; a restart file was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

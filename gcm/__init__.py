@@ -1,0 +1,25 @@
+"""gcm: an idealized spectral primitive-equation aquaplanet model in numba.
+
+Quick start (the Python twin of ``climnn run run/held_suarez.yaml --days 10``)::
+
+    import gcm
+    config = gcm.load_config("run/held_suarez.yaml")
+    model = gcm.Model(config)
+    ds = model.run(days=10)          # an xarray.Dataset of daily snapshots
+"""
+
+__all__ = ["Model", "ModelConfig", "load_config"]
+
+
+def __getattr__(name):
+    # Lazy, so that importing one submodule (e.g. the transforms) does not compile
+    # or import the whole model.
+    if name == "Model":
+        from gcm.model import Model
+
+        return Model
+    if name in ("ModelConfig", "load_config"):
+        from gcm import config
+
+        return getattr(config, name)
+    raise AttributeError(f"module 'gcm' has no attribute {name!r}")

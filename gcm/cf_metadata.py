@@ -1,0 +1,71 @@
+"""Grid-point snapshots of the model as xarray Datasets with CF-1.8 metadata.
+
+Variable names follow CMIP short names (ua, va, ta, hus, ps, zeta); the vertical
+coordinate is the CF ``atmosphere_sigma_coordinate`` with ``formula_terms`` so that
+CF tools can reconstruct pressure: p(n,k,j,i) = ptop + lev(k) * (ps(n,j,i) - ptop).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+VARIABLE_ATTRS = {
+    "ua": dict(standard_name="eastward_wind", long_name="eastward wind", units="m s-1"),
+    "va": dict(standard_name="northward_wind", long_name="northward wind", units="m s-1"),
+    "ta": dict(standard_name="air_temperature", long_name="air temperature", units="K"),
+    "hus": dict(standard_name="specific_humidity", long_name="specific humidity",
+                units="kg kg-1"),
+    "zeta": dict(standard_name="atmosphere_relative_vorticity", long_name="relative vorticity",
+                 units="s-1"),
+    "ps": dict(standard_name="surface_air_pressure", long_name="surface pressure", units="Pa"),
+    "orog": dict(standard_name="surface_geopotential", long_name="surface geopotential",
+                 units="m2 s-2"),
+}
+
+
+def coordinates(model) -> dict[str, xr.DataArray]:
+    grid, sigma = model.grid, model.sigma
+    return dict(
+        lat=xr.DataArray(grid.lat, dims="lat", attrs=dict(
+            standard_name="latitude", long_name="latitude (Gaussian)", units="degrees_north",
+            axis="Y")),
+        lon=xr.DataArray(grid.lon, dims="lon", attrs=dict(
+            standard_name="longitude", long_name="longitude", units="degrees_east", axis="X")),
+        lev=xr.DataArray(sigma.full, dims="lev", attrs=dict(
+            standard_name="atmosphere_sigma_coordinate", long_name="sigma at full levels",
+            units="1", positive="down", axis="Z", formula_terms="sigma: lev ps: ps ptop: ptop",
+            bounds="lev_bnds")),
+    )
+
+
+def snapshot_dataset(model) -> xr.Dataset:
+    """The model's current state, one time (dims time, lev, lat, lon)."""
+    g = model.grid_state()
+    zeta = model.transform.to_grid(model.now.vorticity)
+    orog = model.transform.to_grid(model.surface_geopotential)
+    dims3 = ("time", "lev", "lat", "lon")
+    data = {
+        "ua": (dims3, g["u"][None]), "va": (dims3, g["v"][None]), "ta": (dims3, g["T"][None]),
+        "hus": (dims3, g["q"][None]), "zeta": (dims3, zeta[None]),
+        "ps": (("time", "lat", "lon"), g["ps"][None]),
+    }
+    ds = xr.Dataset(
+        {name: xr.Variable(dims, values, VARIABLE_ATTRS[name]) for name, (dims, values)
+         in data.items()},
+        coords=coordinates(model),
+    )
+    ds["orog"] = xr.Variable(("lat", "lon"), orog, VARIABLE_ATTRS["orog"])
+    ds["ptop"] = xr.Variable((), 0.0, dict(long_name="pressure at the model top", units="Pa"))
+    ds["lev_bnds"] = xr.Variable(
+        ("lev", "nbnd"), np.stack([model.sigma.half[:-1], model.sigma.half[1:]], axis=1))
+    ds = ds.assign_coords(time=("time", [model.time], dict(standard_name="time", axis="T")))
+    ds.attrs.update(
+        Conventions="CF-1.8",
+        title=f"climnn gcm: {model.config.name}",
+        source=(f"gcm spectral primitive-equation model T{model.grid.truncation}"
+                f"L{model.sigma.nlev}, physics {model.config.physics.scheme}"),
+        config_hash=model.config.digest(),
+        time_step_s=model.dt,
+    )
+    return ds

@@ -1,0 +1,308 @@
+"""The spectral model: grid, transforms, levels, dynamics, physics and the time step.
+
+``Model(config)`` builds everything a run needs from a ModelConfig; ``step()``
+advances one leapfrog step; ``snapshot()`` gives the grid-point state as an
+xarray.Dataset with CF metadata; ``run(days)`` is the short notebook path (see
+gcm.simulation for runs with files, restarts and progress).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import cftime
+import numba
+import numpy as np
+import xarray as xr
+
+from gcm import constants as const
+from gcm import initial_conditions
+from gcm.config import ModelConfig
+from gcm.gaussian_grid import gaussian_grid
+from gcm.physics import SCHEMES, ColumnState
+from gcm.primitive_equations import VerticalOperators, grid_tendencies
+from gcm.sigma_coordinates import sigma_coordinates
+from gcm.spherical_harmonics import SpectralTransform
+from gcm.state import SpectralState
+from gcm.time_integration import (
+    ImplicitOperator,
+    hyperdiffusion_rates,
+    robert_asselin_williams,
+)
+
+
+class ModelBlowUpError(FloatingPointError):
+    """The state holds NaN or inf; the message names the field, step and time."""
+
+
+class Model:
+    """A primitive-equation aquaplanet (or dry) model built from a ModelConfig."""
+
+    def __init__(self, config: ModelConfig | None = None):
+        self.config = (config or ModelConfig()).validate()
+        cfg = self.config
+        if cfg.threads > 0:
+            numba.set_num_threads(min(cfg.threads, numba.config.NUMBA_NUM_THREADS))
+        self.grid = gaussian_grid(cfg.resolution.truncation, cfg.resolution.grid)
+        self.transform = SpectralTransform(self.grid, radius=const.RADIUS)
+        self.sigma = sigma_coordinates(cfg.resolution.sigma, cfg.resolution.levels)
+        self.dt = cfg.time.step_minutes * 60.0
+        self.vertical = VerticalOperators.build(
+            self.sigma, cfg.dynamics.reference_temperature, const.RD, const.KAPPA
+        )
+        self._build_implicit_operators()
+        self.physics = self._build_physics()
+        lat2d, lon2d = np.meshgrid(np.deg2rad(self.grid.lat), np.deg2rad(self.grid.lon),
+                                   indexing="ij")
+        self._lat2d, self._lon2d = lat2d, lon2d
+        self._coriolis = 2.0 * const.OMEGA * self.grid.mu
+        self._one_minus_mu2 = 1.0 - self.grid.mu**2
+        self.start_time = cftime.datetime.strptime(
+            cfg.time.start, "%Y-%m-%d", calendar=cfg.time.calendar
+        ) if len(cfg.time.start) == 10 else cftime.datetime.strptime(
+            cfg.time.start, "%Y-%m-%dT%H:%M:%S", calendar=cfg.time.calendar
+        )
+        self.step_count = 0
+        self.old: SpectralState | None = None
+        self.now: SpectralState = self._initial_state()
+        self._allocate_work_arrays()
+
+    # ----------------------------------------------------------------- set-up
+    def _build_physics(self):
+        cfg = self.config.physics
+        if cfg.scheme not in SCHEMES:
+            raise ValueError(f"physics.scheme: unknown scheme {cfg.scheme!r}; "
+                             f"choose one of {sorted(SCHEMES)}")
+        try:
+            return SCHEMES[cfg.scheme](**cfg.parameters)
+        except TypeError as err:
+            raise ValueError(f"physics.parameters for {cfg.scheme!r}: {err}") from None
+
+    def _build_implicit_operators(self):
+        T = self.grid.truncation
+        G = self.sigma.geopotential_matrix(const.RD)
+        H = self.vertical.temperature_matrix()
+        n = np.arange(T + 1)
+        cn = n * (n + 1.0) / const.RADIUS**2
+        rt = const.RD * self.vertical.reference_temperature
+        self.implicit = {
+            delta: ImplicitOperator.build(delta, G, H, self.sigma.thickness, rt, cn)
+            for delta in (self.dt, 0.5 * self.dt)
+        }
+        dyn = self.config.dynamics
+        tau = dyn.diffusion.timescale_hours * 3600.0
+        sponge = dyn.sponge
+        rates = hyperdiffusion_rates(
+            self.transform.n_index, T, dyn.diffusion.order, tau, self.sigma.nlev,
+            sponge.levels, sponge.timescale_hours * 3600.0,
+        )
+        self._diffusion_rates = rates
+        self._divergence_rates = rates * dyn.diffusion.divergence_factor
+
+    def _allocate_work_arrays(self):
+        nlev, nlat, nlon = self.sigma.nlev, self.grid.nlat, self.grid.nlon
+        self._A = np.empty((nlev, nlat, nlon))
+        self._B = np.empty((nlev, nlat, nlon))
+        self._FX = np.empty((2 * nlev, nlat, nlon))
+        self._FY = np.empty((2 * nlev, nlat, nlon))
+        self._S = np.empty((3 * nlev + 1, nlat, nlon))
+
+    def _initial_state(self) -> SpectralState:
+        ini = self.config.initial
+        args = (self._lat2d, self._lon2d, self.sigma.full)
+        if ini.kind == "rest":
+            fields = initial_conditions.rest(
+                *args, temperature=ini.temperature, surface_pressure=ini.surface_pressure,
+                perturbation=ini.perturbation, humidity=ini.humidity, seed=ini.seed)
+        elif ini.kind == "solid_body":
+            fields = initial_conditions.solid_body(
+                *args, wind=ini.wind, temperature=ini.temperature,
+                surface_pressure=ini.surface_pressure, humidity=ini.humidity)
+        else:
+            fields = initial_conditions.jablonowski_williamson(
+                *args, wind=ini.wind or 35.0, perturbation=ini.perturbation,
+                humidity=ini.humidity)
+        return self.state_from_grid(**fields)
+
+    def state_from_grid(self, u, v, T, q, ps, phis=None) -> SpectralState:
+        """Spectral state from grid fields (see gcm.initial_conditions for units);
+        also sets the surface geopotential when given."""
+        tr = self.transform
+        if phis is not None:
+            self.surface_geopotential = tr.to_spectral(phis)
+        elif not hasattr(self, "surface_geopotential"):
+            self.surface_geopotential = tr.to_spectral(np.zeros(ps.shape))
+        vor, div = tr.vordiv_from_uv(u, v)
+        t_dev = T - self.vertical.reference_temperature[:, None, None]
+        return SpectralState(
+            vorticity=vor, divergence=div, temperature=tr.to_spectral(t_dev),
+            log_surface_pressure=tr.to_spectral(np.log(ps)), humidity=tr.to_spectral(q),
+        )
+
+    # ----------------------------------------------------------------- time
+    @property
+    def time(self) -> cftime.datetime:
+        """Model time of the current state (the ``now`` level)."""
+        return self.start_time + datetime.timedelta(seconds=self.step_count * self.dt)
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return self.step_count * self.dt
+
+    # ----------------------------------------------------------------- step
+    def step(self) -> None:
+        """Advance one time step: a forward step first, leapfrog afterwards."""
+        first = self.old is None
+        delta = 0.5 * self.dt if first else self.dt
+        old = self.now if first else self.old
+        now = self.now
+        tend = self.dynamics_tendencies(now)
+        self._add_physics_tendencies(old, tend, 2.0 * delta)
+        new = self._implicit_step(old, tend, delta)
+        if not first:
+            nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
+            for name, x_new in new.arrays().items():
+                robert_asselin_williams(getattr(old, name), getattr(now, name), x_new, nu, alpha)
+        self.old, self.now = now, new
+        self.step_count += 1
+        if not np.isfinite(new.log_surface_pressure).all():
+            self._raise_blow_up("log_surface_pressure")
+
+    def _raise_blow_up(self, field: str):
+        raise ModelBlowUpError(
+            f"the model state became non-finite ({field}) at step {self.step_count}, "
+            f"model time {self.time.isoformat()}; output written before this step is kept"
+        )
+
+    def check_finite(self) -> None:
+        """Raise ModelBlowUpError if any prognostic field holds NaN or inf."""
+        for state in (self.old, self.now):
+            if state is not None and (bad := state.first_nonfinite()):
+                self._raise_blow_up(bad)
+
+    def dynamics_tendencies(self, s: SpectralState) -> SpectralState:
+        """Explicit (non-implicit) tendencies N of every prognostic variable, spectral."""
+        tr = self.transform
+        nlev = self.sigma.nlev
+        vo = self.vertical
+        scalars = tr.to_grid(np.stack([s.vorticity, s.divergence, s.temperature, s.humidity]))
+        U, V = tr.cos_uv_from_vordiv(s.vorticity, s.divergence)
+        gx, gy = tr.cos_gradient(s.log_surface_pressure)
+        A, B, FX, FY, S = self._A, self._B, self._FX, self._FY, self._S
+        grid_tendencies(
+            U, V, scalars[0], scalars[1], scalars[2], scalars[3], gx, gy,
+            self._coriolis, self._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
+            vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
+            A, B, FX, FY, S,
+        )
+        vor_t, div_ab = tr.vordiv_from_cos_uv(A, B)
+        flux_div = tr.divergence_from_cos_uv(FX, FY)
+        spec = tr.to_spectral(S)
+        implicit = self.implicit[self.dt]
+        div_t = div_ab - tr.laplacian(spec[:nlev] + self.surface_geopotential)
+        t_t = spec[nlev : 2 * nlev] - flux_div[:nlev] + np.tensordot(
+            implicit.H, s.divergence, axes=1)
+        q_t = spec[2 * nlev : 3 * nlev] - flux_div[nlev:]
+        p_t = spec[3 * nlev] + np.tensordot(implicit.thickness, s.divergence, axes=1)
+        return SpectralState(vor_t, div_t, t_t, p_t, q_t)
+
+    def _implicit_step(self, old: SpectralState, tend: SpectralState, delta: float):
+        op = self.implicit[delta]
+        new = SpectralState(
+            vorticity=old.vorticity + 2.0 * delta * tend.vorticity,
+            divergence=np.zeros_like(old.divergence),
+            temperature=np.zeros_like(old.temperature),
+            log_surface_pressure=np.zeros_like(old.log_surface_pressure),
+            humidity=old.humidity + 2.0 * delta * tend.humidity,
+        )
+        op.solve(old.divergence, old.temperature, old.log_surface_pressure,
+                 tend.divergence, tend.temperature, tend.log_surface_pressure,
+                 new.divergence, new.temperature, new.log_surface_pressure)
+        damping = 1.0 / (1.0 + 2.0 * delta * self._diffusion_rates)
+        new.vorticity *= damping
+        new.temperature *= damping
+        new.humidity *= damping
+        new.divergence /= 1.0 + 2.0 * delta * self._divergence_rates
+        return new
+
+    # ----------------------------------------------------------------- physics
+    def grid_state(self, s: SpectralState | None = None) -> dict[str, np.ndarray]:
+        """Grid-point fields of a state: u, v, T, q (nlev, nlat, nlon) and ps (nlat, nlon)."""
+        s = self.now if s is None else s
+        tr = self.transform
+        scalars = tr.to_grid(np.stack([s.temperature, s.humidity]))
+        u, v = tr.uv_from_vordiv(s.vorticity, s.divergence)
+        T = scalars[0] + self.vertical.reference_temperature[:, None, None]
+        ps = np.exp(tr.to_grid(s.log_surface_pressure))
+        return dict(u=u, v=v, T=T, q=scalars[1], ps=ps)
+
+    def columns(self, s: SpectralState | None = None) -> ColumnState:
+        """The state gathered into (ncol, nlev) columns for the physics contract."""
+        g = self.grid_state(s)
+        ps = g["ps"].reshape(-1)
+
+        def gather(x):
+            return np.ascontiguousarray(x.reshape(x.shape[0], -1).T)
+
+        return ColumnState(
+            temperature=gather(g["T"]), humidity=gather(g["q"]), u=gather(g["u"]),
+            v=gather(g["v"]), pressure=ps[:, None] * self.sigma.full[None, :],
+            pressure_half=ps[:, None] * self.sigma.half[None, :], surface_pressure=ps,
+            sst=np.full(ps.shape, np.nan),  # no surface yet: the moist physics sets it
+            insolation=np.zeros(ps.shape), latitude=self._lat2d.reshape(-1),
+            longitude=self._lon2d.reshape(-1), time=self.elapsed_seconds,
+        )
+
+    def _scatter(self, x: np.ndarray) -> np.ndarray:
+        """(ncol, nlev) -> (nlev, nlat, nlon)."""
+        return np.ascontiguousarray(x.T).reshape(-1, self.grid.nlat, self.grid.nlon)
+
+    def _add_physics_tendencies(self, s: SpectralState, tend: SpectralState, dt_phys: float):
+        if self.config.physics.scheme == "none":
+            return
+        out = self.physics(self.columns(s), dt_phys)
+        self.last_physics = out
+        tr = self.transform
+        vor, div = tr.vordiv_from_uv(self._scatter(out.u), self._scatter(out.v))
+        spec = tr.to_spectral(np.stack([self._scatter(out.temperature),
+                                        self._scatter(out.humidity)]))
+        tend.vorticity += vor
+        tend.divergence += div
+        tend.temperature += spec[0]
+        tend.humidity += spec[1]
+
+    # ----------------------------------------------------------------- output
+    def snapshot(self) -> xr.Dataset:
+        """The current state on the Gaussian grid with CF metadata; dims
+        (time, lev, lat, lon)."""
+        from gcm.cf_metadata import snapshot_dataset
+
+        return snapshot_dataset(self)
+
+    def run(self, days: float, interval_hours: float | None = None, progress: bool = False
+            ) -> xr.Dataset:
+        """Run ``days`` and return the snapshots every ``interval_hours`` (default: the
+        config's output interval) as one Dataset, in memory; no files are written."""
+        from gcm.simulation import Simulation
+
+        sim = Simulation(self, output_dir=None, progress=progress,
+                         interval_hours=interval_hours)
+        return sim.run(days)
+
+    # ----------------------------------------------------------------- restart
+    def restart_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f"now/{k}": v for k, v in self.now.arrays().items()}
+        if self.old is not None:
+            arrays.update({f"old/{k}": v for k, v in self.old.arrays().items()})
+        arrays["surface_geopotential"] = self.surface_geopotential
+        return arrays
+
+    def load_restart_arrays(self, arrays: dict[str, np.ndarray], step_count: int) -> None:
+        def level(prefix):
+            return {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        self.now = SpectralState.from_arrays(level("now/"))
+        old = level("old/")
+        self.old = SpectralState.from_arrays(old) if old else None
+        self.surface_geopotential = np.array(arrays["surface_geopotential"])
+        self.step_count = int(step_count)

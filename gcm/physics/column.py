@@ -1,0 +1,91 @@
+"""The column-physics contract (DESIGN.md): a batch of columns in, tendencies out.
+
+Arrays are (ncol, nlev) for profiles and (ncol,) for surface fields, float64, SI
+units; level 0 is the model top, the last level is nearest the surface. Every
+scheme, the teacher's and a network coupler's alike, is a callable
+
+    scheme(columns: ColumnState, dt: float) -> ColumnTendencies
+
+where ``dt`` (s) is the interval over which the GCM applies the tendencies (2 dt
+for a leapfrog step), so that a scheme that adjusts the state (condensation,
+convection) can compute the tendency that reaches its target in one step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class ColumnState:
+    """The state of ncol columns before physics."""
+
+    temperature: np.ndarray  # (ncol, nlev) K
+    humidity: np.ndarray  # (ncol, nlev) specific humidity, kg kg-1
+    u: np.ndarray  # (ncol, nlev) eastward wind, m s-1
+    v: np.ndarray  # (ncol, nlev) northward wind, m s-1
+    pressure: np.ndarray  # (ncol, nlev) mid-level pressure, Pa
+    pressure_half: np.ndarray  # (ncol, nlev + 1) interface pressure, Pa (0: top)
+    surface_pressure: np.ndarray  # (ncol,) Pa
+    sst: np.ndarray  # (ncol,) sea-surface temperature, K
+    insolation: np.ndarray  # (ncol,) top-of-atmosphere insolation (SOLIN), W m-2
+    latitude: np.ndarray  # (ncol,) radians
+    longitude: np.ndarray  # (ncol,) radians
+    time: float  # seconds since the start of the run
+
+    @property
+    def ncol(self) -> int:
+        return self.temperature.shape[0]
+
+    @property
+    def nlev(self) -> int:
+        return self.temperature.shape[1]
+
+    @property
+    def thickness(self) -> np.ndarray:
+        """Pressure thickness dp of each layer, (ncol, nlev), Pa."""
+        return np.diff(self.pressure_half, axis=1)
+
+
+@dataclass
+class ColumnTendencies:
+    """What a scheme returns; fields a scheme does not touch stay zero."""
+
+    temperature: np.ndarray  # (ncol, nlev) K s-1
+    humidity: np.ndarray  # (ncol, nlev) kg kg-1 s-1
+    u: np.ndarray  # (ncol, nlev) m s-2
+    v: np.ndarray  # (ncol, nlev) m s-2
+    precipitation: np.ndarray  # (ncol,) kg m-2 s-1
+    shf: np.ndarray  # (ncol,) surface sensible heat flux, upward, W m-2
+    lhf: np.ndarray  # (ncol,) surface latent heat flux, upward, W m-2
+    fsnt: np.ndarray  # (ncol,) net shortwave at the top, downward, W m-2
+    fsns: np.ndarray  # (ncol,) net shortwave at the surface, downward, W m-2
+    flnt: np.ndarray  # (ncol,) net longwave at the top, upward, W m-2
+    flns: np.ndarray  # (ncol,) net longwave at the surface, upward, W m-2
+
+    @classmethod
+    def zeros(cls, ncol: int, nlev: int) -> ColumnTendencies:
+        values = {}
+        for f in fields(cls):
+            shape = (ncol, nlev) if f.name in PROFILE_FIELDS else (ncol,)
+            values[f.name] = np.zeros(shape)
+        return cls(**values)
+
+
+PROFILE_FIELDS = ("temperature", "humidity", "u", "v")
+
+
+class ColumnPhysics(Protocol):
+    """Anything that maps a ColumnState and a time step to ColumnTendencies."""
+
+    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies: ...
+
+
+class NoPhysics:
+    """The adiabatic, inviscid model: all tendencies zero."""
+
+    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
+        return ColumnTendencies.zeros(columns.ncol, columns.nlev)
