@@ -34,7 +34,7 @@ def _best_time(func, repeats: int, inner: int) -> float:
     return best
 
 
-def measure(truncation: int, nlev: int, repeats: int = 20, threads: int | None = None) -> dict:
+def measure(truncation: int, nlev: int, repeats: int = 10, threads: int | None = None) -> dict:
     """Time the transforms at truncation T with nlev levels batched in one call.
 
     Parameters
@@ -74,7 +74,7 @@ def measure(truncation: int, nlev: int, repeats: int = 20, threads: int | None =
         result = {"truncation": truncation, "nlev": nlev, "threads": numba.get_num_threads()}
         for name in OPERATIONS:
             calls[name]()  # compile / warm caches
-            inner = max(1, 2000 // nlev)
+            inner = max(1, 400 // nlev)
             result[name] = _best_time(calls[name], repeats, inner) / nlev * 1e6
     finally:
         numba.set_num_threads(old_threads)
@@ -90,7 +90,7 @@ def main() -> None:
     for threads in thread_counts:
         for truncation in (31, 42):
             for nlev in (8, 25):
-                r = measure(truncation, nlev, repeats=20, threads=threads)
+                r = measure(truncation, nlev, repeats=10, threads=threads)
                 case = f"T{truncation}L{nlev} {r['threads']}thr"
                 print(f"{case:<16}" + "".join(f"{r[name]:>20.1f}" for name in OPERATIONS))
 

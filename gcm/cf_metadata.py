@@ -19,6 +19,42 @@ VARIABLE_ATTRS = {
     "zeta": dict(standard_name="atmosphere_relative_vorticity", long_name="relative vorticity",
                  units="s-1"),
     "ps": dict(standard_name="surface_air_pressure", long_name="surface pressure", units="Pa"),
+    "pr": dict(standard_name="precipitation_flux", long_name="precipitation (interval mean)",
+               units="kg m-2 s-1"),
+    "hfss": dict(standard_name="surface_upward_sensible_heat_flux",
+                 long_name="surface sensible heat flux (interval mean)", units="W m-2"),
+    "hfls": dict(standard_name="surface_upward_latent_heat_flux",
+                 long_name="surface latent heat flux (interval mean)", units="W m-2"),
+    "fsnt": dict(long_name="net downward shortwave flux at the top (interval mean)",
+                 units="W m-2"),
+    "fsns": dict(standard_name="surface_net_downward_shortwave_flux",
+                 long_name="net downward shortwave flux at the surface (interval mean)",
+                 units="W m-2"),
+    "flnt": dict(standard_name="toa_outgoing_longwave_flux",
+                 long_name="net upward longwave flux at the top (interval mean)", units="W m-2"),
+    "flns": dict(standard_name="surface_net_upward_longwave_flux",
+                 long_name="net upward longwave flux at the surface (interval mean)",
+                 units="W m-2"),
+    "rsdt": dict(standard_name="toa_incoming_shortwave_flux",
+                 long_name="top-of-atmosphere insolation (interval mean)", units="W m-2"),
+    "hole_filling": dict(long_name="global-mean water moved by the humidity hole filler",
+                         units="kg m-2 s-1"),
+    "fixer_mass": dict(long_name="global mass fixer: dynamical-core mass error removed",
+                       units="kg m-2 s-1"),
+    "fixer_water": dict(long_name="global water fixer: dynamical-core water error removed",
+                        units="kg m-2 s-1"),
+    "fixer_energy": dict(long_name="global energy fixer: dynamical-core energy error removed",
+                         units="W m-2"),
+    "physics_energy_residual": dict(
+        long_name="global mean of |column energy budget residual| of the physics",
+        units="W m-2"),
+    "physics_water_residual": dict(
+        long_name="global mean of |column water budget residual| of the physics",
+        units="kg m-2 s-1"),
+    "atmosphere_mass": dict(long_name="global-mean atmospheric mass", units="kg m-2"),
+    "atmosphere_water": dict(long_name="global-mean atmospheric water", units="kg m-2"),
+    "atmosphere_energy": dict(
+        long_name="global-mean total energy cp T + Lv q + k + Phi_s", units="J m-2"),
     "orog": dict(standard_name="surface_geopotential", long_name="surface geopotential",
                  units="m2 s-2"),
 }
@@ -55,6 +91,7 @@ def snapshot_dataset(model) -> xr.Dataset:
          in data.items()},
         coords=coordinates(model),
     )
+    _add_interval_means(ds, model)
     ds["orog"] = xr.Variable(("lat", "lon"), orog, VARIABLE_ATTRS["orog"])
     ds["ptop"] = xr.Variable((), 0.0, dict(long_name="pressure at the model top", units="Pa"))
     ds["lev_bnds"] = xr.Variable(
@@ -69,3 +106,29 @@ def snapshot_dataset(model) -> xr.Dataset:
         time_step_s=model.dt,
     )
     return ds
+
+
+# contract field name -> output name
+OUTPUT_NAMES = {"precipitation": "pr", "shf": "hfss", "lhf": "hfls", "fsnt": "fsnt",
+                "fsns": "fsns", "flnt": "flnt", "flns": "flns", "insolation": "rsdt"}
+
+
+def _add_interval_means(ds: xr.Dataset, model) -> None:
+    """Physics and conservation diagnostics averaged since the previous snapshot (NaN at
+    the first snapshot of a run), and the global totals of the current state."""
+    fields, scalars = model.diagnostic_names()
+    means = model.means.means()
+    shape = (model.grid.nlat, model.grid.nlon)
+    for name in fields:
+        out = OUTPUT_NAMES[name]
+        value = means.get(name, np.full(shape, np.nan))
+        ds[out] = xr.Variable(("time", "lat", "lon"), np.asarray(value)[None],
+                              VARIABLE_ATTRS[out])
+    for name in scalars:
+        ds[name] = xr.Variable(("time",), [float(means.get(name, np.nan))],
+                               VARIABLE_ATTRS[name])
+    if fields or scalars:
+        totals = model.global_totals()
+        for name in ("mass", "water", "energy"):
+            ds[f"atmosphere_{name}"] = xr.Variable(("time",), [getattr(totals, name)],
+                                                   VARIABLE_ATTRS[f"atmosphere_{name}"])

@@ -56,18 +56,33 @@ class SpongeConfig:
 
 
 @dataclass
+class FixersConfig:
+    mass: bool = True  # hold the global mass (mean ps) at its initial value
+    water: bool = True  # hold global water to its ledger (initial + physics sources)
+    energy: bool = True  # hold global total energy to its ledger, by a uniform dT
+
+
+@dataclass
 class DynamicsConfig:
     reference_temperature: float = 300.0  # isothermal reference of the semi-implicit scheme, K
     robert_filter: float = 0.05  # Robert-Asselin coefficient nu
     williams_alpha: float = 0.53  # Williams (2009) alpha; 1 gives the classic RA filter
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sponge: SpongeConfig = field(default_factory=SpongeConfig)
+    fixers: FixersConfig = field(default_factory=FixersConfig)
+    hole_filling: bool = True  # fill negative humidity before the physics, conserving water
 
 
 @dataclass
 class PhysicsConfig:
     scheme: str = "held_suarez"  # a scheme name from gcm.physics.SCHEMES, or "none"
     parameters: dict = field(default_factory=dict)  # keyword arguments of the scheme
+
+
+@dataclass
+class SurfaceConfig:
+    sst: str = "ape_control"  # SST profile: ape_control | ape_plus4k | ape_qobs | cos2
+    sst_offset: float = 0.0  # uniform SST change, K
 
 
 @dataclass
@@ -97,6 +112,8 @@ class ModelConfig:
     time: TimeConfig = field(default_factory=TimeConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    surface: SurfaceConfig = field(default_factory=SurfaceConfig)
+    insolation: dict = field(default_factory=dict)  # gcm.physics.insolation.Insolation fields
     initial: InitialConfig = field(default_factory=InitialConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
@@ -192,6 +209,8 @@ def _coerce(kind, value, source: str, key: str):
         return from_dict(kind, value or {}, source, key + ".")
     if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if kind is bool and isinstance(value, bool):
+        return value
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if kind is str and isinstance(value, str):

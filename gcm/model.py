@@ -18,7 +18,9 @@ import xarray as xr
 from gcm import constants as const
 from gcm import initial_conditions
 from gcm.config import ModelConfig
+from gcm.conservation import IntervalMeans, Ledger, area_fraction, global_totals, physics_sources
 from gcm.gaussian_grid import gaussian_grid
+from gcm.moisture import fill_negative_humidity
 from gcm.physics import SCHEMES, ColumnState
 from gcm.primitive_equations import VerticalOperators, grid_tendencies
 from gcm.sigma_coordinates import sigma_coordinates
@@ -66,6 +68,13 @@ class Model:
         self.old: SpectralState | None = None
         self.now: SpectralState = self._initial_state()
         self._allocate_work_arrays()
+        self._fraction = area_fraction(self.grid.weights, self.grid.nlon)
+        # spectral coefficient (0, 0) of a field equal to 1 everywhere
+        self._unit_coefficient = self.transform.to_spectral(np.ones(self._lat2d.shape))[0, 0].real
+        self.ledger = Ledger(self.global_totals())
+        self.means = IntervalMeans()
+        self._corrections = None
+        self._boundary = None
 
     # ----------------------------------------------------------------- set-up
     def _build_physics(self):
@@ -96,8 +105,12 @@ class Model:
             self.transform.n_index, T, dyn.diffusion.order, tau, self.sigma.nlev,
             sponge.levels, sponge.timescale_hours * 3600.0,
         )
-        self._diffusion_rates = rates
-        self._divergence_rates = rates * dyn.diffusion.divergence_factor
+        # implicit damping factors 1 / (1 + 2 delta K) for both step lengths
+        self._damping = {
+            delta: (1.0 / (1.0 + 2.0 * delta * rates),
+                    1.0 / (1.0 + 2.0 * delta * rates * dyn.diffusion.divergence_factor))
+            for delta in self.implicit
+        }
 
     def _allocate_work_arrays(self):
         nlev, nlat, nlon = self.sigma.nlev, self.grid.nlat, self.grid.nlon
@@ -163,6 +176,7 @@ class Model:
             nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
             for name, x_new in new.arrays().items():
                 robert_asselin_williams(getattr(old, name), getattr(now, name), x_new, nu, alpha)
+        self._apply_fixers(new)
         self.old, self.now = now, new
         self.step_count += 1
         if not np.isfinite(new.log_surface_pressure).all():
@@ -218,11 +232,11 @@ class Model:
         op.solve(old.divergence, old.temperature, old.log_surface_pressure,
                  tend.divergence, tend.temperature, tend.log_surface_pressure,
                  new.divergence, new.temperature, new.log_surface_pressure)
-        damping = 1.0 / (1.0 + 2.0 * delta * self._diffusion_rates)
+        damping, divergence_damping = self._damping[delta]
         new.vorticity *= damping
         new.temperature *= damping
         new.humidity *= damping
-        new.divergence /= 1.0 + 2.0 * delta * self._divergence_rates
+        new.divergence *= divergence_damping
         return new
 
     # ----------------------------------------------------------------- physics
@@ -238,38 +252,148 @@ class Model:
 
     def columns(self, s: SpectralState | None = None) -> ColumnState:
         """The state gathered into (ncol, nlev) columns for the physics contract."""
-        g = self.grid_state(s)
+        return self._columns_from_grid(self.grid_state(s))
+
+    def _columns_from_grid(self, g: dict) -> ColumnState:
         ps = g["ps"].reshape(-1)
 
         def gather(x):
             return np.ascontiguousarray(x.reshape(x.shape[0], -1).T)
 
+        boundary = self.boundary_fields()
         return ColumnState(
             temperature=gather(g["T"]), humidity=gather(g["q"]), u=gather(g["u"]),
             v=gather(g["v"]), pressure=ps[:, None] * self.sigma.full[None, :],
             pressure_half=ps[:, None] * self.sigma.half[None, :], surface_pressure=ps,
-            sst=np.full(ps.shape, np.nan),  # no surface yet: the moist physics sets it
-            insolation=np.zeros(ps.shape), latitude=self._lat2d.reshape(-1),
-            longitude=self._lon2d.reshape(-1), time=self.elapsed_seconds,
+            sst=boundary["sst"].reshape(-1), insolation=boundary["insolation"].reshape(-1),
+            latitude=self._lat2d.reshape(-1), longitude=self._lon2d.reshape(-1),
+            time=self.elapsed_seconds,
         )
 
     def _scatter(self, x: np.ndarray) -> np.ndarray:
         """(ncol, nlev) -> (nlev, nlat, nlon)."""
         return np.ascontiguousarray(x.T).reshape(-1, self.grid.nlat, self.grid.nlon)
 
+    @property
+    def _uses_grid_physics(self) -> bool:
+        fixers = self.config.dynamics.fixers
+        return self.config.physics.scheme != "none" or fixers.mass or fixers.water or fixers.energy
+
+    def boundary_fields(self) -> dict[str, np.ndarray]:
+        """Sea-surface temperature (K) and top-of-atmosphere insolation (W m-2) on the
+        grid, (nlat, nlon), at the current model time."""
+        from gcm.physics.insolation import Insolation
+        from gcm.physics.sea_surface import sea_surface_temperature
+
+        if self._boundary is None:
+            surface = self.config.surface
+            self._boundary = dict(
+                sst=sea_surface_temperature(surface.sst, self._lat2d, surface.sst_offset),
+                insolation=Insolation(**self.config.insolation))
+        b = self._boundary
+        return dict(sst=b["sst"], insolation=b["insolation"](
+            self._lat2d, self._lon2d, self.elapsed_seconds))
+
+    def global_totals(self, grid: dict | None = None):
+        """Global mass, water and energy (per m2) of a grid state (default: now)."""
+        grid = self.grid_state() if grid is None else grid
+        phis = self.transform.to_grid(self.surface_geopotential)
+        return global_totals(grid, self.sigma.thickness, phis, self._fraction)
+
+    def _air_mass(self, ps: np.ndarray) -> np.ndarray:
+        """Air mass per grid point as a share of the global mean, kg m-2, (nlev, nlat, nlon)."""
+        return self.sigma.thickness[:, None, None] * ps[None] / const.GRAVITY * self._fraction
+
     def _add_physics_tendencies(self, s: SpectralState, tend: SpectralState, dt_phys: float):
-        if self.config.physics.scheme == "none":
+        """Evaluate the column physics on the old level ``s`` (forward in time, as the
+        leapfrog needs for damping terms), add its tendencies, fill humidity holes, and
+        measure the global totals for the fixers."""
+        if not self._uses_grid_physics:
             return
-        out = self.physics(self.columns(s), dt_phys)
-        self.last_physics = out
-        tr = self.transform
-        vor, div = tr.vordiv_from_uv(self._scatter(out.u), self._scatter(out.v))
-        spec = tr.to_spectral(np.stack([self._scatter(out.temperature),
-                                        self._scatter(out.humidity)]))
-        tend.vorticity += vor
-        tend.divergence += div
-        tend.temperature += spec[0]
-        tend.humidity += spec[1]
+        g = self.grid_state(s)
+        totals = self.global_totals(g)
+        diagnostics = {}
+        q_tendency = np.zeros_like(g["q"])
+        if self.config.dynamics.hole_filling:
+            filled, moved = fill_negative_humidity(g["q"], self._air_mass(g["ps"]))
+            q_tendency += (filled - g["q"]) / dt_phys
+            g["q"] = filled
+            diagnostics["hole_filling"] = moved / dt_phys
+        water_source = energy_source = 0.0
+        if self.config.physics.scheme != "none":
+            columns = self._columns_from_grid(g)
+            out = self.physics(columns, dt_phys)
+            grid_tend = {name: self._scatter(getattr(out, field)) for name, field in
+                         (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}
+            water_source, energy_source = physics_sources(g, grid_tend, self.sigma.thickness,
+                                                          self._fraction)
+            q_tendency += grid_tend["q"]
+            tr = self.transform
+            vor, div = tr.vordiv_from_uv(grid_tend["u"], grid_tend["v"])
+            tend.vorticity += vor
+            tend.divergence += div
+            tend.temperature += tr.to_spectral(grid_tend["T"])
+            diagnostics.update(self._surface_diagnostics(columns, out))
+        self.transform_add(tend.humidity, q_tendency)
+        self._corrections = self.ledger.deviation(totals)
+        self.ledger.advance(water_source, energy_source, 0.5 * dt_phys)
+        fixers = self.config.dynamics.fixers
+        diagnostics["fixer_mass"] = self._corrections.mass / dt_phys * fixers.mass
+        diagnostics["fixer_water"] = self._corrections.water / dt_phys * fixers.water
+        diagnostics["fixer_energy"] = self._corrections.energy / dt_phys * fixers.energy
+        self._totals_old = totals
+        self.means.add(diagnostics)
+
+    def diagnostic_names(self) -> tuple[list[str], list[str]]:
+        """Names of the interval-mean diagnostics this model reports: (2-D fields, global
+        scalars)."""
+        fields, scalars = [], []
+        if not self._uses_grid_physics:
+            return fields, scalars
+        if self.config.dynamics.hole_filling:
+            scalars.append("hole_filling")
+        scalars += ["fixer_mass", "fixer_water", "fixer_energy"]
+        if self.config.physics.scheme != "none":
+            fields += ["precipitation", "shf", "lhf", "fsnt", "fsns", "flnt", "flns",
+                       "insolation"]
+            if getattr(self.physics, "closes_budgets", True):
+                scalars += ["physics_energy_residual", "physics_water_residual"]
+        return fields, scalars
+
+    def transform_add(self, spec: np.ndarray, grid: np.ndarray) -> None:
+        """spec += spectral transform of grid, skipped when grid is all zero."""
+        if grid.any():
+            spec += self.transform.to_spectral(grid)
+
+    def _surface_diagnostics(self, columns: ColumnState, out) -> dict:
+        shape = (self.grid.nlat, self.grid.nlon)
+        diag = {name: getattr(out, name).reshape(shape) for name in
+                ("precipitation", "shf", "lhf", "fsnt", "fsns", "flnt", "flns")}
+        diag["insolation"] = columns.insolation.reshape(shape)
+        if not getattr(self.physics, "closes_budgets", True):
+            return diag
+        from gcm.physics.budgets import energy_residual, water_residual
+
+        heating = getattr(self.physics, "frictional_heating", False)
+        e_res = energy_residual(columns, out, frictional_heating=heating).reshape(shape)
+        w_res = water_residual(columns, out).reshape(shape)
+        diag["physics_energy_residual"] = float((np.abs(e_res) * self._fraction).sum())
+        diag["physics_water_residual"] = float((np.abs(w_res) * self._fraction).sum())
+        return diag
+
+    def _apply_fixers(self, new: SpectralState) -> None:
+        """Remove the measured global errors from the new level (see gcm.conservation)."""
+        d = self._corrections
+        if d is None:
+            return
+        fixers, old = self.config.dynamics.fixers, self._totals_old
+        if fixers.mass and d.mass:
+            new.log_surface_pressure[0, 0] += self._unit_coefficient * np.log1p(d.mass / old.mass)
+        if fixers.water and d.water and old.water > 0:
+            new.humidity *= 1.0 + d.water / old.water
+        if fixers.energy and d.energy:
+            new.temperature[:, 0, 0] += self._unit_coefficient * d.energy / (const.CP * old.mass)
+        self._corrections = None
 
     # ----------------------------------------------------------------- output
     def snapshot(self) -> xr.Dataset:
@@ -295,6 +419,8 @@ class Model:
         if self.old is not None:
             arrays.update({f"old/{k}": v for k, v in self.old.arrays().items()})
         arrays["surface_geopotential"] = self.surface_geopotential
+        arrays.update(self.ledger.arrays())
+        arrays.update(self.means.arrays())
         return arrays
 
     def load_restart_arrays(self, arrays: dict[str, np.ndarray], step_count: int) -> None:
@@ -306,3 +432,5 @@ class Model:
         self.old = SpectralState.from_arrays(old) if old else None
         self.surface_geopotential = np.array(arrays["surface_geopotential"])
         self.step_count = int(step_count)
+        self.ledger.load(arrays)
+        self.means.load(arrays)

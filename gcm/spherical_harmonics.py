@@ -6,31 +6,48 @@ Legendre functions P_n^m(μ) times e^{imλ}:
     f(λ, μ) = Σ_m Σ_{n>=m} f[m, n] P_n^m(μ) e^{imλ} + complex conjugate (m > 0),
 
 with ∫_{-1}^{1} (P_n^m)² dμ = 1.  The transform is the classical spectral transform
-method (Orszag 1970; Eliasen, Machenhauer & Rasmussen 1970; Hoskins & Simmons 1975,
-QJRMS 101, 637-655): an FFT in longitude and a Gauss-Legendre quadrature in latitude,
-exact for band-limited fields.  Winds enter through the vorticity/divergence form of
-Bourke (1972, MWR 100, 683-689) with U = u cosφ, V = v cosφ; μ-derivatives use
-H_n^m = (1 - μ²) dP_n^m/dμ, and the divergence/curl of a vector field is obtained by
-integrating by parts in μ so that no derivative of gridded data is needed (Hoskins &
-Simmons 1975, their eqs. 4.x; Swarztrauber 1993, MWR 121, 3415-3437).
+method (Orszag 1970, J. Atmos. Sci. 27, 890; Eliasen, Machenhauer & Rasmussen 1970;
+Hoskins & Simmons 1975, QJRMS 101, 637-655): an FFT in longitude and Gauss-Legendre
+quadrature in latitude, exact for band-limited fields.  Winds enter through the
+vorticity/divergence form of Bourke (1972, MWR 100, 683-689), with U = u cosφ and
+V = v cosφ, and μ-derivatives use H_n^m = (1 - μ²) dP_n^m/dμ.  The divergence and
+curl of gridded vectors are computed by integration by parts in μ, so no derivative
+of gridded data is ever taken (Hoskins & Simmons 1975; Machenhauer 1979, GARP Publ.
+Ser. 17).
+
+Derivatives are applied in spectral space.  The recurrence
+
+    H_n^m = -n ε_{n+1}^m P_{n+1}^m + (n+1) ε_n^m P_{n-1}^m,  ε_n^m = sqrt((n²-m²)/(4n²-1)),
+
+turns every sum over H into a sum over P with re-combined coefficients on the
+"extended" triangle n <= T + 1 (the identity is exact, so nothing is lost; compare
+the vector harmonic formulation of Swarztrauber 1993, MWR 121, 3415-3437).
+Synthesis of (U, V) or of a gradient is then two scalar
+Legendre syntheses, and the vorticity/divergence analysis is two scalar Legendre
+analyses followed by a cheap spectral recombination.  This halves the Legendre work
+compared with separate P and H passes and keeps a single, well-tuned kernel pair.
 
 Performance notes (why the kernels look the way they do):
 
-* P_n^m(-μ) = (-1)^{n+m} P_n^m(μ), and H has the opposite parity.  Every Legendre
-  transform therefore works on one hemisphere only: synthesis accumulates a symmetric
-  and an antisymmetric partial sum and combines them as north = sym + anti,
-  south = sym - anti; analysis folds the two hemispheres into sym/anti first.  This
-  halves the operation count (Swarztrauber 1996 and most operational models).
-* Tables are stored as Ph[m, n, i] (i = hemispheric latitude), so all inner loops are
-  unit-stride over latitude and vectorise.
-* The numba kernels run prange over pairs (m, T - m), which makes the work per
-  iteration independent of m (the triangle row m has T + 1 - m entries).
+* P_n^m(-μ) = (-1)^{n+m} P_n^m(μ).  Each Legendre transform works on one hemisphere:
+  synthesis accumulates symmetric (n+m even) and antisymmetric (n+m odd) partial sums
+  and writes north = sym + anti, south = sym - anti; analysis folds the hemispheres
+  into sym/anti first.  This halves the operation count.
+* The table is stored as P[m, n, i] (i = hemispheric latitude, zero-padded to a
+  multiple of 4) so that inner loops are unit-stride over latitude and vectorise.
+* Fourier coefficients are kept m-major, (batch, m, latitude), so each (m, batch)
+  pair reads or writes one contiguous row; numpy.fft handles the transposed view.
+* The numba kernels run prange over pairs (m, T - m), so every parallel iteration
+  has the same amount of work (row m of the triangle has T + 1 - m entries).
 * numba cannot call an FFT, so the longitude transforms are single batched
   numpy.fft calls with norm="forward" (F_m = rfft(f) / nlon, f = irfft(F) * nlon).
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from functools import cached_property
 
 import numba
@@ -38,7 +55,38 @@ import numpy as np
 
 from gcm.gaussian_grid import GaussianGrid, gaussian_grid
 
-_FASTMATH = {"reassoc", "contract"}  # lets LLVM vectorise the dot-product reductions
+# "contract" gives fused multiply-adds, "reassoc" lets LLVM vectorise the dot-product
+# reductions of the analysis; both change results only at the rounding level.
+_FASTMATH = {"reassoc", "contract"}
+_LAT_BLOCK = 4  # hemispheric latitudes are padded to a multiple of this (SIMD width)
+_FFT_HAS_OUT = int(np.__version__.split(".")[0]) >= 2  # numpy >= 2 accepts fft(..., out=)
+
+
+_malloc_tuned = False
+
+
+def _retain_freed_heap_memory() -> None:
+    """Ask glibc to keep freed memory in the heap instead of returning it to the OS.
+
+    Every transform returns fresh arrays of a few hundred kB (grids, Fourier
+    buffers).  With glibc's default dynamic thresholds such blocks are mmap-ed or
+    trimmed from the heap top on free, so each call pays page faults on new memory;
+    at 25 levels this made the vector transforms 2-3x slower.  Fixing
+    M_MMAP_THRESHOLD (64 MB) and M_TRIM_THRESHOLD (256 MB) makes freed blocks reusable.
+    Process-wide and harmless; done once, on Linux/glibc only; set GCM_NO_MALLOPT=1
+    to skip.
+    """
+    global _malloc_tuned
+    if _malloc_tuned or not sys.platform.startswith("linux") or os.environ.get("GCM_NO_MALLOPT"):
+        return
+    _malloc_tuned = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (e.g. musl): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 64 << 20)
+    libc.mallopt(m_trim_threshold, 256 << 20)
 
 
 # ----------------------------------------------------------------------------------
@@ -48,7 +96,7 @@ _FASTMATH = {"reassoc", "contract"}  # lets LLVM vectorise the dot-product reduc
 
 @numba.njit(cache=True)
 def _epsilon(n, m):
-    """ε_n^m = sqrt((n² - m²) / (4n² - 1)), the coefficient in μP_n = ε_{n+1}P_{n+1} + ε_nP_{n-1}."""
+    """ε_n^m = sqrt((n² - m²)/(4n² - 1)), from μ P_n = ε_{n+1} P_{n+1} + ε_n P_{n-1}."""
     if n <= m:
         return 0.0
     return np.sqrt((n * n - m * m) / (4.0 * n * n - 1.0))
@@ -56,12 +104,13 @@ def _epsilon(n, m):
 
 @numba.njit(cache=True)
 def _legendre_tables(truncation, mu):
-    """Orthonormal P_n^m(μ) and H_n^m(μ) = (1 - μ²) dP_n^m/dμ for 0 <= m <= n <= T.
+    """Orthonormal P_n^m(μ) for n <= T + 1 and H_n^m(μ) = (1 - μ²) dP_n^m/dμ for n <= T.
 
     Standard stable recurrence for functions normalised to unit L2 norm on [-1, 1]:
     P_0^0 = 1/√2, P_m^m = sqrt((2m+1)/(2m)) sqrt(1-μ²) P_{m-1}^{m-1},
     P_{m+1}^m = sqrt(2m+3) μ P_m^m, P_n^m = (μ P_{n-1}^m - ε_{n-1}^m P_{n-2}^m) / ε_n^m.
-    P is carried to n = T + 1 because H_T^m needs P_{T+1}^m.
+    (Near the poles P_m^m underflows to 0 for very large m; the true values are
+    below 1e-300 there, so nothing is lost.)
 
     Parameters
     ----------
@@ -70,7 +119,7 @@ def _legendre_tables(truncation, mu):
 
     Returns
     -------
-    P, H : float64 arrays (T+1, T+1, nmu), zero where n < m.
+    P : (T+1, T+2, nmu), zero where n < m.  H : (T+1, T+1, nmu), zero where n < m.
     """
     nm = truncation + 1
     nmu = mu.shape[0]
@@ -91,12 +140,10 @@ def _legendre_tables(truncation, mu):
     for m in range(nm):
         for n in range(m, nm):
             a = -n * _epsilon(n + 1, m)
-            b = (n + 1) * _epsilon(n, m)
+            b = (n + 1) * _epsilon(n, m)  # zero for n = m, so P_{m-1}^m is never needed
             for j in range(nmu):
-                h[m, n, j] = a * p[m, n + 1, j]
-                if n > m:
-                    h[m, n, j] += b * p[m, n - 1, j]
-    return np.ascontiguousarray(p[:, :nm, :]), h
+                h[m, n, j] = a * p[m, n + 1, j] + (b * p[m, n - 1, j] if n > m else 0.0)
+    return p, h
 
 
 def legendre_functions(truncation: int, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,102 +161,23 @@ def legendre_functions(truncation: int, mu: np.ndarray) -> tuple[np.ndarray, np.
     P, H : ndarray (T+1, T+1, nmu), indexed [m, n, j]; H = (1 - μ²) dP/dμ; zero for n < m.
     """
     mu = np.ascontiguousarray(mu, dtype=np.float64)
-    return _legendre_tables(int(truncation), mu)
+    p, h = _legendre_tables(int(truncation), mu)
+    return np.ascontiguousarray(p[:, : truncation + 1]), h
 
 
 # ----------------------------------------------------------------------------------
-# Inner loops (unit stride over hemispheric latitude)
+# Row helpers.  One "row" is one (batch k, zonal wavenumber m) pair:
+#   spectral row  : (T+1,) or (T+2,) complex coefficients indexed by n
+#   Fourier row   : (nlat,) complex F_m(μ_j), j ascending in μ
+#   table row     : ptab[m], (T+2, nhp) float, P_n^m at the northern rows
+#                   i = 0.. (equator side first), zero for padding rows i >= nh
+#   accumulators  : (2, 2, nhp) float = [sym/anti, real/imag, i]
 # ----------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True)
-def _axpy2(yr, yi, ar, ai, x):
-    """yr += ar x, yi += ai x (real and imaginary parts of y += a x)."""
-    for i in range(x.shape[0]):
-        yr[i] += ar * x[i]
-        yi[i] += ai * x[i]
-
-
-@numba.njit(cache=True)
-def _axpy4(yr, yi, ar, ai, x, zr, zi, br, bi, w):
-    """y += a x and z += b w in one pass (real/imag parts split)."""
-    for i in range(x.shape[0]):
-        yr[i] += ar * x[i]
-        yi[i] += ai * x[i]
-        zr[i] += br * w[i]
-        zi[i] += bi * w[i]
-
-
-@numba.njit(cache=True, fastmath=_FASTMATH)
-def _dot2(x, ar, ai):
-    """(Σ x ar, Σ x ai)."""
-    sr = 0.0
-    si = 0.0
-    for i in range(x.shape[0]):
-        sr += x[i] * ar[i]
-        si += x[i] * ai[i]
-    return sr, si
-
-
-@numba.njit(cache=True, fastmath=_FASTMATH)
-def _dot8(p, h, par, pai, pbr, pbi, har, hai, hbr, hbi):
-    """Eight dot products: p with (par, pai, pbr, pbi) and h with (har, hai, hbr, hbi)."""
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    s5 = 0.0
-    s6 = 0.0
-    s7 = 0.0
-    s8 = 0.0
-    for i in range(p.shape[0]):
-        s1 += p[i] * par[i]
-        s2 += p[i] * pai[i]
-        s3 += p[i] * pbr[i]
-        s4 += p[i] * pbi[i]
-        s5 += h[i] * har[i]
-        s6 += h[i] * hai[i]
-        s7 += h[i] * hbr[i]
-        s8 += h[i] * hbi[i]
-    return s1, s2, s3, s4, s5, s6, s7, s8
-
-
-@numba.njit(cache=True)
-def _unfold(out, k, m, acc, scale):
-    """Write hemispheric partial sums into Fourier coefficients out[k, j, m].
-
-    acc : (2, 2, nh) = [sym/anti, re/im, i]; north = sym + anti, south = sym - anti.
-    scale : (nlat,) row factor applied on the way out.
-    """
-    nlat = out.shape[1]
-    nh = acc.shape[2]
-    for i in range(nh):
-        jn = nlat - nh + i
-        js = nh - 1 - i
-        out[k, jn, m] = complex(acc[0, 0, i] + acc[1, 0, i], acc[0, 1, i] + acc[1, 1, i]) * scale[jn]
-        out[k, js, m] = complex(acc[0, 0, i] - acc[1, 0, i], acc[0, 1, i] - acc[1, 1, i]) * scale[js]
-
-
-@numba.njit(cache=True)
-def _fold(four, k, m, w, work):
-    """Fold Fourier coefficients four[k, :, m] into weighted sym/anti hemispheric parts.
-
-    work : (2, 2, nh) output = [sym/anti, re/im, i]; w : (nh,) hemispheric weights.
-    """
-    nlat = four.shape[1]
-    nh = work.shape[2]
-    for i in range(nh):
-        a = four[k, nlat - nh + i, m]
-        b = four[k, nh - 1 - i, m]
-        work[0, 0, i] = w[i] * (a.real + b.real)
-        work[0, 1, i] = w[i] * (a.imag + b.imag)
-        work[1, 0, i] = w[i] * (a.real - b.real)
-        work[1, 1, i] = w[i] * (a.imag - b.imag)
 
 
 @numba.njit(cache=True)
 def _order_of(ip, side, nm):
-    """m for pair index ip: side 0 -> ip, side 1 -> T - ip (or -1 if it duplicates)."""
+    """m for pair index ip: side 0 -> ip, side 1 -> T - ip (-1 if that repeats ip)."""
     ip = np.int64(ip)  # prange indices may be unsigned; keep m a signed integer
     if side == 0:
         return ip
@@ -217,156 +185,285 @@ def _order_of(ip, side, nm):
     return np.int64(-1) if m == ip else m
 
 
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def _sweep_synthesis(cm, pm, n0, yr, yi):
+    """y += Σ_{n = n0, n0+2, ...} cm[n] pm[n, :] over one parity class.
+
+    Two degrees per pass over latitude halve the load/store traffic on y.
+    """
+    nhp = yr.shape[0]
+    nn = cm.shape[0]
+    n = n0
+    while n + 2 < nn:
+        ar = cm[n].real
+        ai = cm[n].imag
+        br = cm[n + 2].real
+        bi = cm[n + 2].imag
+        for i in range(nhp):
+            p = pm[n, i]
+            q = pm[n + 2, i]
+            yr[i] += ar * p + br * q
+            yi[i] += ai * p + bi * q
+        n += 4
+    if n < nn:
+        ar = cm[n].real
+        ai = cm[n].imag
+        for i in range(nhp):
+            yr[i] += ar * pm[n, i]
+            yi[i] += ai * pm[n, i]
+
+
+@numba.njit(cache=True)
+def _synthesize_row(cm, pm, m, acc):
+    """Hemispheric sym/anti sums of Σ_n cm[n] P_n^m into acc (cm indexed from n = 0)."""
+    acc[:] = 0.0
+    for cls in range(2):  # cls 0: n+m even (symmetric about the equator), 1: odd
+        _sweep_synthesis(cm, pm, m + cls, acc[cls, 0], acc[cls, 1])
+
+
+@numba.njit(cache=True)
+def _unfold_row(row, acc, scale, nh):
+    """row[j] = scale[j] (sym + anti) north, scale[j] (sym - anti) at the mirrored row.
+
+    On an odd grid the equator row is written twice; anti is exactly 0 there.
+    """
+    nlat = row.shape[0]
+    north = row[nlat - nh :]
+    scale_n = scale[nlat - nh :]
+    sr, si, ar, ai = acc[0, 0], acc[0, 1], acc[1, 0], acc[1, 1]
+    for i in range(nh):
+        north[i] = complex((sr[i] + ar[i]) * scale_n[i], (si[i] + ai[i]) * scale_n[i])
+    for i in range(nh):
+        js = np.uint64(nh - 1 - i)  # unsigned: no negative-index wraparound test
+        row[js] = complex((sr[i] - ar[i]) * scale[js], (si[i] - ai[i]) * scale[js])
+
+
+@numba.njit(cache=True)
+def _fold_row(row, w, work, nh):
+    """work[0] = w (north + south), work[1] = w (north - south), real/imag split."""
+    nlat = row.shape[0]
+    north = row[nlat - nh :]
+    for i in range(nh):
+        a = north[i]
+        b = row[np.uint64(nh - 1 - i)]
+        work[0, 0, i] = w[i] * (a.real + b.real)
+        work[0, 1, i] = w[i] * (a.imag + b.imag)
+        work[1, 0, i] = w[i] * (a.real - b.real)
+        work[1, 1, i] = w[i] * (a.imag - b.imag)
+
+
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def _sweep_analysis(pm, n0, nn, xr, xi, out):
+    """out[n] = Σ_i pm[n, i] (xr[i] + i xi[i]) for n = n0, n0+2, ... < nn."""
+    nhp = xr.shape[0]
+    for n in range(n0, nn, 2):
+        sr = 0.0
+        si = 0.0
+        for i in range(nhp):
+            sr += pm[n, i] * xr[i]
+            si += pm[n, i] * xi[i]
+        out[n] = complex(sr, si)
+
+
+@numba.njit(cache=True)
+def _project_row(row, w, pm, m, nn, work, out):
+    """out[n] = Σ_j w_j F_m(μ_j) P_n^m(μ_j) for m <= n < nn (work: (2, 2, nhp) scratch)."""
+    _fold_row(row, w, work, (row.shape[0] + 1) // 2)
+    for cls in range(2):
+        _sweep_analysis(pm, m + cls, nn, work[cls, 0], work[cls, 1], out)
+
+
 # ----------------------------------------------------------------------------------
-# Legendre transform kernels.  Spectral inputs are (K, T+1, T+1) complex; Fourier
-# arrays are (K, nlat, nfreq) complex with m along the last axis (numpy.fft layout).
+# Spectral recombinations.  Sums over H are rewritten as sums over P on the extended
+# triangle n <= T + 1 with H_n = -n ε_{n+1} P_{n+1} + (n+1) ε_n P_{n-1}:
+#   Σ_n x_n H_n = Σ_n (lo_n x_{n-1} + hi_n x_{n+1}) P_n,
+#       lo_n = -(n-1) ε_n,  hi_n = (n+2) ε_{n+1}                     (_recurrence_tables)
+#   Σ_j w X H_n = up_n y_{n+1} + dn_n y_{n-1},  y_n = Σ_j w X P_n,
+#       up_n = -n ε_{n+1},  dn_n = (n+1) ε_n
 # ----------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _recurrence_tables(nm):
+    """lo, hi (T+1, T+2) and up, dn (T+1, T+1) as defined above (zero out of range)."""
+    lo = np.zeros((nm, nm + 1))
+    hi = np.zeros((nm, nm + 1))
+    up = np.zeros((nm, nm))
+    dn = np.zeros((nm, nm))
+    for m in range(nm):
+        for n in range(m, nm + 1):
+            if n - 1 >= m:
+                lo[m, n] = -(n - 1) * _epsilon(n, m)
+            if n + 1 < nm:
+                hi[m, n] = (n + 2) * _epsilon(n + 1, m)
+        for n in range(m, nm):
+            up[m, n] = -n * _epsilon(n + 1, m)
+            dn[m, n] = (n + 1) * _epsilon(n, m)
+    return lo, hi, up, dn
+
+
+@numba.njit(cache=True)
+def _uv_row(vor, div, m, lo, hi, ginv, xbuf, coef):
+    """Coefficients of U = u cosφ (coef[0]) and V = v cosφ (coef[1]) for n = m..T+1.
+
+    ψ = ginv ζ, χ = ginv D with ginv = ∇⁻²/a, so that
+    U = i m χ - Σψ H,  V = i m ψ + Σχ H  (the 1/a is inside ginv).
+    xbuf : (4, T+3) float scratch; xbuf[:, n+1] = (Re ψ_n, Im ψ_n, Re χ_n, Im χ_n),
+    zero at n = m-1 and n = T+1.  Real arithmetic: complex-by-real products in numba
+    would otherwise be full complex multiplications.
+    """
+    nm = vor.shape[0]
+    for c in range(4):
+        xbuf[c, m] = 0.0
+    for n in range(m, nm):
+        xbuf[0, n + 1] = vor[n].real * ginv[n]
+        xbuf[1, n + 1] = vor[n].imag * ginv[n]
+        xbuf[2, n + 1] = div[n].real * ginv[n]
+        xbuf[3, n + 1] = div[n].imag * ginv[n]
+    for n in range(m, nm + 1):
+        lo_n = lo[n]
+        hi_n = hi[n]
+        h_pr = lo_n * xbuf[0, n] + hi_n * xbuf[0, n + 2]
+        h_pi = lo_n * xbuf[1, n] + hi_n * xbuf[1, n + 2]
+        h_cr = lo_n * xbuf[2, n] + hi_n * xbuf[2, n + 2]
+        h_ci = lo_n * xbuf[3, n] + hi_n * xbuf[3, n + 2]
+        coef[0, n] = complex(-m * xbuf[3, n + 1] - h_pr, m * xbuf[2, n + 1] - h_pi)
+        coef[1, n] = complex(-m * xbuf[1, n + 1] + h_cr, m * xbuf[0, n + 1] + h_ci)
+
+
+@numba.njit(cache=True)
+def _gradient_row(f, m, lo, hi, inv_a, xbuf, coef):
+    """Coefficients of (1/a) ∂f/∂λ (coef[0]) and (1/a) Σ f H (coef[1]) for n = m..T+1.
+
+    xbuf : (4, T+3) float scratch as in _uv_row (rows 0, 1 used).
+    """
+    nm = f.shape[0]
+    xbuf[0, m] = 0.0
+    xbuf[1, m] = 0.0
+    for n in range(m, nm):
+        xbuf[0, n + 1] = f[n].real * inv_a
+        xbuf[1, n + 1] = f[n].imag * inv_a
+    for n in range(m, nm + 1):
+        coef[0, n] = complex(-m * xbuf[1, n + 1], m * xbuf[0, n + 1])
+        coef[1, n] = complex(
+            lo[n] * xbuf[0, n] + hi[n] * xbuf[0, n + 2],
+            lo[n] * xbuf[1, n] + hi[n] * xbuf[1, n + 2],
+        )
+
+
+@numba.njit(cache=True)
+def _vordiv_row(ya, yb, m, up, dn, vor, div, want_vor):
+    """div = i m Â - H(B̂), vor = i m B̂ + H(Â) for n = m..T from projections ya, yb."""
+    nm = div.shape[0]
+    for n in range(m, nm):
+        ha = up[n] * ya[n + 1]
+        hb = up[n] * yb[n + 1]
+        if n > m:  # dn[m] = 0, but y[m-1] is stale scratch, so skip rather than multiply
+            ha += dn[n] * ya[n - 1]
+            hb += dn[n] * yb[n - 1]
+        d = 1j * m * ya[n] - hb
+        div[n] = d if m > 0 else d.real  # m = 0: real field, imaginary part exactly 0
+        if want_vor:
+            v = 1j * m * yb[n] + ha
+            vor[n] = v if m > 0 else v.real
+
+
+# ----------------------------------------------------------------------------------
+# Transform kernels (parallel over (m, T - m) pairs, all batch entries per pair).
+#   Fourier arrays are m-major: (K, nfreq, nlat) complex, zero for m > T.
+# ----------------------------------------------------------------------------------
+
+_MODE_SCALAR = 0  # a = spectral field                      -> K Fourier fields
+_MODE_UV = 1  # a = vorticity, b = divergence                -> U then V (2K fields)
+_MODE_GRAD = 2  # a = spectral field                         -> gx then gy (2K fields)
 
 
 @numba.njit(cache=True, parallel=True)
-def _synthesis_scalar(spec, ph, nlat, nfreq, scale):
-    """F[k, j, m] = scale[j] Σ_n spec[k, m, n] P[m, n, j]."""
-    nk, nm, _ = spec.shape
-    nh = ph.shape[2]
-    out = np.zeros((nk, nlat, nfreq), dtype=np.complex128)
+def _synthesis(a, b, mode, ptab, lo, hi, ginv, inv_a, nlat, nfreq, scale):
+    """Legendre synthesis of scalar, wind or gradient fields to m-major Fourier arrays.
+
+    a, b : (K, T+1, T+1) complex spectral inputs (b used by _MODE_UV only).
+    scale : (nlat,) factor per latitude row (1, or 1/cosφ for true winds/gradients).
+    Returns (K or 2K, nfreq, nlat) complex.
+    """
+    nk, nm, _ = a.shape
+    nout = 1 if mode == _MODE_SCALAR else 2
+    nhp = ptab.shape[2]
+    nh = (nlat + 1) // 2
+    four = np.zeros((nout * nk, nfreq, nlat), dtype=np.complex128)
     for ip in numba.prange((nm + 1) // 2):
-        acc = np.empty((2, 2, nh))
+        acc = np.empty((2, 2, nhp))
+        xbuf = np.zeros((4, nm + 2))
+        coef = np.zeros((2, nm + 1), dtype=np.complex128)
         for side in range(2):
             m = _order_of(ip, side, nm)
             if m < 0:
                 continue
             for k in range(nk):
-                acc[:] = 0.0
-                for n in range(m, nm):
-                    c = spec[k, m, n]
-                    cls = (n - m) & 1  # 0: P symmetric about the equator, 1: antisymmetric
-                    _axpy2(acc[cls, 0], acc[cls, 1], c.real, c.imag, ph[m, n])
-                _unfold(out, k, m, acc, scale)
-    return out
+                if mode == _MODE_SCALAR:
+                    _synthesize_row(a[k, m], ptab[m], m, acc)
+                    _unfold_row(four[k, m], acc, scale, nh)
+                    continue
+                if mode == _MODE_UV:
+                    _uv_row(a[k, m], b[k, m], m, lo[m], hi[m], ginv, xbuf, coef)
+                else:
+                    _gradient_row(a[k, m], m, lo[m], hi[m], inv_a, xbuf, coef)
+                for f in range(2):
+                    _synthesize_row(coef[f], ptab[m], m, acc)
+                    _unfold_row(four[f * nk + k, m], acc, scale, nh)
+    return four
 
 
 @numba.njit(cache=True, parallel=True)
-def _analysis_scalar(four, ph, wh, nm):
-    """spec[k, m, n] = Σ_j w_j F[k, j, m] P[m, n, j]; m = 0 imaginary part set to 0."""
+def _analysis(four, ptab, w):
+    """spec[k, m, n] = Σ_j w_j F[k, m, j] P_n^m(μ_j), n <= T; Im of m = 0 set to 0.
+
+    four : (K, nfreq, nlat) complex; w : (nhp,) hemispheric weights (equator halved
+    on odd grids, zero on padding).  Returns (K, T+1, T+1) complex, zero for n < m.
+    """
     nk = four.shape[0]
-    nh = ph.shape[2]
+    nm = ptab.shape[0]
+    nhp = ptab.shape[2]
     spec = np.zeros((nk, nm, nm), dtype=np.complex128)
     for ip in numba.prange((nm + 1) // 2):
-        work = np.empty((2, 2, nh))
+        work = np.zeros((2, 2, nhp))  # padding rows stay 0
         for side in range(2):
             m = _order_of(ip, side, nm)
             if m < 0:
                 continue
             for k in range(nk):
-                _fold(four, k, m, wh, work)
-                for n in range(m, nm):
-                    cls = (n - m) & 1
-                    sr, si = _dot2(ph[m, n], work[cls, 0], work[cls, 1])
-                    spec[k, m, n] = complex(sr, si if m > 0 else 0.0)
+                _project_row(four[k, m], w, ptab[m], m, nm, work, spec[k, m])
+                if m == 0:
+                    for n in range(nm):
+                        spec[k, 0, n] = spec[k, 0, n].real
     return spec
 
 
 @numba.njit(cache=True, parallel=True)
-def _synthesis_vector(vor, div, factor, ph, hh, nlat, nfreq, scale):
-    """Fourier coefficients of U, V from vorticity and divergence.
+def _analysis_vordiv(four, ptab, w, up, dn, want_vor):
+    """Curl and divergence from m-major Fourier arrays of A (first K) and B (last K).
 
-    With ψ = factor[n] vor, χ = factor[n] div (factor = inverse Laplacian):
-    U_m = scale (i m Σ χ P - Σ ψ H),  V_m = scale (i m Σ ψ P + Σ χ H).
-    Returns (2, K, nlat, nfreq): [U, V].
+    w : (nhp,) weights with 1/(a(1-μ²)) (or 1/(a cosφ) for raw winds) folded in.
+    Returns (vor, div), each (K, T+1, T+1); vor is a (1, T+1, T+1) dummy unless want_vor.
     """
-    nk, nm, _ = vor.shape
-    nh = ph.shape[2]
-    out = np.zeros((2, nk, nlat, nfreq), dtype=np.complex128)
-    for ip in numba.prange((nm + 1) // 2):
-        accu = np.empty((2, 2, nh))
-        accv = np.empty((2, 2, nh))
-        for side in range(2):
-            m = _order_of(ip, side, nm)
-            if m < 0:
-                continue
-            for k in range(nk):
-                accu[:] = 0.0
-                accv[:] = 0.0
-                for n in range(m, nm):
-                    psi = vor[k, m, n] * factor[n]
-                    chi = div[k, m, n] * factor[n]
-                    c = (n - m) & 1  # parity class of P; H has the other one
-                    d = 1 - c
-                    p = ph[m, n]
-                    h = hh[m, n]
-                    _axpy4(accu[c, 0], accu[c, 1], -m * chi.imag, m * chi.real, p,
-                           accu[d, 0], accu[d, 1], -psi.real, -psi.imag, h)
-                    _axpy4(accv[c, 0], accv[c, 1], -m * psi.imag, m * psi.real, p,
-                           accv[d, 0], accv[d, 1], chi.real, chi.imag, h)
-                _unfold(out[0], k, m, accu, scale)
-                _unfold(out[1], k, m, accv, scale)
-    return out
-
-
-@numba.njit(cache=True, parallel=True)
-def _synthesis_gradient(spec, ph, hh, nlat, nfreq, scale):
-    """Fourier coefficients of scale (i m Σ f P) and scale (Σ f H); returns (2, K, nlat, nfreq)."""
-    nk, nm, _ = spec.shape
-    nh = ph.shape[2]
-    out = np.zeros((2, nk, nlat, nfreq), dtype=np.complex128)
-    for ip in numba.prange((nm + 1) // 2):
-        accx = np.empty((2, 2, nh))
-        accy = np.empty((2, 2, nh))
-        for side in range(2):
-            m = _order_of(ip, side, nm)
-            if m < 0:
-                continue
-            for k in range(nk):
-                accx[:] = 0.0
-                accy[:] = 0.0
-                for n in range(m, nm):
-                    f = spec[k, m, n]
-                    c = (n - m) & 1
-                    d = 1 - c
-                    _axpy4(accx[c, 0], accx[c, 1], -m * f.imag, m * f.real, ph[m, n],
-                           accy[d, 0], accy[d, 1], f.real, f.imag, hh[m, n])
-                _unfold(out[0], k, m, accx, scale)
-                _unfold(out[1], k, m, accy, scale)
-    return out
-
-
-@numba.njit(cache=True, parallel=True)
-def _analysis_vector(four_a, four_b, ph, hh, wv, nm, want_vor):
-    """Divergence and (optionally) vorticity coefficients by integration by parts in μ.
-
-    With wv = w / (a (1 - μ²)) (or any other row weight folded in by the caller):
-    div = Σ_j wv (i m A P - B H),  vor = Σ_j wv (i m B P + A H).
-    Returns (vor, div), each (K, T+1, T+1); vor is all zero unless want_vor.
-    """
-    nk = four_a.shape[0]
-    nh = ph.shape[2]
+    nk = four.shape[0] // 2
+    nm = ptab.shape[0]
+    nhp = ptab.shape[2]
     div = np.zeros((nk, nm, nm), dtype=np.complex128)
     vor = np.zeros((nk if want_vor else 1, nm, nm), dtype=np.complex128)
     for ip in numba.prange((nm + 1) // 2):
-        wa = np.empty((2, 2, nh))
-        wb = np.empty((2, 2, nh))
+        work = np.zeros((2, 2, nhp))
+        ya = np.zeros(nm + 1, dtype=np.complex128)
+        yb = np.zeros(nm + 1, dtype=np.complex128)
         for side in range(2):
             m = _order_of(ip, side, nm)
             if m < 0:
                 continue
             for k in range(nk):
-                _fold(four_a, k, m, wv, wa)
-                _fold(four_b, k, m, wv, wb)
-                for n in range(m, nm):
-                    c = (n - m) & 1
-                    d = 1 - c
-                    p = ph[m, n]
-                    h = hh[m, n]
-                    if want_vor:
-                        ar_p, ai_p, br_p, bi_p, ar_h, ai_h, br_h, bi_h = _dot8(
-                            p, h, wa[c, 0], wa[c, 1], wb[c, 0], wb[c, 1],
-                            wa[d, 0], wa[d, 1], wb[d, 0], wb[d, 1])
-                        vor[k, m, n] = complex(-m * bi_p + ar_h,
-                                               m * br_p + ai_h if m > 0 else 0.0)
-                    else:
-                        ar_p, ai_p = _dot2(p, wa[c, 0], wa[c, 1])
-                        br_h, bi_h = _dot2(h, wb[d, 0], wb[d, 1])
-                    div[k, m, n] = complex(-m * ai_p - br_h, m * ar_p - bi_h if m > 0 else 0.0)
+                _project_row(four[k, m], w, ptab[m], m, nm + 1, work, ya)
+                _project_row(four[nk + k, m], w, ptab[m], m, nm + 1, work, yb)
+                _vordiv_row(ya, yb, m, up[m], dn[m], vor[k if want_vor else 0, m],
+                            div[k, m], want_vor)
     return vor, div
 
 
@@ -386,7 +483,7 @@ class SpectralTransform:
     grid : float64 (..., nlat, nlon), latitudes ascending (south to north), longitudes
         from 0.
 
-    Any leading dimensions are batched (one FFT call and one numba call per method).
+    Any leading dimensions are batched (one numba call and one FFT call per method).
 
     Parameters
     ----------
@@ -396,9 +493,10 @@ class SpectralTransform:
 
     Attributes
     ----------
-    truncation, nlat, nlon, radius
-    eigenvalues : (T+1, T+1) float, -n(n+1)/a² (m-1).
-    inverse_eigenvalues : (T+1, T+1) float, 1/eigenvalues with 0 at n = 0 (m²).
+    truncation, nlat, nlon, radius, grid
+    spec_shape : (T+1, T+1);  grid_shape : (nlat, nlon)
+    eigenvalues : (T+1, T+1) float, -n(n+1)/a², in m⁻².
+    inverse_eigenvalues : (T+1, T+1) float, -a²/(n(n+1)) with 0 at n = 0, in m².
     n_index, m_index : (T+1, T+1) int, total / zonal wavenumber of each entry.
     valid : (T+1, T+1) bool, n >= m.
     P, H : (T+1, T+1, nlat) float, P_n^m(μ_j) and (1-μ_j²) dP_n^m/dμ (built on first use).
@@ -416,32 +514,42 @@ class SpectralTransform:
             raise ValueError(f"grid with nlon={self.nlon} cannot resolve T{self.truncation}")
         self.spec_shape = (nm, nm)
         self.grid_shape = (self.nlat, self.nlon)
+        _retain_freed_heap_memory()
+        self._setup_spectral(nm)
+        self._setup_tables()
 
+    def _setup_spectral(self, nm: int) -> None:
+        """Wavenumber indices, Laplacian eigenvalues and the ε recurrence table."""
         a = self.radius
         self.m_index, self.n_index = np.meshgrid(np.arange(nm), np.arange(nm), indexing="ij")
         self.valid = self.n_index >= self.m_index
-        nn1 = (self.n_index * (self.n_index + 1)).astype(np.float64)
-        self.eigenvalues = -nn1 / a**2
+        self.eigenvalues = -(self.n_index * (self.n_index + 1.0)) / a**2
         self.inverse_eigenvalues = np.zeros_like(self.eigenvalues)
         self.inverse_eigenvalues[:, 1:] = 1.0 / self.eigenvalues[:, 1:]
-        # ∇⁻² as a function of n alone, for the kernels (ψ = factor[n] ζ).
-        self._inv_lap_n = np.ascontiguousarray(self.inverse_eigenvalues[0])
+        # ∇⁻²/a as a function of n alone (ψ = ginv ζ in the wind kernels)
+        self._ginv = np.ascontiguousarray(self.inverse_eigenvalues[0]) / a
+        self._lo, self._hi, self._up, self._dn = _recurrence_tables(nm)
 
-        # Northern-hemisphere rows (equator first if nlat is odd), ascending in μ.
-        self._nh = (self.nlat + 1) // 2
-        rows_n = np.arange(self.nlat - self._nh, self.nlat)
-        mu_h = np.ascontiguousarray(grid.mu[rows_n])
-        self._ph, self._hh = _legendre_tables(self.truncation, mu_h)
-        w_h = grid.weights[rows_n].copy()
+    def _setup_tables(self) -> None:
+        """Hemispheric Legendre table and quadrature weights (padded to _LAT_BLOCK)."""
+        grid, a = self.grid, self.radius
+        nh = (self.nlat + 1) // 2
+        nhp = -(-nh // _LAT_BLOCK) * _LAT_BLOCK
+        rows = np.arange(self.nlat - nh, self.nlat)  # northern rows, equator side first
+        p_ext, _ = _legendre_tables(self.truncation, np.ascontiguousarray(grid.mu[rows]))
+        self._ptab = np.zeros(p_ext.shape[:2] + (nhp,))
+        self._ptab[:, :, :nh] = p_ext
+        w = np.zeros(nhp)
+        w[:nh] = grid.weights[rows]
         if self.nlat % 2:
-            w_h[0] *= 0.5  # the equator row is folded in twice (as north and as south)
-        one_minus_mu2 = grid.coslat[rows_n] ** 2
-        self._w_scalar = w_h
-        self._w_cos = w_h / (a * one_minus_mu2)  # for A = X cosφ, B = Y cosφ
-        self._w_true = w_h / (a * grid.coslat[rows_n])  # for raw (u, v): cosφ folded in
+            w[0] *= 0.5  # the equator row is folded in twice (as north and as south)
+        cos_h = np.ones(nhp)
+        cos_h[:nh] = grid.coslat[rows]
+        self._w_scalar = w
+        self._w_cos = w / (a * cos_h**2)  # for A = X cosφ, B = Y cosφ
+        self._w_true = w / (a * cos_h)  # for raw (u, v): the cosφ factor is folded in
         self._scale_one = np.ones(self.nlat)
-        self._scale_cos = np.full(self.nlat, 1.0 / a)  # U = u cosφ output
-        self._scale_true = 1.0 / (a * grid.coslat)  # u output: divide by cosφ
+        self._scale_true = 1.0 / grid.coslat  # U -> u
 
     @classmethod
     def from_truncation(
@@ -456,30 +564,19 @@ class SpectralTransform:
             f"radius={self.radius:g} m)"
         )
 
-    # -- full-sphere tables (for diagnostics and tests; kernels use hemispheric ones) --
-
-    def _mirror(self, table: np.ndarray, parity_sign: int) -> np.ndarray:
-        """Expand a hemispheric table (T+1, T+1, nh) to all latitudes (T+1, T+1, nlat)."""
-        full = np.empty(self.spec_shape + (self.nlat,))
-        nh = self._nh
-        full[:, :, self.nlat - nh :] = table
-        sign = parity_sign * (-1.0) ** (self.n_index + self.m_index)
-        full[:, :, : self.nlat - nh] = (sign[:, :, None] * table)[:, :, ::-1][
-            :, :, : self.nlat - nh
-        ]
-        return full
+    # -- full-sphere tables (diagnostics and tests; the kernels use _ptab) --
 
     @cached_property
     def P(self) -> np.ndarray:
         """P_n^m(μ_j), shape (T+1, T+1, nlat), zero for n < m."""
-        return self._mirror(self._ph, 1)
+        return legendre_functions(self.truncation, self.grid.mu)[0]
 
     @cached_property
     def H(self) -> np.ndarray:
         """H_n^m(μ_j) = (1 - μ_j²) dP_n^m/dμ, shape (T+1, T+1, nlat), zero for n < m."""
-        return self._mirror(self._hh, -1)
+        return legendre_functions(self.truncation, self.grid.mu)[1]
 
-    # -- input handling --
+    # -- input handling and FFTs --
 
     def _flat_spec(self, spec) -> tuple[np.ndarray, tuple[int, ...]]:
         spec = np.asarray(spec)
@@ -487,44 +584,58 @@ class SpectralTransform:
             raise ValueError(
                 f"spectral array must end in shape {self.spec_shape}, got {spec.shape}"
             )
-        lead = spec.shape[:-2]
         flat = np.ascontiguousarray(spec.reshape((-1,) + self.spec_shape), dtype=np.complex128)
-        return flat, lead
+        return flat, spec.shape[:-2]
 
     def _flat_grid(self, grid) -> tuple[np.ndarray, tuple[int, ...]]:
         grid = np.asarray(grid)
         if grid.shape[-2:] != self.grid_shape:
             raise ValueError(f"grid array must end in shape {self.grid_shape}, got {grid.shape}")
-        lead = grid.shape[:-2]
         flat = np.ascontiguousarray(grid.reshape((-1,) + self.grid_shape), dtype=np.float64)
-        return flat, lead
+        return flat, grid.shape[:-2]
 
-    def _fourier(self, flat_grid: np.ndarray) -> np.ndarray:
-        """F_m(μ_j) = rfft(f) / nlon, shape (K, nlat, nlon//2 + 1)."""
-        return np.fft.rfft(flat_grid, axis=-1, norm="forward")
+    def _fourier(self, *flat_grids: np.ndarray) -> np.ndarray:
+        """F_m(μ_j) = rfft(f)/nlon of the stacked inputs, m-major: (ΣK, nfreq, nlat)."""
+        nk = sum(g.shape[0] for g in flat_grids)
+        four = np.empty((nk, self.nfreq, self.nlat), dtype=np.complex128)
+        start = 0
+        for g in flat_grids:
+            dest = four[start : start + g.shape[0]].transpose(0, 2, 1)
+            if _FFT_HAS_OUT:
+                np.fft.rfft(g, axis=-1, norm="forward", out=dest)
+            else:
+                dest[...] = np.fft.rfft(g, axis=-1, norm="forward")
+            start += g.shape[0]
+        return four
 
-    def _inverse_fourier(self, four: np.ndarray) -> np.ndarray:
-        """f = Σ_m F_m e^{imλ} + c.c.; the imaginary part of F_0 is discarded by irfft."""
-        return np.fft.irfft(four, n=self.nlon, axis=-1, norm="forward")
+    def _grid_from_fourier(self, four: np.ndarray) -> np.ndarray:
+        """f = Σ_m F_m e^{imλ} + c.c. from m-major (K, nfreq, nlat); Im F_0 is ignored."""
+        return np.fft.irfft(four.transpose(0, 2, 1), n=self.nlon, axis=-1, norm="forward")
+
+    def _synthesize(self, a, b, mode, scale) -> np.ndarray:
+        """Legendre synthesis (numba) then inverse FFT: (K or 2K, nlat, nlon) grids."""
+        four = _synthesis(
+            a, b, mode, self._ptab, self._lo, self._hi, self._ginv, 1.0 / self.radius,
+            self.nlat, self.nfreq, scale,
+        )
+        return self._grid_from_fourier(four)
 
     # -- scalar transforms --
 
     def to_grid(self, spec: np.ndarray) -> np.ndarray:
         """Synthesis: spectral (..., T+1, T+1) complex -> grid (..., nlat, nlon) float."""
         flat, lead = self._flat_spec(spec)
-        four = _synthesis_scalar(flat, self._ph, self.nlat, self.nfreq, self._scale_one)
-        return self._inverse_fourier(four).reshape(lead + self.grid_shape)
+        out = self._synthesize(flat, flat, _MODE_SCALAR, self._scale_one)
+        return out.reshape(lead + self.grid_shape)
 
     def to_spectral(self, grid: np.ndarray) -> np.ndarray:
         """Analysis: grid (..., nlat, nlon) float -> spectral (..., T+1, T+1) complex.
 
-        Exact (to rounding) for band-limited fields; otherwise the least-squares
-        projection onto the triangle evaluated by Gaussian quadrature.
+        Exact (to rounding) for band-limited fields; otherwise the L2 projection onto
+        the triangle evaluated by Gaussian quadrature.
         """
         flat, lead = self._flat_grid(grid)
-        spec = _analysis_scalar(
-            self._fourier(flat), self._ph, self._w_scalar, self.truncation + 1
-        )
+        spec = _analysis(self._fourier(flat), self._ptab, self._w_scalar)
         return spec.reshape(lead + self.spec_shape)
 
     # -- spectral operators --
@@ -538,7 +649,7 @@ class SpectralTransform:
         return spec * self.inverse_eigenvalues
 
     def truncate(self, spec: np.ndarray) -> np.ndarray:
-        """Zero the n < m entries and the imaginary part of m = 0 (returns a copy)."""
+        """Copy of spec with n < m entries and Im of the m = 0 entries set to 0."""
         out = np.where(self.valid, spec, 0.0).astype(np.complex128)
         out[..., 0, :] = out[..., 0, :].real
         return out
@@ -550,17 +661,17 @@ class SpectralTransform:
 
         Exact for band-limited f.  Units: f per m.  Returns two (..., nlat, nlon) arrays.
         """
-        return self._gradient(spec, self._scale_cos)
+        return self._gradient(spec, self._scale_one)
 
     def gradient(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """∇f on the grid: (eastward, northward) components = cos_gradient / cosφ."""
+        """∇f on the grid: (eastward, northward) components, f per m (cos_gradient / cosφ)."""
         return self._gradient(spec, self._scale_true)
 
     def _gradient(self, spec, scale):
         flat, lead = self._flat_spec(spec)
-        four = _synthesis_gradient(flat, self._ph, self._hh, self.nlat, self.nfreq, scale)
-        out = self._inverse_fourier(four)
-        return out[0].reshape(lead + self.grid_shape), out[1].reshape(lead + self.grid_shape)
+        out = self._synthesize(flat, flat, _MODE_GRAD, scale)
+        nk = flat.shape[0]
+        return out[:nk].reshape(lead + self.grid_shape), out[nk:].reshape(lead + self.grid_shape)
 
     def cos_uv_from_vordiv(
         self, vor: np.ndarray, div: np.ndarray
@@ -571,7 +682,7 @@ class SpectralTransform:
         V = (1/a)[∂ψ/∂λ + (1-μ²)∂χ/∂μ].  The n = 0 coefficients are ignored.
         vor and div must have the same shape (..., T+1, T+1).
         """
-        return self._uv(vor, div, self._scale_cos)
+        return self._uv(vor, div, self._scale_one)
 
     def uv_from_vordiv(self, vor: np.ndarray, div: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """True winds (u, v) in m s-1 on the grid (cos_uv_from_vordiv / cosφ)."""
@@ -582,11 +693,9 @@ class SpectralTransform:
         fdiv, lead_d = self._flat_spec(div)
         if lead != lead_d:
             raise ValueError(f"vor and div shapes differ: {np.shape(vor)} vs {np.shape(div)}")
-        four = _synthesis_vector(
-            fvor, fdiv, self._inv_lap_n, self._ph, self._hh, self.nlat, self.nfreq, scale
-        )
-        out = self._inverse_fourier(four)
-        return out[0].reshape(lead + self.grid_shape), out[1].reshape(lead + self.grid_shape)
+        out = self._synthesize(fvor, fdiv, _MODE_UV, scale)
+        nk = fvor.shape[0]
+        return out[:nk].reshape(lead + self.grid_shape), out[nk:].reshape(lead + self.grid_shape)
 
     def vordiv_from_cos_uv(self, A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Spectral curl and divergence of (X, Y) given A = X cosφ, B = Y cosφ on the grid.
@@ -599,7 +708,7 @@ class SpectralTransform:
         return self._vordiv(A, B, self._w_cos, want_vor=True)
 
     def divergence_from_cos_uv(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        """Only the divergence of vordiv_from_cos_uv (about half the Legendre work)."""
+        """Only the divergence output of vordiv_from_cos_uv (skips the curl)."""
         return self._vordiv(A, B, self._w_cos, want_vor=False)[1]
 
     def vordiv_from_uv(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -611,9 +720,8 @@ class SpectralTransform:
         fb, lead_b = self._flat_grid(B)
         if lead != lead_b:
             raise ValueError(f"A and B shapes differ: {np.shape(A)} vs {np.shape(B)}")
-        vor, div = _analysis_vector(
-            self._fourier(fa), self._fourier(fb), self._ph, self._hh, weights,
-            self.truncation + 1, want_vor,
+        vor, div = _analysis_vordiv(
+            self._fourier(fa, fb), self._ptab, weights, self._up, self._dn, want_vor
         )
         shape = lead + self.spec_shape
         return (vor.reshape(shape) if want_vor else None), div.reshape(shape)
@@ -622,5 +730,4 @@ class SpectralTransform:
 
     def global_mean(self, grid: np.ndarray) -> np.ndarray:
         """Area-weighted global mean of grid fields (..., nlat, nlon) -> (...)."""
-        zonal = np.asarray(grid).mean(axis=-1)
-        return zonal @ self.grid.area_weights
+        return np.asarray(grid).mean(axis=-1) @ self.grid.area_weights

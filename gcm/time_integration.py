@@ -58,44 +58,59 @@ class ImplicitOperator:
 @numba.njit(cache=True, parallel=True)
 def _implicit_solve(d_old, t_old, p_old, n_d, n_t, n_p, G, H, dsig, rt, cn, inv, delta,
                     d_new, t_new, p_new):
-    """Spectral arrays (nlev, T+1, T+1) complex, ln ps (T+1, T+1); see ImplicitOperator."""
+    """Spectral arrays (nlev, T+1, T+1) complex, ln ps (T+1, T+1); see ImplicitOperator.
+
+    With R_T = T- + 2 delta N_T - delta H D- and R_p = p- + 2 delta N_p - delta dsig.D-:
+    D+ = M_n^-1 [D- + 2 delta N_D + delta c_n (G (T- + R_T) + rt (p- + R_p))],
+    T+ = R_T - delta H D+, p+ = R_p - delta dsig.D+. Inner loops run along n, which is
+    contiguous in memory, for every product with the n-independent G and H.
+    """
     nlev, mmax1, nmax1 = d_old.shape
     for m in numba.prange(mmax1):
-        r_t = np.empty(nlev, dtype=np.complex128)
-        r_d = np.empty(nlev, dtype=np.complex128)
-        rhs = np.empty(nlev, dtype=np.complex128)
-        for n in range(m, nmax1):
-            c = cn[n]
-            # right-hand sides: X- + 2 delta N + delta L X-
-            r_p = p_old[m, n] + 2.0 * delta * n_p[m, n]
+        nn = nmax1 - m
+        r_t = np.empty((nlev, nn), dtype=np.complex128)
+        r_p = np.empty(nn, dtype=np.complex128)
+        rhs = np.empty((nlev, nn), dtype=np.complex128)
+        for i in range(nn):
+            r_p[i] = p_old[m, m + i] + 2.0 * delta * n_p[m, m + i]
+        for k in range(nlev):
+            for i in range(nn):
+                r_t[k, i] = t_old[k, m, m + i] + 2.0 * delta * n_t[k, m, m + i]
+        for j in range(nlev):
+            for k in range(nlev):
+                h = delta * H[k, j]
+                for i in range(nn):
+                    r_t[k, i] -= h * d_old[j, m, m + i]
+            for i in range(nn):
+                r_p[i] -= delta * dsig[j] * d_old[j, m, m + i]
+        for k in range(nlev):
+            for i in range(nn):
+                c = delta * cn[m + i]
+                rhs[k, i] = d_old[k, m, m + i] + 2.0 * delta * n_d[k, m, m + i] + c * rt[k] * (
+                    p_old[m, m + i] + r_p[i])
+        for k in range(nlev):
             for j in range(nlev):
-                r_p -= delta * dsig[j] * d_old[j, m, n]
-            for k in range(nlev):
-                acc_t = t_old[k, m, n] + 2.0 * delta * n_t[k, m, n]
-                acc_g = rt[k] * p_old[m, n]
-                for j in range(nlev):
-                    acc_t -= delta * H[k, j] * d_old[j, m, n]
-                    acc_g += G[k, j] * t_old[j, m, n]
-                r_t[k] = acc_t
-                r_d[k] = d_old[k, m, n] + 2.0 * delta * n_d[k, m, n] + delta * c * acc_g
-            for k in range(nlev):
-                acc = rt[k] * r_p
-                for j in range(nlev):
-                    acc += G[k, j] * r_t[j]
-                rhs[k] = r_d[k] + delta * c * acc
-            new_p = r_p
+                g = delta * G[k, j]
+                for i in range(nn):
+                    rhs[k, i] += g * cn[m + i] * (t_old[j, m, m + i] + r_t[j, i])
+        for i in range(nn):
+            n = m + i
+            new_p = r_p[i]
             for k in range(nlev):
                 acc = 0.0j
                 for j in range(nlev):
-                    acc += inv[n, k, j] * rhs[j]
+                    acc += inv[n, k, j] * rhs[j, i]
                 d_new[k, m, n] = acc
                 new_p -= delta * dsig[k] * acc
             p_new[m, n] = new_p
+        for k in range(nlev):
+            for i in range(nn):
+                t_new[k, m, m + i] = r_t[k, i]
+        for j in range(nlev):
             for k in range(nlev):
-                acc = r_t[k]
-                for j in range(nlev):
-                    acc -= delta * H[k, j] * d_new[j, m, n]
-                t_new[k, m, n] = acc
+                h = delta * H[k, j]
+                for i in range(nn):
+                    t_new[k, m, m + i] -= h * d_new[j, m, m + i]
 
 
 def hyperdiffusion_rates(n_index, truncation, order, timescale_s, nlev,

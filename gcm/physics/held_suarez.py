@@ -36,6 +36,9 @@ class HeldSuarez:
     delta_t_y: float = 60.0  # equator-to-pole T_eq difference, K
     delta_theta_z: float = 10.0  # static stability parameter, K
 
+    # Newtonian relaxation is not an energy-conserving process: no budget to close.
+    closes_budgets = False
+
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
         out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
         sigma = columns.pressure / columns.surface_pressure[:, None]

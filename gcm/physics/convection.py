@@ -1,0 +1,304 @@
+"""Simplified Betts-Miller moist convection.
+
+Frierson, D. M. W., 2007: The dynamics of idealized convection schemes and their effect
+on the zonally averaged tropical circulation. J. Atmos. Sci., 64, 1959-1976 (section 2),
+as configured in Isca (``qe_moist_convection``). Names follow Isca: ``tau_bm`` is the
+paper's tau_SBM, ``rh_bm`` its RH_SBM.
+
+1. A parcel from the lowest level is lifted along a dry adiabat to its lifting
+   condensation level (exact for the saturation formula of gcm.physics.saturation; a
+   saturated or supersaturated lowest level first condenses its excess at constant
+   pressure), then along the pseudo-adiabat
+
+       dT/dln p = (Rd T + Lv q_s p / (p - (1 - eps) e_s)) / (cp + Lv dq_s/dT),
+
+   (cp dT - Rd T dln p + Lv dq_s = 0 with q_s of gcm.physics.saturation), integrated with
+   fourth-order Runge-Kutta steps in ln p, until it is no longer buoyant above its level
+   of free convection (LFC). The level of zero buoyancy (LZB) is the last buoyant level;
+   buoyancy compares temperatures, as in Frierson (2007), because the dynamical core has
+   no virtual-temperature effect. Convection is possible when the parcel has CAPE > 0.
+2. Over the convecting levels (LZB to the lowest level) the reference profiles are
+   T_ref = parcel temperature and q_ref = rh_bm q_s(T_ref, p), and the first guesses
+   dT = -(T - T_ref)/tau, dq = -(q - q_ref)/tau with tau = max(tau_bm, dt) (so that a
+   long step never relaxes past the reference; with tau_bm = dt the state reaches the
+   reference in one step). With P_q = -sum dq dp/g and P_T = sum (cp/Lv) dT dp/g:
+   - deep convection (P_q > 0 and P_T > 0): the precipitation is P_q, and T_ref is
+     shifted by the same amount at every convecting level so that
+     sum (cp dT + Lv dq) dp = 0 (Frierson's eqs. 5-6; the newer Isca code instead
+     lengthens the humidity time scale when P_q > P_T, which is not done here);
+   - shallow convection (P_q <= 0 < P_T): Frierson's "qref" shallow scheme (eqs. 11-15,
+     the one SpeedyWeather implements; Isca uses his other, "shallower", option):
+     q_ref is multiplied by sum q dp / sum q_ref dp and T_ref is shifted uniformly, so
+     that both sum dq dp and sum dT dp vanish: no precipitation, only a vertical
+     redistribution of heat and moisture;
+   - otherwise (P_T <= 0) no convection.
+
+The column budgets of DESIGN.md close to round-off by construction: the deep-convection
+shift is computed from the final tendencies (applied twice, the second time removing
+the round-off of the first), the precipitation is -sum dq dp / g of the returned
+humidity tendency, and in the shallow case a last proportional correction removes the
+round-off of sum dq dp. q + dq dt is a convex combination of q and q_ref >= 0, so
+humidity that is not negative before the step is not negative after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from gcm.constants import CP, GRAVITY, KAPPA, LV, RD, RV
+from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.condensation import saturation_adjustment, saturation_humidity_and_slope
+from gcm.physics.saturation import EPSILON, saturation_vapour_pressure
+
+MAX_LOG_PRESSURE_STEP = 0.1  # largest Runge-Kutta step of the pseudo-adiabat in ln p
+
+NO_CONVECTION, SHALLOW, DEEP = 0, 1, 2  # values of ConvectionDiagnostics.kind
+
+
+@dataclass
+class ConvectionDiagnostics:
+    """What the scheme decided, per column; profiles (ncol, nlev), NaN where not computed."""
+
+    parcel_temperature: np.ndarray  # (ncol, nlev) K, lifted parcel up to the LZB (T_ref
+    #                                  before the shift), or as far as it was lifted
+    reference_humidity: np.ndarray  # (ncol, nlev) kg kg-1, q_ref actually relaxed towards
+    #                                  (after the shallow rescaling); NaN above the LZB
+    level_of_zero_buoyancy: np.ndarray  # (ncol,) int, level index; -1 without CAPE
+    lcl_pressure: np.ndarray  # (ncol,) Pa, lifting condensation level (0 if above the top)
+    cape: np.ndarray  # (ncol,) J kg-1, sum of Rd (T_parcel - T) dp/p over buoyant levels
+    kind: np.ndarray  # (ncol,) int: 0 none, 1 shallow, 2 deep
+
+
+@dataclass
+class BettsMillerConvection:
+    """Simplified Betts-Miller convection (Frierson 2007) with the Isca aquaplanet values."""
+
+    tau_bm: float = 7200.0  # relaxation time, s (Frierson 2007: 2 h)
+    rh_bm: float = 0.7  # reference relative humidity (Frierson 2007: 0.7)
+    t_min: float = 173.0  # K; a parcel this cold before it found CAPE stops (Isca Tmin)
+
+    def __post_init__(self):
+        if not self.tau_bm > 0.0:
+            raise ValueError(f"BettsMillerConvection.tau_bm must be > 0 s, got {self.tau_bm}")
+        if not 0.0 <= self.rh_bm <= 1.0:
+            raise ValueError(f"BettsMillerConvection.rh_bm must be in [0, 1], got {self.rh_bm}")
+
+    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
+        """Temperature (K s-1) and humidity (kg kg-1 s-1) tendencies, (ncol, nlev), and the
+        convective precipitation (kg m-2 s-1, (ncol,)) over the step dt (s)."""
+        return self.diagnose(columns, dt)[0]
+
+    def diagnose(self, columns: ColumnState,
+                 dt: float) -> tuple[ColumnTendencies, ConvectionDiagnostics]:
+        """The tendencies of __call__ and the reference profiles, LZB and convection type."""
+        if not dt > 0.0:
+            raise ValueError(f"BettsMillerConvection: dt must be > 0 s, got {dt}")
+        ncol, nlev = columns.ncol, columns.nlev
+        out = ColumnTendencies.zeros(ncol, nlev)
+        parcel = np.full((ncol, nlev), np.nan)
+        qref = np.full((ncol, nlev), np.nan)
+        klzb = np.full(ncol, -1, dtype=np.int64)
+        kind = np.zeros(ncol, dtype=np.int64)
+        cape = np.zeros(ncol)
+        p_lcl = np.zeros(ncol)
+        relaxation_rate = 1.0 / max(self.tau_bm, dt)
+        _betts_miller_kernel(
+            np.ascontiguousarray(columns.temperature, dtype=np.float64),
+            np.ascontiguousarray(columns.humidity, dtype=np.float64),
+            np.ascontiguousarray(columns.pressure, dtype=np.float64),
+            np.ascontiguousarray(columns.thickness, dtype=np.float64),
+            float(self.rh_bm), float(self.t_min), relaxation_rate, float(dt),
+            out.temperature, out.humidity, out.precipitation,
+            parcel, qref, klzb, kind, cape, p_lcl,
+        )
+        diagnostics = ConvectionDiagnostics(parcel_temperature=parcel, reference_humidity=qref,
+                                            level_of_zero_buoyancy=klzb, lcl_pressure=p_lcl,
+                                            cape=cape, kind=kind)
+        return out, diagnostics
+
+
+@numba.njit(cache=True)
+def pseudoadiabatic_lapse_rate(T, p):
+    """dT/dln p (K) of a saturated parcel at T (K), p (Pa) whose condensate falls out."""
+    es = saturation_vapour_pressure(T)
+    if not es < p:  # no saturation possible at this (T, p): dry adiabat
+        return RD * T / CP
+    denominator = p - (1.0 - EPSILON) * es
+    qs = EPSILON * es / denominator
+    dqs = qs * (LV / (RV * T * T)) * p / denominator
+    return (RD * T + LV * qs * p / denominator) / (CP + LV * dqs)
+
+
+@numba.njit(cache=True)
+def pseudoadiabat(T, p_from, p_to):
+    """Temperature (K) at p_to (Pa) of a saturated parcel at T (K), p_from (Pa), following
+    the pseudo-adiabat with RK4 steps of at most MAX_LOG_PRESSURE_STEP in ln p."""
+    span = np.log(p_to / p_from)
+    n = max(1, int(np.ceil(abs(span) / MAX_LOG_PRESSURE_STEP)))
+    h = span / n
+    half_ratio = np.exp(0.5 * h)  # pressure ratio over half a step
+    p = p_from
+    for _ in range(n):
+        p_mid = p * half_ratio
+        p_end = p_mid * half_ratio
+        k1 = pseudoadiabatic_lapse_rate(T, p)
+        k2 = pseudoadiabatic_lapse_rate(T + 0.5 * h * k1, p_mid)
+        k3 = pseudoadiabatic_lapse_rate(T + 0.5 * h * k2, p_mid)
+        k4 = pseudoadiabatic_lapse_rate(T + h * k3, p_end)
+        T += h * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
+        p = p_end
+    return T
+
+
+@numba.njit(cache=True)
+def lifting_condensation_level(T0, q0, p0, p_top):
+    """(T_LCL in K, p_LCL in Pa) of a subsaturated parcel (T0 K, q0 > 0 kg kg-1, p0 Pa)
+    lifted dry-adiabatically; p_LCL = 0 if it stays unsaturated up to p_top (Pa).
+
+    Along the dry adiabat q and so e/p are conserved and p = p0 (T/T0)^(1/kappa), so the
+    LCL solves ln e_s(T) - ln T / kappa = ln e0 - ln T0 / kappa (e0 the parcel's vapour
+    pressure): Newton's method in u = 1/T, where the left side is concave and decreasing,
+    safeguarded to the bracket [1/T0, 1/T_top]."""
+    t_top = T0 * (p_top / p0) ** KAPPA
+    qs_top, _ = saturation_humidity_and_slope(t_top, p_top)
+    if q0 < qs_top:
+        return t_top, 0.0
+    e0 = q0 * p0 / (EPSILON + (1.0 - EPSILON) * q0)
+    target = np.log(e0) - np.log(T0) / KAPPA
+    u_low, u_high = 1.0 / T0, 1.0 / t_top
+    u = u_low
+    for _ in range(60):
+        es = max(saturation_vapour_pressure(1.0 / u), 1e-300)
+        residual = np.log(es) + np.log(u) / KAPPA - target
+        slope = -LV / RV + 1.0 / (KAPPA * u)
+        step = -residual / slope
+        u_new = min(max(u + step, u_low), u_high)
+        if abs(u_new - u) <= 1e-15 * u:
+            u = u_new
+            break
+        u = u_new
+    t_lcl = 1.0 / u
+    return t_lcl, p0 * (t_lcl / T0) ** (1.0 / KAPPA)
+
+
+@numba.njit(cache=True)
+def _lift_parcel(T, q, p, dp, t_min, parcel):
+    """Lift the lowest-level parcel of one column (T K, q kg kg-1, p dp Pa, (nlev,)),
+    writing its temperature into parcel (nlev,) from the lowest level up to the LZB (or,
+    without CAPE, up to where it gets colder than t_min K, as in Isca: nothing that cold
+    can still become buoyant in an Earth-like column, and it saves the ascent to the top).
+    Returns (LZB index or -1 without CAPE, CAPE J kg-1, p_LCL Pa)."""
+    nlev = T.shape[0]
+    k0 = nlev - 1
+    t0, q0, p0 = T[k0], q[k0], p[k0]
+    if not q0 > 0.0 or nlev < 2:
+        return -1, 0.0, 0.0
+    qs0, _ = saturation_humidity_and_slope(t0, p0)
+    if q0 >= qs0:
+        # saturated start: condense the excess at p0 (Isca does one linearized step)
+        t_lcl = t0 - (LV / CP) * saturation_adjustment(t0, q0, p0, 1.0, 3)
+        p_lcl = p0
+        parcel[k0] = t_lcl
+    else:
+        t_lcl, p_lcl = lifting_condensation_level(t0, q0, p0, p[0])
+        parcel[k0] = t0
+    t_moist, p_moist = t_lcl, p_lcl  # where the pseudo-adiabat has been integrated to
+    cape = 0.0
+    found_cape = False
+    for k in range(k0 - 1, -1, -1):
+        if p[k] >= p_lcl:
+            tp = t0 * (p[k] / p0) ** KAPPA
+        else:
+            t_moist = pseudoadiabat(t_moist, p_moist, p[k])
+            p_moist = p[k]
+            tp = t_moist
+        if tp < t_min and not found_cape:
+            return -1, 0.0, p_lcl
+        if tp > T[k]:
+            cape += RD * (tp - T[k]) * dp[k] / p[k]
+            found_cape = True
+            parcel[k] = tp
+        elif found_cape:
+            return k + 1, cape, p_lcl
+        else:
+            parcel[k] = tp
+    if found_cape:
+        return 0, cape, p_lcl  # buoyant up to the model top
+    return -1, 0.0, p_lcl
+
+
+@numba.njit(cache=True, parallel=True)
+def _betts_miller_kernel(T, q, p, dp, rh_bm, t_min, rate, dt, dT, dq, precip,
+                         parcel, qref, klzb, kind, cape, p_lcl):
+    """Fill dT (K s-1), dq (kg kg-1 s-1) (ncol, nlev) and precip (kg m-2 s-1, (ncol,)),
+    plus the diagnostics, from T (K), q (kg kg-1), p, dp (Pa), all (ncol, nlev).
+    rate = 1/max(tau_bm, dt) (s-1); parcel and qref must come in filled with NaN."""
+    ncol, nlev = T.shape
+    lv_cp = LV / CP
+    for i in numba.prange(ncol):
+        top, cape[i], p_lcl[i] = _lift_parcel(T[i], q[i], p[i], dp[i], t_min, parcel[i])
+        klzb[i] = top
+        if top < 0:
+            continue
+        for k in range(top, nlev):
+            qs, _ = saturation_humidity_and_slope(parcel[i, k], p[i, k])
+            qref[i, k] = rh_bm * qs
+        drying = 0.0  # sum (q - q_ref) dp: P_q tau g
+        warming = 0.0  # sum (T_ref - T) dp: P_T tau g Lv / cp
+        mass = 0.0  # sum dp over the convecting levels
+        for k in range(top, nlev):
+            drying += (q[i, k] - qref[i, k]) * dp[i, k]
+            warming += (parcel[i, k] - T[i, k]) * dp[i, k]
+            mass += dp[i, k]
+        if not warming > 0.0 or not mass > 0.0:
+            for k in range(top, nlev):
+                qref[i, k] = np.nan
+            continue
+        if drying > 0.0:
+            kind[i] = DEEP
+        else:
+            kind[i] = SHALLOW
+            # Frierson's "qref" shallow scheme: scale q_ref so that sum dq dp = 0
+            total_q = 0.0
+            total_qref = 0.0
+            for k in range(top, nlev):
+                total_q += q[i, k] * dp[i, k]
+                total_qref += qref[i, k] * dp[i, k]
+            scale = total_q / total_qref if total_qref > 0.0 else 0.0
+            for k in range(top, nlev):
+                qref[i, k] *= scale
+        for k in range(top, nlev):
+            dq[i, k] = -(q[i, k] - qref[i, k]) * rate
+            dT[i, k] = -(T[i, k] - parcel[i, k]) * rate
+        # uniform shift of T_ref: deep conserves enthalpy (cp dT + Lv dq), shallow has no
+        # net heating (and no net moistening); the second pass removes round-off
+        for _ in range(2):
+            imbalance = 0.0
+            for k in range(top, nlev):
+                if kind[i] == DEEP:
+                    imbalance += (dT[i, k] + lv_cp * dq[i, k]) * dp[i, k]
+                else:
+                    imbalance += dT[i, k] * dp[i, k]
+            shift = imbalance / mass
+            for k in range(top, nlev):
+                dT[i, k] -= shift
+        if kind[i] == SHALLOW:
+            # remove the round-off of sum dq dp in proportion to each level's humidity
+            # after the step, which keeps it non-negative
+            excess = 0.0
+            after = 0.0
+            for k in range(top, nlev):
+                excess += dq[i, k] * dp[i, k]
+                after += max(q[i, k] + dq[i, k] * dt, 0.0) * dp[i, k]
+            if after > 0.0:
+                for k in range(top, nlev):
+                    dq[i, k] -= excess * max(q[i, k] + dq[i, k] * dt, 0.0) / after
+            precip[i] = 0.0
+        else:
+            column = 0.0
+            for k in range(top, nlev):
+                column += dq[i, k] * dp[i, k]
+            precip[i] = -column / GRAVITY if column < 0.0 else 0.0

@@ -1,0 +1,60 @@
+"""Columns for tests of physics schemes: random ones and realistic tropical and
+midlatitude soundings on given sigma levels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gcm.constants import P0
+from gcm.physics.column import ColumnState
+from gcm.physics.saturation import saturation_specific_humidity
+from gcm.sigma_coordinates import sigma_coordinates
+
+
+def realistic_columns(ncol: int = 64, sigma_set: str = "frierson_l25", nlev: int = 25,
+                      seed: int = 0, relative_humidity: float | None = None) -> ColumnState:
+    """Soundings from pole to pole: a moist-adiabat-like troposphere (6.5 K/km lapse rate
+    from a surface temperature following the APE SST), an isothermal stratosphere at
+    200 K, relative humidity 0.3-1.0 (random, or fixed), winds of 0-30 m/s; SST within
+    2 K of the lowest air temperature."""
+    rng = np.random.default_rng(seed)
+    sigma = sigma_coordinates(sigma_set, nlev)
+    lat = np.linspace(-np.pi / 2 * 0.98, np.pi / 2 * 0.98, ncol)
+    ps = P0 * (1.0 + 0.02 * rng.normal(size=ncol))
+    p = ps[:, None] * sigma.full[None, :]
+    p_half = ps[:, None] * sigma.half[None, :]
+    sst = 273.15 + np.where(np.abs(lat) < np.pi / 3, 27.0 * (1 - np.sin(1.5 * lat) ** 2), 0.0)
+    t_surface = sst - 1.0 + rng.uniform(-1.0, 1.0, size=ncol)
+    # dry-adiabat-ish lapse rate in pressure: T = Ts (p/ps)^(R Gamma/g)
+    T = t_surface[:, None] * (p / ps[:, None]) ** (287.04 * 0.0065 / 9.80616)
+    T = np.maximum(T, 200.0)
+    rh = (rng.uniform(0.3, 1.0, size=T.shape) if relative_humidity is None
+          else np.full(T.shape, relative_humidity))
+    q = rh * saturation_specific_humidity(T, p)
+    q[p < 1e4] = 3e-6  # dry stratosphere
+    u = rng.uniform(-10.0, 30.0, size=T.shape)
+    v = rng.uniform(-10.0, 10.0, size=T.shape)
+    return ColumnState(temperature=T, humidity=q, u=u, v=v, pressure=p, pressure_half=p_half,
+                       surface_pressure=ps, sst=sst, insolation=rng.uniform(0, 1360, ncol),
+                       latitude=lat, longitude=rng.uniform(0, 2 * np.pi, ncol), time=0.0)
+
+
+def random_columns(ncol: int = 64, nlev: int = 25, seed: int = 1) -> ColumnState:
+    """Columns with random (but physical) temperature 180-320 K, humidity 0-0.03
+    kg/kg (some supersaturated), winds, surface pressure 0.9-1.05e5 Pa and random,
+    unevenly spaced sigma levels."""
+    rng = np.random.default_rng(seed)
+    half = np.sort(rng.uniform(0.0, 1.0, size=(ncol, nlev - 1)), axis=1)
+    half = np.concatenate([np.zeros((ncol, 1)), half, np.ones((ncol, 1))], axis=1)
+    full = 0.5 * (half[:, 1:] + half[:, :-1])
+    ps = rng.uniform(0.9e5, 1.05e5, size=ncol)
+    T = rng.uniform(180.0, 320.0, size=(ncol, nlev))
+    q = rng.uniform(0.0, 0.03, size=(ncol, nlev))
+    return ColumnState(
+        temperature=T, humidity=q, u=rng.normal(0, 15, (ncol, nlev)),
+        v=rng.normal(0, 10, (ncol, nlev)), pressure=ps[:, None] * full,
+        pressure_half=ps[:, None] * half, surface_pressure=ps,
+        sst=rng.uniform(270.0, 305.0, ncol), insolation=rng.uniform(0, 1400, ncol),
+        latitude=rng.uniform(-np.pi / 2, np.pi / 2, ncol),
+        longitude=rng.uniform(0, 2 * np.pi, ncol), time=0.0,
+    )

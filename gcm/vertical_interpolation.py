@@ -1,0 +1,31 @@
+"""Interpolation from sigma levels to pressure surfaces (linear in ln p)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+def to_pressure_level(field: np.ndarray, sigma: np.ndarray, ps: np.ndarray, pressure: float
+                      ) -> np.ndarray:
+    """Field (nlev, ...) on full sigma levels (nlev,) -> (...) on the pressure surface
+    ``pressure`` (Pa), linear in ln p; NaN where the surface is outside the column."""
+    nlev = field.shape[0]
+    flat = field.reshape(nlev, -1)
+    out = _interpolate(np.ascontiguousarray(flat), np.log(sigma), np.log(ps.reshape(-1)),
+                       np.log(pressure))
+    return out.reshape(field.shape[1:])
+
+
+@numba.njit(cache=True)
+def _interpolate(flat, log_sigma, log_ps, log_p):
+    nlev, ncol = flat.shape
+    out = np.full(ncol, np.nan)
+    for i in range(ncol):
+        target = log_p - log_ps[i]  # ln sigma of the surface in this column
+        for k in range(nlev - 1):
+            if log_sigma[k] <= target <= log_sigma[k + 1]:
+                w = (target - log_sigma[k]) / (log_sigma[k + 1] - log_sigma[k])
+                out[i] = (1.0 - w) * flat[k, i] + w * flat[k + 1, i]
+                break
+    return out
