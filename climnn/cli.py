@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--restart", type=Path, help="continue from this restart file")
     run.add_argument("--threads", type=int, help="numba threads (default: the config's)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set resolution.truncation=31")
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(_benchmarks()), help="which benchmark")
@@ -46,7 +48,7 @@ def command_run(args) -> int:
     from gcm.model import Model
     from gcm.simulation import Simulation
 
-    overrides = {}
+    overrides = parse_overrides(args.set)
     if args.format:
         overrides["output.format"] = args.format
     if args.threads is not None:
@@ -67,6 +69,19 @@ def command_run(args) -> int:
           f"{sim.output_dir} ({sim.simulated_years_per_day:.0f} simulated years/day); "
           f"restart: {sim.last_restart}")
     return 0
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["a.b=3", "c=x"]`` -> ``{"a.b": 3, "c": "x"}``, values read as YAML."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. time.step_minutes=20")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def command_bench(args) -> int:

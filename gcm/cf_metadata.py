@@ -51,7 +51,8 @@ VARIABLE_ATTRS = {
     "physics_water_residual": dict(
         long_name="global mean of |column water budget residual| of the physics",
         units="kg m-2 s-1"),
-    "atmosphere_mass": dict(long_name="global-mean atmospheric mass", units="kg m-2"),
+    "atmosphere_mass": dict(long_name="global-mean atmospheric mass (mean of the two "
+                            "leapfrog levels)", units="kg m-2"),
     "atmosphere_water": dict(long_name="global-mean atmospheric water", units="kg m-2"),
     "atmosphere_energy": dict(
         long_name="global-mean total energy cp T + Lv q + k + Phi_s", units="J m-2"),
@@ -77,7 +78,7 @@ def coordinates(model) -> dict[str, xr.DataArray]:
 
 def snapshot_dataset(model) -> xr.Dataset:
     """The model's current state, one time (dims time, lev, lat, lon)."""
-    g = model.grid_state()
+    g = model.grid_state(fill_holes=True)
     zeta = model.transform.to_grid(model.now.vorticity)
     orog = model.transform.to_grid(model.surface_geopotential)
     dims3 = ("time", "lev", "lat", "lon")
@@ -128,7 +129,11 @@ def _add_interval_means(ds: xr.Dataset, model) -> None:
         ds[name] = xr.Variable(("time",), [float(means.get(name, np.nan))],
                                VARIABLE_ATTRS[name])
     if fields or scalars:
-        totals = model.global_totals()
+        # the mean of the two leapfrog levels: each receives the physics on alternate
+        # steps, their mean receives every step's sources over one dt
+        now = model.global_totals()
+        old = model.global_totals(model.grid_state(model.old)) if model.old is not None else now
         for name in ("mass", "water", "energy"):
-            ds[f"atmosphere_{name}"] = xr.Variable(("time",), [getattr(totals, name)],
+            value = 0.5 * (getattr(now, name) + getattr(old, name))
+            ds[f"atmosphere_{name}"] = xr.Variable(("time",), [value],
                                                    VARIABLE_ATTRS[f"atmosphere_{name}"])

@@ -71,6 +71,7 @@ class DynamicsConfig:
     sponge: SpongeConfig = field(default_factory=SpongeConfig)
     fixers: FixersConfig = field(default_factory=FixersConfig)
     hole_filling: bool = True  # fill negative humidity before the physics, conserving water
+    humidity: bool = True  # carry specific humidity; false for dry runs saves its transforms
 
 
 @dataclass

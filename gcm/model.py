@@ -33,6 +33,15 @@ from gcm.time_integration import (
 )
 
 
+def level_product(matrix: np.ndarray, spec: np.ndarray) -> np.ndarray:
+    """sum_j matrix[k, j] spec[j, ...] for a real matrix (nlev, nlev) or vector (nlev,)
+    and complex spectral fields (nlev, T+1, T+1), as one real BLAS product."""
+    nlev = spec.shape[0]
+    flat = np.ascontiguousarray(spec).reshape(nlev, -1).view(np.float64)
+    out = matrix @ flat
+    return out.view(np.complex128).reshape(spec.shape[1:] if matrix.ndim == 1 else spec.shape)
+
+
 class ModelBlowUpError(FloatingPointError):
     """The state holds NaN or inf; the message names the field, step and time."""
 
@@ -119,6 +128,7 @@ class Model:
         self._FX = np.empty((2 * nlev, nlat, nlon))
         self._FY = np.empty((2 * nlev, nlat, nlon))
         self._S = np.empty((3 * nlev + 1, nlat, nlon))
+        self._zero_grid = np.zeros((nlev, nlat, nlon))
 
     def _initial_state(self) -> SpectralState:
         ini = self.config.initial
@@ -199,25 +209,36 @@ class Model:
         tr = self.transform
         nlev = self.sigma.nlev
         vo = self.vertical
-        scalars = tr.to_grid(np.stack([s.vorticity, s.divergence, s.temperature, s.humidity]))
+        moist = self.config.dynamics.humidity
+        scalars = tr.to_grid(np.stack([s.vorticity, s.divergence, s.temperature, s.humidity]
+                                      if moist else [s.vorticity, s.divergence, s.temperature]))
+        q_grid = scalars[3] if moist else self._zero_grid
         U, V = tr.cos_uv_from_vordiv(s.vorticity, s.divergence)
         gx, gy = tr.cos_gradient(s.log_surface_pressure)
         A, B, FX, FY, S = self._A, self._B, self._FX, self._FY, self._S
         grid_tendencies(
-            U, V, scalars[0], scalars[1], scalars[2], scalars[3], gx, gy,
+            U, V, scalars[0], scalars[1], scalars[2], q_grid, gx, gy,
             self._coriolis, self._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
             vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
             A, B, FX, FY, S,
         )
         vor_t, div_ab = tr.vordiv_from_cos_uv(A, B)
-        flux_div = tr.divergence_from_cos_uv(FX, FY)
-        spec = tr.to_spectral(S)
+        if moist:
+            flux_div = tr.divergence_from_cos_uv(FX, FY)
+            spec = tr.to_spectral(S)
+        else:  # skip the humidity fluxes and the humidity rest-term
+            flux_div = tr.divergence_from_cos_uv(FX[:nlev], FY[:nlev])
+            spec = np.empty((3 * nlev + 1,) + s.log_surface_pressure.shape, complex)
+            spec[: 2 * nlev] = tr.to_spectral(S[: 2 * nlev])
+            spec[3 * nlev] = tr.to_spectral(S[3 * nlev])
         implicit = self.implicit[self.dt]
         div_t = div_ab - tr.laplacian(spec[:nlev] + self.surface_geopotential)
-        t_t = spec[nlev : 2 * nlev] - flux_div[:nlev] + np.tensordot(
-            implicit.H, s.divergence, axes=1)
-        q_t = spec[2 * nlev : 3 * nlev] - flux_div[nlev:]
-        p_t = spec[3 * nlev] + np.tensordot(implicit.thickness, s.divergence, axes=1)
+        t_t = spec[nlev : 2 * nlev] - flux_div[:nlev] + level_product(implicit.H, s.divergence)
+        p_t = spec[3 * nlev] + level_product(implicit.thickness, s.divergence)
+        if self.config.dynamics.humidity:
+            q_t = spec[2 * nlev : 3 * nlev] - flux_div[nlev:]
+        else:
+            q_t = np.zeros_like(s.humidity)
         return SpectralState(vor_t, div_t, t_t, p_t, q_t)
 
     def _implicit_step(self, old: SpectralState, tend: SpectralState, delta: float):
@@ -240,15 +261,28 @@ class Model:
         return new
 
     # ----------------------------------------------------------------- physics
-    def grid_state(self, s: SpectralState | None = None) -> dict[str, np.ndarray]:
-        """Grid-point fields of a state: u, v, T, q (nlev, nlat, nlon) and ps (nlat, nlon)."""
+    def grid_state(self, s: SpectralState | None = None, fill_holes: bool = False
+                   ) -> dict[str, np.ndarray]:
+        """Grid-point fields of a state: u, v, T, q (nlev, nlat, nlon) and ps (nlat, nlon).
+
+        With ``fill_holes`` (and dynamics.hole_filling on) q is the hole-filled field the
+        physics sees: non-negative, with the same global water."""
         s = self.now if s is None else s
+        if fill_holes and self.config.dynamics.hole_filling:
+            g = self.grid_state(s)
+            g["q"], _ = fill_negative_humidity(g["q"], self._air_mass(g["ps"]))
+            return g
         tr = self.transform
-        scalars = tr.to_grid(np.stack([s.temperature, s.humidity]))
+        if self.config.dynamics.humidity:
+            scalars = tr.to_grid(np.stack([s.temperature, s.humidity]))
+            q = scalars[1]
+        else:
+            scalars = tr.to_grid(s.temperature[None])
+            q = np.zeros_like(scalars[0])
         u, v = tr.uv_from_vordiv(s.vorticity, s.divergence)
         T = scalars[0] + self.vertical.reference_temperature[:, None, None]
         ps = np.exp(tr.to_grid(s.log_surface_pressure))
-        return dict(u=u, v=v, T=T, q=scalars[1], ps=ps)
+        return dict(u=u, v=v, T=T, q=q, ps=ps)
 
     def columns(self, s: SpectralState | None = None) -> ColumnState:
         """The state gathered into (ncol, nlev) columns for the physics contract."""
@@ -258,7 +292,8 @@ class Model:
         ps = g["ps"].reshape(-1)
 
         def gather(x):
-            return np.ascontiguousarray(x.reshape(x.shape[0], -1).T)
+            # a (ncol, nlev) view of level-major memory: no copy, numba takes any layout
+            return x.reshape(x.shape[0], -1).T
 
         boundary = self.boundary_fields()
         return ColumnState(
@@ -287,12 +322,17 @@ class Model:
 
         if self._boundary is None:
             surface = self.config.surface
+            insolation = Insolation(**self.config.insolation)
             self._boundary = dict(
                 sst=sea_surface_temperature(surface.sst, self._lat2d, surface.sst_offset),
-                insolation=Insolation(**self.config.insolation))
+                insolation=insolation,
+                # without diurnal or seasonal cycle the insolation never changes
+                fixed=None if insolation.diurnal_cycle or insolation.seasonal_cycle
+                else insolation(self._lat2d, self._lon2d, 0.0))
         b = self._boundary
-        return dict(sst=b["sst"], insolation=b["insolation"](
-            self._lat2d, self._lon2d, self.elapsed_seconds))
+        solin = b["fixed"] if b["fixed"] is not None else b["insolation"](
+            self._lat2d, self._lon2d, self.elapsed_seconds)
+        return dict(sst=b["sst"], insolation=solin)
 
     def global_totals(self, grid: dict | None = None):
         """Global mass, water and energy (per m2) of a grid state (default: now)."""
@@ -336,7 +376,10 @@ class Model:
             diagnostics.update(self._surface_diagnostics(columns, out))
         self.transform_add(tend.humidity, q_tendency)
         self._corrections = self.ledger.deviation(totals)
-        self.ledger.advance(water_source, energy_source, 0.5 * dt_phys)
+        dyn = self.config.dynamics
+        first = self.old is None
+        self.ledger.advance(water_source, energy_source, dt_phys,
+                            None if first else (dyn.robert_filter, dyn.williams_alpha))
         fixers = self.config.dynamics.fixers
         diagnostics["fixer_mass"] = self._corrections.mass / dt_phys * fixers.mass
         diagnostics["fixer_water"] = self._corrections.water / dt_phys * fixers.water
@@ -389,7 +432,9 @@ class Model:
         fixers, old = self.config.dynamics.fixers, self._totals_old
         if fixers.mass and d.mass:
             new.log_surface_pressure[0, 0] += self._unit_coefficient * np.log1p(d.mass / old.mass)
-        if fixers.water and d.water and old.water > 0:
+        # a dry atmosphere carries only round-off humidity: scaling noise by the ratio
+        # of two noise-level totals would amplify it, so the fixer needs real water
+        if fixers.water and d.water and old.water > 1e-6:
             new.humidity *= 1.0 + d.water / old.water
         if fixers.energy and d.energy:
             new.temperature[:, 0, 0] += self._unit_coefficient * d.energy / (const.CP * old.mass)
