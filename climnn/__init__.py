@@ -5,3 +5,14 @@ training, export, the coupler and the diagnostics, and the ``climnn`` command.
 """
 
 __version__ = "0.1.0"
+
+
+def repository_file(relative: str):
+    """Path of a file shipped beside the packages (run/*.yaml), for benchmarks and demos;
+    raises FileNotFoundError naming it when the package is installed without them."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / relative
+    if not path.exists():
+        raise FileNotFoundError(f"{relative} not found beside the climnn package ({path})")
+    return path

@@ -35,11 +35,23 @@ from gcm.time_integration import (
 
 def level_product(matrix: np.ndarray, spec: np.ndarray) -> np.ndarray:
     """sum_j matrix[k, j] spec[j, ...] for a real matrix (nlev, nlev) or vector (nlev,)
-    and complex spectral fields (nlev, T+1, T+1), as one real BLAS product."""
-    nlev = spec.shape[0]
-    flat = np.ascontiguousarray(spec).reshape(nlev, -1).view(np.float64)
-    out = matrix @ flat
-    return out.view(np.complex128).reshape(spec.shape[1:] if matrix.ndim == 1 else spec.shape)
+    and complex spectral fields (nlev, T+1, T+1)."""
+    if matrix.ndim == 1:
+        return _level_matvec(matrix[None, :], spec)[0]
+    return _level_matvec(matrix, spec)
+
+
+@numba.njit(cache=True)
+def _level_matvec(matrix, spec):
+    # a plain loop: BLAS threads fight numba's for these small products
+    nout, nlev = matrix.shape
+    out = np.zeros((nout,) + spec.shape[1:], dtype=np.complex128)
+    for k in range(nout):
+        for j in range(nlev):
+            c = matrix[k, j]
+            if c != 0.0:
+                out[k] += c * spec[j]
+    return out
 
 
 class ModelBlowUpError(FloatingPointError):

@@ -93,11 +93,17 @@ class Simulation:
                     calendar=m.time.calendar, config=m.config.to_dict(),
                     config_hash=m.config.digest())
 
-    def write_restart(self) -> Path | None:
+    def _latest_restart_path(self) -> Path | None:
+        """Where a restart of the current time goes (None without an output directory)."""
         if self.output_dir is None:
             return None
         stamp = self.model.time.strftime("%Y-%m-%dT%H%M%S")
-        path = self.output_dir / "restart" / f"restart_{stamp}.npz"
+        return self.output_dir / "restart" / f"restart_{stamp}.npz"
+
+    def write_restart(self) -> Path | None:
+        path = self._latest_restart_path()
+        if path is None:
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
         save_restart(path, self.model.restart_arrays(), self.restart_metadata())
         logger.info("restart written: %s", path)
@@ -148,7 +154,9 @@ class Simulation:
         sypd = _sypd(nsteps, model.dt, started)
         logger.info("finished at %s; %.1f simulated years per day", model.time.isoformat(), sypd)
         self.simulated_years_per_day = sypd
-        self.last_restart = self.write_restart()
+        self.last_restart = self._latest_restart_path()
+        if self.last_restart is None or not self.last_restart.exists():
+            self.last_restart = self.write_restart()
         if self.writer is None:
             return (xr.concat(self.snapshots, dim="time", data_vars="minimal", coords="minimal",
                               compat="override", join="exact") if self.snapshots else None)

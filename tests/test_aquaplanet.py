@@ -82,3 +82,34 @@ def test_moist_restart_is_bitwise_identical(tmp_path):
             assert np.array_equal(x, getattr(second.model, level).arrays()[name]), name
     a, b = open_history(tmp_path / "a"), open_history(tmp_path / "b")
     assert np.array_equal(a["pr"].values[1:], b["pr"].values[1:])
+
+
+def check_aquaplanet_climate(history, spinup_days=90):
+    """The time-mean climate of a year-long run looks like an aquaplanet."""
+    ds = history.isel(time=slice(spinup_days, None))
+    lat = ds["lat"].values
+    weights = np.cos(np.deg2rad(lat))
+    pr = ds["pr"].mean(["time", "lon"]).values * 86400.0  # mm/day
+    global_pr = float((pr * weights).sum() / weights.sum())
+    assert 2.5 < global_pr < 4.5
+    assert abs(lat[pr.argmax()]) < 10.0  # the ITCZ sits on the equator
+    for hemisphere in (lat > 0, lat < 0):
+        subtropics = hemisphere & (np.abs(lat) > 15) & (np.abs(lat) < 35)
+        storm_track = hemisphere & (np.abs(lat) > 35) & (np.abs(lat) < 65)
+        assert pr[subtropics].min() < 0.5 * pr.max()  # dry subtropics
+        assert pr[storm_track].max() > 1.5 * pr[subtropics].min()  # midlatitude maximum
+    ua = ds["ua"].mean(["time", "lon"])
+    upper = ua.where((ua["lev"] > 0.1) & (ua["lev"] < 0.5), drop=True)
+    for hemisphere in (lat > 20, lat < -20):
+        assert float(upper.values[:, hemisphere].max()) > 15.0  # westerly jets
+    assert np.isfinite(ds["ta"].values).all()
+    assert float(ds["hus"].min()) >= 0.0
+    return global_pr
+
+
+@pytest.mark.slow
+def test_one_year_climate_t31(tmp_path):
+    config = load_config("run/aquaplanet.yaml", **{"resolution.truncation": 31,
+                                                  "time.step_minutes": 30.0})
+    Simulation(Model(config), tmp_path / "year", progress=False).run(360)
+    check_aquaplanet_climate(open_history(tmp_path / "year"))

@@ -43,4 +43,10 @@ def _dycore(quick=False):
     return run(quick=quick)
 
 
-BENCHMARKS = {"dycore": _dycore}
+def _aquaplanet(quick=False):
+    from climnn.bench.aquaplanet import run
+
+    return run(quick=quick)
+
+
+BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet}

@@ -81,8 +81,8 @@ def _held_suarez_kernel(T, u, v, p, sigma, lat, rates, teq_params, dT, du, dv):
             above_b = max(0.0, (sigma[i, k] - sigma_b) / (1.0 - sigma_b))
             k_v = k_f * above_b
             k_t = k_a + (k_s - k_a) * above_b * cos2 * cos2
-            ratio = p[i, k] / p0
-            teq = (t_surf - dty * sin2 - dthz * np.log(ratio) * cos2) * ratio**kappa
+            log_ratio = np.log(p[i, k] / p0)
+            teq = (t_surf - dty * sin2 - dthz * log_ratio * cos2) * np.exp(kappa * log_ratio)
             teq = max(t_min, teq)
             dT[i, k] = -k_t * (T[i, k] - teq)
             du[i, k] = -k_v * u[i, k]
