@@ -52,6 +52,7 @@ from functools import cached_property
 
 import numba
 import numpy as np
+import scipy.fft
 
 from gcm.gaussian_grid import GaussianGrid, gaussian_grid
 
@@ -59,7 +60,6 @@ from gcm.gaussian_grid import GaussianGrid, gaussian_grid
 # reductions of the analysis; both change results only at the rounding level.
 _FASTMATH = {"reassoc", "contract"}
 _LAT_BLOCK = 4  # hemispheric latitudes are padded to a multiple of this (SIMD width)
-_FFT_HAS_OUT = int(np.__version__.split(".")[0]) >= 2  # numpy >= 2 accepts fft(..., out=)
 
 
 _malloc_tuned = False
@@ -599,18 +599,19 @@ class SpectralTransform:
         nk = sum(g.shape[0] for g in flat_grids)
         four = np.empty((nk, self.nfreq, self.nlat), dtype=np.complex128)
         start = 0
+        workers = numba.get_num_threads()
         for g in flat_grids:
             dest = four[start : start + g.shape[0]].transpose(0, 2, 1)
-            if _FFT_HAS_OUT:
-                np.fft.rfft(g, axis=-1, norm="forward", out=dest)
-            else:
-                dest[...] = np.fft.rfft(g, axis=-1, norm="forward")
+            # scipy's pocketfft splits independent rows over threads (bitwise the same
+            # for any number of workers); numpy's runs on one
+            dest[...] = scipy.fft.rfft(g, axis=-1, norm="forward", workers=workers)
             start += g.shape[0]
         return four
 
     def _grid_from_fourier(self, four: np.ndarray) -> np.ndarray:
         """f = Σ_m F_m e^{imλ} + c.c. from m-major (K, nfreq, nlat); Im F_0 is ignored."""
-        return np.fft.irfft(four.transpose(0, 2, 1), n=self.nlon, axis=-1, norm="forward")
+        return scipy.fft.irfft(four.transpose(0, 2, 1), n=self.nlon, axis=-1, norm="forward",
+                               workers=numba.get_num_threads())
 
     def _synthesize(self, a, b, mode, scale) -> np.ndarray:
         """Legendre synthesis (numba) then inverse FFT: (K or 2K, nlat, nlon) grids."""

@@ -19,11 +19,10 @@ TRANSFORMS = ("to_grid", "to_spectral", "cos_uv_from_vordiv", "uv_from_vordiv",
 
 
 def aquaplanet_model(truncation: int, step_minutes: float, threads: int):
+    import climnn
     from gcm.config import load_config
     from gcm.model import Model
     from gcm.physics.teacher import TeacherPhysics  # noqa: F401  (fail early if missing)
-
-    import climnn
 
     config_path = climnn.repository_file("run/aquaplanet.yaml")
     config = load_config(config_path, **{"resolution.truncation": truncation,
