@@ -1,6 +1,8 @@
 """The ``climnn`` command: one subcommand per job.
 
     climnn run CONFIG [--days N] [--out DIR] [--format zarr|netcdf] [--restart FILE]
+    climnn convert climsim|cbrain INPUT... --out DATA.zarr
+    climnn stats DATA.zarr
     climnn bench NAME [--json]
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
@@ -29,6 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set resolution.truncation=31")
+
+    convert = sub.add_parser("convert", help="convert ClimSim or SPCAM/CBRAIN netCDF to the "
+                             "climnn zarr schema (data/README.md)")
+    convert.add_argument("source", choices=("climsim", "cbrain"), help="which data")
+    convert.add_argument("inputs", type=Path, nargs="+", help="input netCDF files")
+    convert.add_argument("--out", type=Path, required=True, help="the zarr store to write")
+    convert.add_argument("--grid-info", type=Path, help="ClimSim grid-info file")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    convert.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+
+    stats = sub.add_parser("stats", help="per-level statistics of a dataset, stored inside it")
+    stats.add_argument("store", type=Path, help="a climnn zarr store")
+    stats.add_argument("--scheduler", help="address of a dask.distributed scheduler")
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(_benchmarks()), help="which benchmark")
@@ -84,6 +99,37 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def _client(address):
+    if not address:
+        return None
+    from dask.distributed import Client
+
+    return Client(address)
+
+
+def command_convert(args) -> int:
+    from climnn.data.convert import convert_cbrain, convert_climsim
+
+    client = _client(args.scheduler)
+    if args.source == "climsim":
+        out = convert_climsim(args.inputs, args.out, grid_info=args.grid_info, client=client,
+                              overwrite=args.overwrite)
+    else:
+        if args.grid_info:
+            raise ValueError("convert cbrain: --grid-info is for ClimSim only")
+        out = convert_cbrain(args.inputs, args.out, client=client, overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+def command_stats(args) -> int:
+    from climnn.data.stats import compute_statistics
+
+    stats = compute_statistics(args.store, client=_client(args.scheduler))
+    print(f"statistics of {len(stats.data_vars)} figures written into {args.store}/stats")
+    return 0
+
+
 def command_bench(args) -> int:
     import json
 
@@ -98,13 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     from gcm.model import ModelBlowUpError
 
     args = build_parser().parse_args(argv)
-    handlers = {"run": command_run, "bench": command_bench}
+    handlers = {"run": command_run, "bench": command_bench, "convert": command_convert,
+                "stats": command_stats}
     try:
         return handlers[args.command](args)
     except ModelBlowUpError as err:
         print(f"climnn: error: {err}", file=sys.stderr)
         return 3
-    except (ValueError, FileNotFoundError, KeyError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
         message = err.args[0] if err.args else str(err)
         print(f"climnn: error: {message}", file=sys.stderr)
         return 2
