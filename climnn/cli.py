@@ -41,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true", help="replace an existing store")
     convert.add_argument("--scheduler", help="address of a dask.distributed scheduler")
 
+    gen = sub.add_parser("generate", help="a teacher run that stores column samples as it goes")
+    gen.add_argument("config", type=Path, help="experiment YAML (e.g. run/aquaplanet.yaml)")
+    gen.add_argument("--out", type=Path, required=True,
+                     help="the zarr store (a directory of member stores with --segments)")
+    gen.add_argument("--days", type=float, required=True, help="simulated days")
+    gen.add_argument("--every", type=int, default=1, help="store a sample every K steps")
+    gen.add_argument("--segments", type=int, default=1,
+                     help="independent ensemble members, run in parallel with dask")
+    gen.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    gen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+
     stats = sub.add_parser("stats", help="per-level statistics of a dataset, stored inside it")
     stats.add_argument("store", type=Path, help="a climnn zarr store")
     stats.add_argument("--scheduler", help="address of a dask.distributed scheduler")
@@ -122,6 +135,22 @@ def command_convert(args) -> int:
     return 0
 
 
+def command_generate(args) -> int:
+    from climnn.data.generate import generate, generate_segments
+    from gcm.config import load_config
+
+    config = load_config(args.config, **parse_overrides(args.set))
+    if args.segments > 1:
+        paths = generate_segments(config, args.out, args.days, args.every, args.segments,
+                                  args.scheduler, str(args.config))
+        print(f"wrote {len(paths)} members into {args.out}")
+    else:
+        result = generate(config, args.out, args.days, args.every, str(args.config),
+                          progress=not args.quiet)
+        print(f"{result.path}: {result.samples} samples")
+    return 0
+
+
 def command_stats(args) -> int:
     from climnn.data.stats import compute_statistics
 
@@ -145,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {"run": command_run, "bench": command_bench, "convert": command_convert,
-                "stats": command_stats}
+                "stats": command_stats, "generate": command_generate}
     try:
         return handlers[args.command](args)
     except ModelBlowUpError as err:

@@ -300,21 +300,22 @@ class Model:
         """The state gathered into (ncol, nlev) columns for the physics contract."""
         return self._columns_from_grid(self.grid_state(s))
 
-    def _columns_from_grid(self, g: dict) -> ColumnState:
+    def _columns_from_grid(self, g: dict, seconds: float | None = None) -> ColumnState:
+        seconds = self.elapsed_seconds if seconds is None else seconds
         ps = g["ps"].reshape(-1)
 
         def gather(x):
             # a (ncol, nlev) view of level-major memory: no copy, numba takes any layout
             return x.reshape(x.shape[0], -1).T
 
-        boundary = self.boundary_fields()
+        boundary = self.boundary_fields(seconds)
         return ColumnState(
             temperature=gather(g["T"]), humidity=gather(g["q"]), u=gather(g["u"]),
             v=gather(g["v"]), pressure=ps[:, None] * self.sigma.full[None, :],
             pressure_half=ps[:, None] * self.sigma.half[None, :], surface_pressure=ps,
             sst=boundary["sst"].reshape(-1), insolation=boundary["insolation"].reshape(-1),
             latitude=self._lat2d.reshape(-1), longitude=self._lon2d.reshape(-1),
-            time=self.elapsed_seconds,
+            time=seconds,
         )
 
     def _scatter(self, x: np.ndarray) -> np.ndarray:
@@ -326,9 +327,10 @@ class Model:
         fixers = self.config.dynamics.fixers
         return self.config.physics.scheme != "none" or fixers.mass or fixers.water or fixers.energy
 
-    def boundary_fields(self) -> dict[str, np.ndarray]:
+    def boundary_fields(self, seconds: float | None = None) -> dict[str, np.ndarray]:
         """Sea-surface temperature (K) and top-of-atmosphere insolation (W m-2) on the
-        grid, (nlat, nlon), at the current model time."""
+        grid, (nlat, nlon), at ``seconds`` since the start (default: the current time)."""
+        seconds = self.elapsed_seconds if seconds is None else seconds
         from gcm.physics.insolation import Insolation
         from gcm.physics.sea_surface import sea_surface_temperature
 
@@ -343,7 +345,7 @@ class Model:
                 else insolation(self._lat2d, self._lon2d, 0.0))
         b = self._boundary
         solin = b["fixed"] if b["fixed"] is not None else b["insolation"](
-            self._lat2d, self._lon2d, self.elapsed_seconds)
+            self._lat2d, self._lon2d, seconds)
         return dict(sst=b["sst"], insolation=solin)
 
     def global_totals(self, grid: dict | None = None):
@@ -373,7 +375,9 @@ class Model:
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0
         if self.config.physics.scheme != "none":
-            columns = self._columns_from_grid(g)
+            # the old level's time: one step back, except at the first (forward) step
+            seconds = self.elapsed_seconds - (0.0 if self.old is None else self.dt)
+            columns = self._columns_from_grid(g, seconds)
             out = self.physics(columns, dt_phys)
             grid_tend = {name: self._scatter(getattr(out, field)) for name, field in
                          (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}

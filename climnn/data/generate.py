@@ -1,0 +1,214 @@
+"""Datasets from teacher runs: ``climnn generate CONFIG --out DATA.zarr --days N --every K``.
+
+The teacher's column physics is wrapped so that every K-th step the columns it sees
+(the state before physics) and everything it returns are kept; each such sample is
+appended to the store (schema v1, data/README.md) as the run goes, in float64 so that the
+DESIGN.md budgets close on the stored samples to round-off. SHFLX and LHFLX are the
+previous step's surface fluxes, as in Rasp et al. (2018).
+
+Resuming: after each appended sample the model's restart (both leapfrog levels, ledger
+and the previous fluxes) is written atomically beside the store, in
+``DATA.zarr.generate/restart.npz``, together with the number of samples stored. Running
+the same command again after a kill cuts any partly appended sample off the store and
+continues from that restart, so the store ends with no duplicate and no missing sample.
+Independent segments (ensemble members with different initial noise) run in parallel on a
+dask.distributed cluster: a LocalCluster by default, any cluster by its address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from climnn.data.schema import P0, DatasetError, write_store
+from gcm.physics.column import ColumnState, ColumnTendencies
+
+
+class SampleRecorder:
+    """Column physics that passes through to ``physics`` and keeps the columns and
+    tendencies of the calls made while ``record`` is set."""
+
+    def __init__(self, physics):
+        self.physics = physics
+        self.record = False
+        self.sample: tuple[ColumnState, ColumnTendencies, np.ndarray, np.ndarray] | None = None
+        self.previous_shf: np.ndarray | None = None
+        self.previous_lhf: np.ndarray | None = None
+        self.frictional_heating = getattr(physics, "frictional_heating", False)
+        self.closes_budgets = getattr(physics, "closes_budgets", True)
+
+    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
+        out = self.physics(columns, dt)
+        if self.record and self.previous_shf is not None:
+            self.sample = (columns, out, self.previous_shf, self.previous_lhf)
+        self.previous_shf, self.previous_lhf = out.shf.copy(), out.lhf.copy()
+        return out
+
+
+@dataclass
+class GenerationResult:
+    path: Path
+    samples: int
+    steps: int
+
+
+def sample_dataset(model, sample, config_path: str) -> xr.Dataset:
+    """One stored sample (time length 1) from a recorded (columns, tendencies, shflx, lhflx)."""
+    columns, out, shflx, lhflx = sample
+    profile = ("time", "column", "lev")
+    surface = ("time", "column")
+
+    def p(x):
+        return np.ascontiguousarray(x)[None]
+
+    data = {
+        "T": (profile, p(columns.temperature), "K"), "Q": (profile, p(columns.humidity), "kg kg-1"),
+        "U": (profile, p(columns.u), "m s-1"), "V": (profile, p(columns.v), "m s-1"),
+        "PS": (surface, p(columns.surface_pressure), "Pa"), "SST": (surface, p(columns.sst), "K"),
+        "SOLIN": (surface, p(columns.insolation), "W m-2"),
+        "SHFLX": (surface, p(shflx), "W m-2"), "LHFLX": (surface, p(lhflx), "W m-2"),
+        "TPHYSTND": (profile, p(out.temperature), "K s-1"),
+        "PHQ": (profile, p(out.humidity), "kg kg-1 s-1"),
+        "UPHYS": (profile, p(out.u), "m s-2"), "VPHYS": (profile, p(out.v), "m s-2"),
+        "PRECT": (surface, p(out.precipitation), "kg m-2 s-1"),
+        "FSNT": (surface, p(out.fsnt), "W m-2"), "FSNS": (surface, p(out.fsns), "W m-2"),
+        "FLNT": (surface, p(out.flnt), "W m-2"), "FLNS": (surface, p(out.flns), "W m-2"),
+        "SHF": (surface, p(out.shf), "W m-2"), "LHF": (surface, p(out.lhf), "W m-2"),
+    }
+    sigma = model.sigma
+    grid = model.grid
+    area = np.repeat(grid.weights / (2.0 * grid.nlon), grid.nlon)
+    import datetime
+
+    time = model.start_time + datetime.timedelta(seconds=float(columns.time))
+    ds = xr.Dataset(
+        {name: xr.Variable(dims, values, {"units": units}) for name, (dims, values, units)
+         in data.items()},
+        coords={
+            "time": ("time", [time]),
+            "lat": ("column", np.degrees(columns.latitude), {"units": "degrees_north"}),
+            "lon": ("column", np.degrees(columns.longitude), {"units": "degrees_east"}),
+            "area": ("column", area),
+            "hyam": ("lev", np.zeros(sigma.nlev)), "hybm": ("lev", sigma.full),
+            "hyai": ("ilev", np.zeros(sigma.nlev + 1)), "hybi": ("ilev", sigma.half),
+        },
+    )
+    ds["P0"] = xr.Variable((), P0, {"units": "Pa"})
+    ds.attrs.update(
+        source_model="climnn-teacher", source_files=[config_path],
+        config_hash=model.config.digest(),
+        resolution=f"T{grid.truncation}L{sigma.nlev}", timestep_seconds=model.dt,
+        surface_flux_convention="included",
+    )
+    return ds
+
+
+def _state_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".generate")
+
+
+def _truncate(out: Path, samples: int) -> None:
+    """Cut every time-dependent array of the store back to ``samples`` entries (the ones a
+    restart vouches for), dropping a sample whose append a kill interrupted."""
+    group = zarr.open_group(out, mode="r+", zarr_format=3)
+    for _, array in group.arrays():
+        dims = array.metadata.dimension_names or ()
+        if dims and dims[0] == "time" and array.shape[0] != samples:
+            array.resize((samples,) + array.shape[1:])
+
+
+def generate(config, out, days: float, every: int = 1, config_path: str = "",
+             progress: bool = True, on_sample=None) -> GenerationResult:
+    """Run the teacher for ``days`` and store a sample every ``every`` steps in ``out``;
+    resume a generation a kill interrupted when ``out`` already holds one."""
+    from tqdm.auto import tqdm
+
+    from gcm.model import Model
+    from gcm.restart import load_restart, save_restart
+
+    out = Path(out)
+    if every < 1:
+        raise ValueError(f"generate: --every must be >= 1, got {every}")
+    model = Model(config)
+    recorder = SampleRecorder(model.physics)
+    model.physics = recorder
+    state = _state_dir(out) / "restart.npz"
+    samples = 0
+    if out.exists():
+        if not state.exists():
+            raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
+                               " choose another --out")
+        arrays, meta = load_restart(state)
+        if meta["config_hash"] != model.config.digest():
+            raise DatasetError(f"{out}: was generated with another configuration "
+                               f"({meta['config_hash']} != {model.config.digest()})")
+        model.load_restart_arrays(arrays, meta["step_count"])
+        recorder.previous_shf, recorder.previous_lhf = arrays["previous_shf"], arrays["previous_lhf"]
+        samples = int(meta["samples"])
+        _truncate(out, samples)
+    nsteps = int(round(days * 86400.0 / model.dt))
+    bar = tqdm(total=nsteps, initial=model.step_count, disable=None if progress else True,
+               unit="step", desc=f"generate {out.name}")
+    while model.step_count < nsteps:
+        recorder.record = model.step_count % every == 0
+        recorder.sample = None
+        model.step()
+        bar.update()
+        if recorder.sample is None:
+            continue
+        ds = sample_dataset(model, recorder.sample, config_path)
+        write_store(ds, out, mode="a" if samples else "w-")
+        samples += 1
+        if on_sample is not None:
+            on_sample(recorder.sample)
+        arrays = model.restart_arrays()
+        arrays["previous_shf"] = recorder.previous_shf
+        arrays["previous_lhf"] = recorder.previous_lhf
+        state.parent.mkdir(exist_ok=True)
+        save_restart(state, arrays, dict(
+            time=model.time.isoformat(), calendar=model.time.calendar,
+            step_count=model.step_count, config=model.config.to_dict(),
+            config_hash=model.config.digest(), samples=samples))
+    bar.close()
+    return GenerationResult(out, samples, model.step_count)
+
+
+def _segment(args):
+    config_dict, out, days, every, config_path, member = args
+    from gcm.config import config_from_dict
+
+    config = config_from_dict(config_dict)
+    config.initial.seed = config.initial.seed + member
+    return generate(config, out, days, every, config_path, progress=False).samples
+
+
+def generate_segments(config, out_dir, days: float, every: int, segments: int,
+                      scheduler: str | None = None, config_path: str = "") -> list[Path]:
+    """``segments`` independent ensemble members (initial noise seeds seed, seed+1, ...) in
+    parallel on dask.distributed; member i goes to ``out_dir/member_{i:03d}.zarr``."""
+    from dask.distributed import Client, LocalCluster
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"member_{i:03d}.zarr" for i in range(segments)]
+    jobs = [(config.to_dict(), p, days, every, config_path, i) for i, p in enumerate(paths)]
+    if scheduler:
+        client = Client(scheduler)
+        cluster = None
+    else:
+        import os
+
+        cluster = LocalCluster(n_workers=min(segments, os.cpu_count() or 1),
+                               threads_per_worker=1, processes=True)
+        client = Client(cluster)
+    try:
+        client.gather(client.map(_segment, jobs, pure=False))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return paths

@@ -1,0 +1,120 @@
+"""Teacher datasets: samples equal the teacher's fields, the budgets close on the
+stored samples, and a generation killed with SIGKILL resumes to the same store."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from climnn.data import validate_store
+from climnn.data.generate import generate
+from gcm.config import load_config
+from gcm.physics.budgets import energy_residual, energy_scale, water_residual, water_scale
+from gcm.physics.column import ColumnState, ColumnTendencies
+
+SETTINGS = ["resolution.truncation=21", "time.step_minutes=30", "initial.temperature=285",
+            "initial.humidity=0.002", "output.restart_interval_days=0"]
+
+
+def small_config():
+    overrides = {}
+    for item in SETTINGS:
+        key, value = item.split("=")
+        overrides[key] = float(value) if "." in value or key.startswith("initial") else int(value)
+    return load_config("run/aquaplanet.yaml", **overrides)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen") / "data.zarr"
+    kept = []
+    generate(small_config(), out, days=0.5, every=4, progress=False,
+             on_sample=lambda s: kept.append(s))
+    return out, kept
+
+
+def test_samples_equal_the_teachers_fields(generated):
+    out, kept = generated
+    ds = validate_store(out).load()
+    assert ds.sizes["time"] == len(kept) == 5  # steps 4, 8, ..., 20 (step 0 has no SHFLX)
+    for t, (columns, tend, shflx, _) in enumerate(kept):
+        assert np.array_equal(ds["T"].values[t], columns.temperature)
+        assert np.array_equal(ds["Q"].values[t], columns.humidity)
+        assert np.array_equal(ds["TPHYSTND"].values[t], tend.temperature)
+        assert np.array_equal(ds["PHQ"].values[t], tend.humidity)
+        assert np.array_equal(ds["PRECT"].values[t], tend.precipitation)
+        assert np.array_equal(ds["SHFLX"].values[t], shflx)
+
+
+def columns_from_store(ds, t):
+    ps = ds["PS"].values[t]
+    p_half = ds["hyai"].values * float(ds["P0"]) + ds["hybi"].values * ps[:, None]
+    p_mid = ds["hyam"].values * float(ds["P0"]) + ds["hybm"].values * ps[:, None]
+    return ColumnState(
+        temperature=ds["T"].values[t], humidity=ds["Q"].values[t], u=ds["U"].values[t],
+        v=ds["V"].values[t], pressure=p_mid, pressure_half=p_half, surface_pressure=ps,
+        sst=ds["SST"].values[t], insolation=ds["SOLIN"].values[t],
+        latitude=np.deg2rad(ds["lat"].values), longitude=np.deg2rad(ds["lon"].values), time=0.0)
+
+
+def tendencies_from_store(ds, t):
+    v = {name: ds[key].values[t] for name, key in (
+        ("temperature", "TPHYSTND"), ("humidity", "PHQ"), ("u", "UPHYS"), ("v", "VPHYS"),
+        ("precipitation", "PRECT"), ("shf", "SHF"), ("lhf", "LHF"), ("fsnt", "FSNT"),
+        ("fsns", "FSNS"), ("flnt", "FLNT"), ("flns", "FLNS"))}
+    return ColumnTendencies(**v)
+
+
+def test_budgets_close_on_stored_samples(generated):
+    ds = xr.open_zarr(generated[0], consolidated=False).load()
+    for t in range(ds.sizes["time"]):
+        columns, tend = columns_from_store(ds, t), tendencies_from_store(ds, t)
+        e = energy_residual(columns, tend, frictional_heating=True) / energy_scale(columns, tend)
+        w = water_residual(columns, tend) / water_scale(columns, tend)
+        assert np.abs(e).max() < 1e-12 and np.abs(w).max() < 1e-12
+
+
+def test_sigkill_then_resume_gives_the_complete_store(tmp_path, generated):
+    out = tmp_path / "killed.zarr"
+    command = [sys.executable, "-m", "climnn.cli", "generate", "run/aquaplanet.yaml",
+               "--out", str(out), "--days", "0.5", "--every", "4", "--quiet"]
+    for item in SETTINGS:
+        command += ["--set", item]
+    proc = subprocess.Popen(command, start_new_session=True)
+    deadline = time.time() + 300
+    state = tmp_path / "killed.zarr.generate" / "restart.npz"
+    while time.time() < deadline and not state.exists():  # wait for the first sample
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL  # killed mid-run, not finished
+    assert subprocess.run(command).returncode == 0
+    resumed = validate_store(out).load()
+    reference = validate_store(generated[0]).load()
+    assert resumed.sizes["time"] == reference.sizes["time"]
+    assert list(resumed["time"].values) == list(reference["time"].values)
+    for name in ("T", "Q", "TPHYSTND", "PHQ", "PRECT", "FLNT"):
+        assert np.array_equal(resumed[name].values, reference[name].values), name
+
+
+def test_existing_store_that_is_not_a_generation_is_refused(tmp_path):
+    out = tmp_path / "x.zarr"
+    out.mkdir()
+    from climnn.data.schema import DatasetError
+
+    with pytest.raises(DatasetError, match="not an interrupted generation"):
+        generate(small_config(), out, days=0.1, every=1, progress=False)
+
+
+def test_segments_run_in_parallel_with_dask(tmp_path):
+    from climnn.data.generate import generate_segments
+
+    paths = generate_segments(small_config(), tmp_path / "members", days=0.1, every=2,
+                              segments=2)
+    first, second = (validate_store(p).load() for p in paths)
+    assert first.sizes["time"] == second.sizes["time"] == 2
+    assert not np.array_equal(first["T"].values, second["T"].values)  # different members
