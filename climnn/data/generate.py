@@ -147,7 +147,8 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
             raise DatasetError(f"{out}: was generated with another configuration "
                                f"({meta['config_hash']} != {model.config.digest()})")
         model.load_restart_arrays(arrays, meta["step_count"])
-        recorder.previous_shf, recorder.previous_lhf = arrays["previous_shf"], arrays["previous_lhf"]
+        recorder.previous_shf = arrays["previous_shf"]
+        recorder.previous_lhf = arrays["previous_lhf"]
         samples = int(meta["samples"])
         _truncate(out, samples)
     nsteps = int(round(days * 86400.0 / model.dt))
