@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the zarr store (a directory of member stores with --segments)")
     gen.add_argument("--days", type=float, required=True, help="simulated days")
     gen.add_argument("--every", type=int, default=1, help="store a sample every K steps")
+    gen.add_argument("--checkpoint-every", type=int, default=8, metavar="SAMPLES",
+                     help="write the resume point every so many samples")
     gen.add_argument("--segments", type=int, default=1,
                      help="independent ensemble members, run in parallel with dask")
     gen.add_argument("--scheduler", help="address of a dask.distributed scheduler")
@@ -146,7 +148,7 @@ def command_generate(args) -> int:
         print(f"wrote {len(paths)} members into {args.out}")
     else:
         result = generate(config, args.out, args.days, args.every, str(args.config),
-                          progress=not args.quiet)
+                          progress=not args.quiet, checkpoint_samples=args.checkpoint_every)
         print(f"{result.path}: {result.samples} samples")
     return 0
 

@@ -17,23 +17,14 @@ import xarray as xr
 
 from climnn.data.convert import convert_cbrain, convert_climsim
 from climnn.data.schema import DatasetError, validate_store
+from climnn.data.synthetic import hybrid_levels, spcam_file
 
 NCOL, NLEV_CLIMSIM = 8, 6
 CLIMSIM_STAMPS = ("0001-02-01-00000", "0001-02-01-01200", "0001-02-01-02400")
 NLAT, NLON, NLEV_SPCAM, NTIME = 4, 8, 5, 2
 
 
-def _levels(nlev: int, p0: float = 1e5) -> dict[str, np.ndarray]:
-    """Hybrid coefficients of a made-up column; hya* scaled for reference pressure p0."""
-    interfaces = np.linspace(0.0, 1.0, nlev + 1)
-    hyai = 0.1 * (1.0 - interfaces) * interfaces * 1e5 / p0
-    hybi = interfaces**2
-    return {
-        "hyai": hyai,
-        "hybi": hybi,
-        "hyam": 0.5 * (hyai[1:] + hyai[:-1]),
-        "hybm": 0.5 * (hybi[1:] + hybi[:-1]),
-    }
+_levels = hybrid_levels
 
 
 # --------------------------------------------------------------------------- ClimSim files
@@ -255,53 +246,7 @@ def test_climsim_bad_input(climsim, tmp_path, case, file_pattern, variable):
 
 def _spcam_file(path: Path, first_step: int, seed: int, nlev: int = NLEV_SPCAM, **units) -> Path:
     """An SPCAM aquaplanet file as CBRAIN preprocesses it: (time, lev, lat, lon)."""
-    rng = np.random.default_rng(seed)
-    lat = np.linspace(-60.0, 60.0, NLAT)
-    lon = np.arange(NLON) * 360.0 / NLON
-    gw = np.cos(np.deg2rad(lat)) * 0.7
-
-    def profile(mean, spread, unit):
-        data = mean + spread * rng.standard_normal((NTIME, nlev, NLAT, NLON))
-        return (("time", "lev", "lat", "lon"), data.astype(np.float32), {"units": unit})
-
-    def surface(mean, spread, unit):
-        data = mean + spread * rng.standard_normal((NTIME, NLAT, NLON))
-        return (("time", "lat", "lon"), data.astype(np.float32), {"units": unit})
-
-    levels = _levels(nlev)
-    variables = {
-        "TBP": profile(250.0, 20.0, "K"),
-        "QBP": profile(5e-3, 1e-3, "kg/kg"),
-        "UBP": profile(5.0, 10.0, "m/s"),
-        "VBP": profile(0.0, 5.0, "m/s"),
-        "PS": surface(1e5, 800.0, "Pa"),
-        "SOLIN": surface(400.0, 100.0, "W/m2"),
-        "SHFLX": surface(15.0, 5.0, "W/m2"),
-        "LHFLX": surface(100.0, 20.0, "W/m2"),
-        "TPHYSTND": profile(0.0, 1e-4, "K/s"),
-        "PHQ": profile(0.0, 1e-8, "kg/kg/s"),
-        "FSNT": surface(300.0, 50.0, "W/m2"),
-        "FSNS": surface(200.0, 50.0, "W/m2"),
-        "FLNT": surface(240.0, 20.0, "W/m2"),
-        "FLNS": surface(60.0, 10.0, "W/m2"),
-        "PRECT": surface(4e-8, 1e-8, "m/s"),
-        "hyam": ("lev", levels["hyam"]),
-        "hybm": ("lev", levels["hybm"]),
-        "hyai": ("ilev", levels["hyai"]),
-        "hybi": ("ilev", levels["hybi"]),
-        "P0": ((), 1e5, {"units": "Pa"}),
-        "gw": ("lat", gw),
-    }
-    for name, unit in units.items():
-        variables[name][2]["units"] = unit
-    times = (first_step + np.arange(NTIME)) / 48.0
-    coords = {
-        "time": ("time", times, {"units": "days since 0000-01-01 00:00:00", "calendar": "noleap"}),
-        "lat": ("lat", lat, {"units": "degrees_north"}),
-        "lon": ("lon", lon, {"units": "degrees_east"}),
-    }
-    xr.Dataset(variables, coords=coords).to_netcdf(path)
-    return path
+    return spcam_file(path, first_step, seed, NTIME, NLAT, NLON, nlev, **units)
 
 
 @pytest.fixture

@@ -49,4 +49,10 @@ def _aquaplanet(quick=False):
     return run(quick=quick)
 
 
-BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet}
+def _data(quick=False):
+    from climnn.bench.data import run
+
+    return run(quick=quick)
+
+
+BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet, "data": _data}

@@ -6,8 +6,8 @@ appended to the store (schema v1, data/README.md) as the run goes, in float64 so
 DESIGN.md budgets close on the stored samples to round-off. SHFLX and LHFLX are the
 previous step's surface fluxes, as in Rasp et al. (2018).
 
-Resuming: after each appended sample the model's restart (both leapfrog levels, ledger
-and the previous fluxes) is written atomically beside the store, in
+Resuming: every few samples (and at the end) the model's restart (both leapfrog levels,
+ledger and the previous fluxes) is written atomically beside the store, in
 ``DATA.zarr.generate/restart.npz``, together with the number of samples stored. Running
 the same command again after a kill cuts any partly appended sample off the store and
 continues from that restart, so the store ends with no duplicate and no missing sample.
@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from climnn.data.schema import P0, DatasetError, write_store
+from climnn.data.schema import P0, DatasetError, validate_store, write_store
 from gcm.physics.column import ColumnState, ColumnTendencies
 
 
@@ -122,13 +122,18 @@ def _truncate(out: Path, samples: int) -> None:
 
 
 def generate(config, out, days: float, every: int = 1, config_path: str = "",
-             progress: bool = True, on_sample=None) -> GenerationResult:
+             progress: bool = True, on_sample=None, checkpoint_samples: int = 8
+             ) -> GenerationResult:
     """Run the teacher for ``days`` and store a sample every ``every`` steps in ``out``;
-    resume a generation a kill interrupted when ``out`` already holds one."""
+    resume a generation a kill interrupted when ``out`` already holds one.
+
+    The restart is written every ``checkpoint_samples`` samples and at the end; a resumed
+    run cuts the store back to the samples its restart vouches for and makes the rest
+    again (bitwise the same, the model being deterministic)."""
     from tqdm.auto import tqdm
 
     from gcm.model import Model
-    from gcm.restart import load_restart, save_restart
+    from gcm.restart import load_restart
 
     out = Path(out)
     if every < 1:
@@ -147,10 +152,14 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
             raise DatasetError(f"{out}: was generated with another configuration "
                                f"({meta['config_hash']} != {model.config.digest()})")
         model.load_restart_arrays(arrays, meta["step_count"])
-        recorder.previous_shf = arrays["previous_shf"]
-        recorder.previous_lhf = arrays["previous_lhf"]
+        recorder.previous_shf = arrays.get("previous_shf")
+        recorder.previous_lhf = arrays.get("previous_lhf")
         samples = int(meta["samples"])
         _truncate(out, samples)
+        if samples:
+            validate_store(out, check_values=False)
+    else:
+        _checkpoint(state, model, recorder, 0)  # a kill before the first sample can resume
     nsteps = int(round(days * 86400.0 / model.dt))
     bar = tqdm(total=nsteps, initial=model.step_count, disable=None if progress else True,
                unit="step", desc=f"generate {out.name}")
@@ -162,20 +171,31 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
         if recorder.sample is None:
             continue
         ds = sample_dataset(model, recorder.sample, config_path)
-        write_store(ds, out, mode="a" if samples else "w-")
+        # the store was validated when the generation (re)started: appends skip the scan
+        write_store(ds, out, mode="a" if samples else "w", check_existing=False)
         samples += 1
         if on_sample is not None:
             on_sample(recorder.sample)
-        arrays = model.restart_arrays()
+        if samples % checkpoint_samples == 0:
+            _checkpoint(state, model, recorder, samples)
+    bar.close()
+    _checkpoint(state, model, recorder, samples)
+    return GenerationResult(out, samples, model.step_count)
+
+
+def _checkpoint(state: Path, model, recorder: SampleRecorder, samples: int) -> None:
+    """The model's restart plus what a resumed generation needs, written atomically."""
+    from gcm.restart import save_restart
+
+    arrays = model.restart_arrays()
+    if recorder.previous_shf is not None:
         arrays["previous_shf"] = recorder.previous_shf
         arrays["previous_lhf"] = recorder.previous_lhf
-        state.parent.mkdir(exist_ok=True)
-        save_restart(state, arrays, dict(
-            time=model.time.isoformat(), calendar=model.time.calendar,
-            step_count=model.step_count, config=model.config.to_dict(),
-            config_hash=model.config.digest(), samples=samples))
-    bar.close()
-    return GenerationResult(out, samples, model.step_count)
+    state.parent.mkdir(exist_ok=True)
+    save_restart(state, arrays, dict(
+        time=model.time.isoformat(), calendar=model.time.calendar,
+        step_count=model.step_count, config=model.config.to_dict(),
+        config_hash=model.config.digest(), samples=samples))
 
 
 def _segment(args):
