@@ -14,7 +14,7 @@ def _small_config():
     from gcm.config import load_config
 
     return load_config(climnn.repository_file("run/aquaplanet.yaml"), **{
-        "resolution.truncation": 21, "time.step_minutes": 30.0, "threads": 2,
+        "resolution.truncation": 31, "time.step_minutes": 30.0, "threads": 2,
         "initial.temperature": 285.0, "initial.humidity": 0.002})
 
 
@@ -59,7 +59,7 @@ def run(quick: bool = False) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        overhead = generate_overhead(0.5 if quick else 2.0, 6, folder)
+        overhead = generate_overhead(0.5 if quick else 1.0, 6, folder)
         convert_rate, stats_rate = convert_and_stats(folder, 2 if quick else 6)
     return {"generate_overhead": overhead, "convert_samples_per_s": convert_rate,
             "stats_samples_per_s": stats_rate, "machine": machine()}

@@ -127,9 +127,9 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
     """Run the teacher for ``days`` and store a sample every ``every`` steps in ``out``;
     resume a generation a kill interrupted when ``out`` already holds one.
 
-    The restart is written every ``checkpoint_samples`` samples and at the end; a resumed
-    run cuts the store back to the samples its restart vouches for and makes the rest
-    again (bitwise the same, the model being deterministic)."""
+    Samples are appended ``checkpoint_samples`` at a time, each batch followed by the
+    restart; a resumed run cuts the store back to the samples its restart vouches for
+    and makes the rest again (bitwise the same, the model being deterministic)."""
     from tqdm.auto import tqdm
 
     from gcm.model import Model
@@ -163,6 +163,7 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
     nsteps = int(round(days * 86400.0 / model.dt))
     bar = tqdm(total=nsteps, initial=model.step_count, disable=None if progress else True,
                unit="step", desc=f"generate {out.name}")
+    pending: list[xr.Dataset] = []  # samples made since the last checkpoint
     while model.step_count < nsteps:
         recorder.record = model.step_count % every == 0
         recorder.sample = None
@@ -170,17 +171,29 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
         bar.update()
         if recorder.sample is None:
             continue
-        ds = sample_dataset(model, recorder.sample, config_path)
-        # the store was validated when the generation (re)started: appends skip the scan
-        write_store(ds, out, mode="a" if samples else "w", check_existing=False)
-        samples += 1
+        pending.append(sample_dataset(model, recorder.sample, config_path))
         if on_sample is not None:
             on_sample(recorder.sample)
-        if samples % checkpoint_samples == 0:
+        if len(pending) == checkpoint_samples:
+            samples = _flush(out, pending, samples)
             _checkpoint(state, model, recorder, samples)
     bar.close()
+    samples = _flush(out, pending, samples)
     _checkpoint(state, model, recorder, samples)
     return GenerationResult(out, samples, model.step_count)
+
+
+def _flush(out: Path, pending: list[xr.Dataset], samples: int) -> int:
+    """Append the pending samples in one write; return the number of samples stored."""
+    if not pending:
+        return samples
+    batch = xr.concat(pending, dim="time", data_vars="minimal", coords="minimal",
+                      compat="override", join="exact", combine_attrs="override")
+    # the store was validated when the generation (re)started: appends skip the scan
+    write_store(batch, out, mode="a" if samples else "w", check_existing=False)
+    samples += len(pending)
+    pending.clear()
+    return samples
 
 
 def _checkpoint(state: Path, model, recorder: SampleRecorder, samples: int) -> None:
