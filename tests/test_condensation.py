@@ -12,16 +12,9 @@ from gcm.physics.saturation import (
     saturation_specific_humidity,
     saturation_specific_humidity_derivative,
 )
-from gcm.physics.testing import random_columns, realistic_columns
+from gcm.physics.testing import random_columns, realistic_columns, set_relative_humidity
 
 DT = 1800.0  # s
-
-
-def set_relative_humidity(columns, rh):
-    q = rh * saturation_specific_humidity(columns.temperature, columns.pressure)
-    q[columns.pressure < 1e4] = 3e-6
-    columns.humidity = q
-    return columns
 
 
 def layers(T, rh, p_half):

@@ -16,17 +16,9 @@ from gcm.physics.convection import (
     pseudoadiabat,
 )
 from gcm.physics.saturation import saturation_specific_humidity
-from gcm.physics.testing import random_columns, realistic_columns
+from gcm.physics.testing import random_columns, realistic_columns, set_relative_humidity
 
 DT = 1800.0  # s
-
-
-def set_relative_humidity(columns, rh):
-    """columns with q = rh q_s(T, p) (rh broadcast to (ncol, nlev)), dry stratosphere."""
-    q = rh * saturation_specific_humidity(columns.temperature, columns.pressure)
-    q[columns.pressure < 1e4] = 3e-6
-    columns.humidity = q
-    return columns
 
 
 def moist_tropics(ncol=64):

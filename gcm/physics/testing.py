@@ -58,3 +58,12 @@ def random_columns(ncol: int = 64, nlev: int = 25, seed: int = 1) -> ColumnState
         latitude=rng.uniform(-np.pi / 2, np.pi / 2, ncol),
         longitude=rng.uniform(0, 2 * np.pi, ncol), time=0.0,
     )
+
+
+def set_relative_humidity(columns: ColumnState, rh) -> ColumnState:
+    """``columns`` with q = rh q_s(T, p) (rh broadcast to (ncol, nlev)) and a dry
+    stratosphere (3e-6 kg/kg above 100 hPa); modified in place and returned."""
+    q = rh * saturation_specific_humidity(columns.temperature, columns.pressure)
+    q[columns.pressure < 1e4] = 3e-6
+    columns.humidity = q
+    return columns
