@@ -202,7 +202,11 @@ class Model:
         self.old, self.now = now, new
         self.step_count += 1
         if not np.isfinite(new.log_surface_pressure).all():
-            self._raise_blow_up("log_surface_pressure")
+            # name the non-finite inputs and outputs of this step, to find where it began
+            where = [f"{label}.{name}" for label, state in (("old", old), ("now", now),
+                                                            ("tendency", tend), ("new", new))
+                     for name, x in state.arrays().items() if not np.isfinite(x).all()]
+            self._raise_blow_up("log_surface_pressure; non-finite: " + ", ".join(where))
 
     def _raise_blow_up(self, field: str):
         raise ModelBlowUpError(

@@ -44,7 +44,10 @@ class ImplicitOperator:
         nlev = thickness.size
         coupling = G @ H + np.outer(rt, thickness)
         matrices = np.eye(nlev)[None] + delta**2 * wavenumber_factor[:, None, None] * coupling[None]
-        return cls(delta, G, H, thickness, rt, wavenumber_factor, np.linalg.inv(matrices))
+        inverse = np.linalg.inv(matrices)
+        if not np.isfinite(inverse).all():
+            raise FloatingPointError(f"semi-implicit matrices for dt/2 = {delta} s are singular")
+        return cls(delta, G, H, thickness, rt, wavenumber_factor, inverse)
 
     def solve(self, d_old, t_old, p_old, n_d, n_t, n_p, d_new, t_new, p_new):
         """Fill the new divergence, T' and ln ps (spectral) from the old level (X-),
