@@ -67,3 +67,18 @@ def set_relative_humidity(columns: ColumnState, rh) -> ColumnState:
     q[columns.pressure < 1e4] = 3e-6
     columns.humidity = q
     return columns
+
+
+def assert_column_budgets_close(columns: ColumnState, out, frictional_heating: bool = False,
+                                rtol: float = 1e-12) -> None:
+    """Assert the DESIGN.md energy and water budgets close in every column to ``rtol`` of
+    their largest term (gcm.physics.budgets), with finite tendencies and P >= 0."""
+    from gcm.physics import budgets
+
+    for field in (out.temperature, out.humidity, out.precipitation):
+        assert np.all(np.isfinite(field))
+    energy = budgets.energy_residual(columns, out, frictional_heating=frictional_heating)
+    water = budgets.water_residual(columns, out)
+    assert np.all(np.abs(energy) <= rtol * budgets.energy_scale(columns, out))
+    assert np.all(np.abs(water) <= rtol * budgets.water_scale(columns, out))
+    assert np.all(out.precipitation >= 0.0)
