@@ -308,8 +308,8 @@ def _uv_row(vor, div, m, lo, hi, ginv, xbuf, coef):
 
     ψ = ginv ζ, χ = ginv D with ginv = ∇⁻²/a, so that
     U = i m χ - Σψ H,  V = i m ψ + Σχ H  (the 1/a is inside ginv).
-    xbuf : (4, T+3) float scratch; xbuf[:, n+1] = (Re ψ_n, Im ψ_n, Re χ_n, Im χ_n),
-    zero at n = m-1 and n = T+1.  Real arithmetic: complex-by-real products in numba
+    xbuf : (4, T+4) float scratch, zero on entry; xbuf[:, n+1] = (Re ψ_n, Im ψ_n, Re χ_n,
+    Im χ_n), zero at n = m-1, T+1 and T+2 (the loop over n = m..T+1 reads n+1's row).  Real arithmetic: complex-by-real products in numba
     would otherwise be full complex multiplications.
     """
     nm = vor.shape[0]
@@ -335,7 +335,7 @@ def _uv_row(vor, div, m, lo, hi, ginv, xbuf, coef):
 def _gradient_row(f, m, lo, hi, inv_a, xbuf, coef):
     """Coefficients of (1/a) ∂f/∂λ (coef[0]) and (1/a) Σ f H (coef[1]) for n = m..T+1.
 
-    xbuf : (4, T+3) float scratch as in _uv_row (rows 0, 1 used).
+    xbuf : (4, T+4) float scratch as in _uv_row (rows 0, 1 used).
     """
     nm = f.shape[0]
     xbuf[0, m] = 0.0
@@ -393,7 +393,8 @@ def _synthesis(a, b, mode, ptab, lo, hi, ginv, inv_a, nlat, nfreq, scale):
     four = np.zeros((nout * nk, nfreq, nlat), dtype=np.complex128)
     for ip in numba.prange((nm + 1) // 2):
         acc = np.empty((2, 2, nhp))
-        xbuf = np.zeros((4, nm + 2))
+        # columns m-1 .. T+2 of n+1; the last two are never written and stay zero
+        xbuf = np.zeros((4, nm + 3))
         coef = np.zeros((2, nm + 1), dtype=np.complex128)
         for side in range(2):
             m = _order_of(ip, side, nm)

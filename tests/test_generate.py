@@ -1,10 +1,5 @@
 """Teacher datasets: samples equal the teacher's fields, the budgets close on the
-stored samples, and a generation killed with SIGKILL resumes to the same store.
-
-The generation tests are marked slow for now: a moist run inside ``generate`` can blow
-up intermittently within its first steps (the physics tendencies turn NaN), an open bug
-described in the session note; they pass when it does not strike
-(``python -m pytest -m slow tests/test_generate.py``)."""
+stored samples, and a generation killed with SIGKILL resumes to the same store."""
 
 import os
 import signal
@@ -66,7 +61,6 @@ def generated(tmp_path_factory):
     return out, kept
 
 
-@pytest.mark.slow
 def test_samples_equal_the_teachers_fields(generated):
     out, kept = generated
     ds = validate_store(out).load()
@@ -99,7 +93,6 @@ def tendencies_from_store(ds, t):
     return ColumnTendencies(**v)
 
 
-@pytest.mark.slow
 def test_budgets_close_on_stored_samples(generated):
     ds = xr.open_zarr(generated[0], consolidated=False).load()
     for t in range(ds.sizes["time"]):
@@ -109,7 +102,6 @@ def test_budgets_close_on_stored_samples(generated):
         assert np.abs(e).max() < 1e-12 and np.abs(w).max() < 1e-12
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("checkpoint", [1, 2])
 def test_sigkill_then_resume_gives_the_complete_store(tmp_path, generated, checkpoint):
     """Killed once two samples are stored: with a resume point after every sample, and
@@ -133,7 +125,6 @@ def test_existing_store_that_is_not_a_generation_is_refused(tmp_path):
         generate(small_config(), out, days=0.1, every=1, progress=False)
 
 
-@pytest.mark.slow  # intermittent: a worker's model can blow up at step 1 (open bug, see notes)
 def test_segments_run_in_parallel_with_dask(tmp_path):
     from climnn.data.generate import generate_segments
 

@@ -521,3 +521,37 @@ def test_single_field_shapes_and_dtypes():
     assert U.shape == V.shape == st.grid_shape and U.dtype == np.float64
     vor, div = st.vordiv_from_cos_uv(U, V)
     assert vor.shape == div.shape == st.spec_shape
+
+
+BOUNDS_CHECKED_TRANSFORMS = """
+import numpy as np
+from gcm.gaussian_grid import gaussian_grid
+from gcm.spherical_harmonics import SpectralTransform
+st = SpectralTransform(gaussian_grid(10))
+rng = np.random.default_rng(0)
+spec = rng.normal(size=(3, 11, 11)) + 1j * rng.normal(size=(3, 11, 11))
+grid = st.to_grid(spec)
+u, v = st.uv_from_vordiv(spec, spec)
+U, V = st.cos_uv_from_vordiv(spec, spec)
+st.cos_gradient(spec[0])
+st.to_spectral(grid)
+st.vordiv_from_uv(u, v)
+st.vordiv_from_cos_uv(U, V)
+st.divergence_from_cos_uv(U, V)
+print("in bounds")
+"""
+
+
+def test_transform_kernels_stay_inside_their_arrays(tmp_path):
+    """Numba does not check indices: a read past a scratch array once returned heap
+    garbage that turned moist runs to NaN at random. Compile the kernels with bounds
+    checking (in a fresh cache) and run every transform once."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", BOUNDS_CHECKED_TRANSFORMS], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "in bounds" in result.stdout
