@@ -309,8 +309,9 @@ def _uv_row(vor, div, m, lo, hi, ginv, xbuf, coef):
     ψ = ginv ζ, χ = ginv D with ginv = ∇⁻²/a, so that
     U = i m χ - Σψ H,  V = i m ψ + Σχ H  (the 1/a is inside ginv).
     xbuf : (4, T+4) float scratch, zero on entry; xbuf[:, n+1] = (Re ψ_n, Im ψ_n, Re χ_n,
-    Im χ_n), zero at n = m-1, T+1 and T+2 (the loop over n = m..T+1 reads n+1's row).  Real arithmetic: complex-by-real products in numba
-    would otherwise be full complex multiplications.
+    Im χ_n), zero at n = m-1, T+1 and T+2 (the loop over n = m..T+1 reads column n+2).
+    Real arithmetic: complex-by-real products in numba would otherwise be full complex
+    multiplications.
     """
     nm = vor.shape[0]
     for c in range(4):
