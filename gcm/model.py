@@ -191,8 +191,8 @@ class Model:
         delta = 0.5 * self.dt if first else self.dt
         old = self.now if first else self.old
         now = self.now
-        tend = self.dynamics_tendencies(now)
-        self._add_physics_tendencies(old, tend, 2.0 * delta)
+        forcing = self._physics_forcing(old, 2.0 * delta)
+        tend = self.dynamics_tendencies(now, forcing)
         new = self._implicit_step(old, tend, delta)
         if not first:
             nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
@@ -220,8 +220,13 @@ class Model:
             if state is not None and (bad := state.first_nonfinite()):
                 self._raise_blow_up(bad)
 
-    def dynamics_tendencies(self, s: SpectralState) -> SpectralState:
-        """Explicit (non-implicit) tendencies N of every prognostic variable, spectral."""
+    def dynamics_tendencies(self, s: SpectralState, forcing: dict | None = None
+                            ) -> SpectralState:
+        """Explicit (non-implicit) tendencies N of every prognostic variable, spectral.
+
+        ``forcing``: grid-point tendencies from the physics, "u", "v" (m s-2), "T" (K s-1),
+        "q" (kg kg-1 s-1), each (nlev, nlat, nlon); added to the dynamics' own grid terms
+        before their analysis, so the physics costs no transforms of its own."""
         tr = self.transform
         nlev = self.sigma.nlev
         vo = self.vertical
@@ -238,6 +243,16 @@ class Model:
             vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
             A, B, FX, FY, S,
         )
+        dry_humidity_forcing = None
+        if forcing is not None:
+            cos_lat = np.sqrt(self._one_minus_mu2)[None, :, None]
+            A += cos_lat * forcing["u"]
+            B += cos_lat * forcing["v"]
+            S[nlev : 2 * nlev] += forcing["T"]
+            if moist:
+                S[2 * nlev : 3 * nlev] += forcing["q"]
+            elif forcing["q"].any():
+                dry_humidity_forcing = forcing["q"]
         vor_t, div_ab = tr.vordiv_from_cos_uv(A, B)
         if moist:
             flux_div = tr.divergence_from_cos_uv(FX, FY)
@@ -255,6 +270,8 @@ class Model:
             q_t = spec[2 * nlev : 3 * nlev] - flux_div[nlev:]
         else:
             q_t = np.zeros_like(s.humidity)
+            if dry_humidity_forcing is not None:
+                q_t += tr.to_spectral(dry_humidity_forcing)
         return SpectralState(vor_t, div_t, t_t, p_t, q_t)
 
     def _implicit_step(self, old: SpectralState, tend: SpectralState, delta: float):
@@ -362,19 +379,21 @@ class Model:
         """Air mass per grid point as a share of the global mean, kg m-2, (nlev, nlat, nlon)."""
         return self.sigma.thickness[:, None, None] * ps[None] / const.GRAVITY * self._fraction
 
-    def _add_physics_tendencies(self, s: SpectralState, tend: SpectralState, dt_phys: float):
+    def _physics_forcing(self, s: SpectralState, dt_phys: float) -> dict | None:
         """Evaluate the column physics on the old level ``s`` (forward in time, as the
-        leapfrog needs for damping terms), add its tendencies, fill humidity holes, and
-        measure the global totals for the fixers."""
+        leapfrog needs for damping terms), fill humidity holes, and measure the global
+        totals for the fixers. Returns the grid-point tendencies (see
+        dynamics_tendencies), or None for a model without grid physics."""
         if not self._uses_grid_physics:
-            return
+            return None
         g = self.grid_state(s)
         totals = self.global_totals(g)
         diagnostics = {}
-        q_tendency = np.zeros_like(g["q"])
+        zero = np.zeros_like(g["q"])
+        forcing = dict(u=zero, v=zero, T=zero, q=np.zeros_like(g["q"]))
         if self.config.dynamics.hole_filling:
             filled, moved = fill_negative_humidity(g["q"], self._air_mass(g["ps"]))
-            q_tendency += (filled - g["q"]) / dt_phys
+            forcing["q"] += (filled - g["q"]) / dt_phys
             g["q"] = filled
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0
@@ -387,14 +406,9 @@ class Model:
                          (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}
             water_source, energy_source = physics_sources(g, grid_tend, self.sigma.thickness,
                                                           self._fraction)
-            q_tendency += grid_tend["q"]
-            tr = self.transform
-            vor, div = tr.vordiv_from_uv(grid_tend["u"], grid_tend["v"])
-            tend.vorticity += vor
-            tend.divergence += div
-            tend.temperature += tr.to_spectral(grid_tend["T"])
+            forcing["q"] += grid_tend["q"]
+            forcing.update(u=grid_tend["u"], v=grid_tend["v"], T=grid_tend["T"])
             diagnostics.update(self._surface_diagnostics(columns, out))
-        self.transform_add(tend.humidity, q_tendency)
         self._corrections = self.ledger.deviation(totals)
         dyn = self.config.dynamics
         first = self.old is None
@@ -406,6 +420,7 @@ class Model:
         diagnostics["fixer_energy"] = self._corrections.energy / dt_phys * fixers.energy
         self._totals_old = totals
         self.means.add(diagnostics)
+        return forcing
 
     def diagnostic_names(self) -> tuple[list[str], list[str]]:
         """Names of the interval-mean diagnostics this model reports: (2-D fields, global
@@ -422,11 +437,6 @@ class Model:
             if getattr(self.physics, "closes_budgets", True):
                 scalars += ["physics_energy_residual", "physics_water_residual"]
         return fields, scalars
-
-    def transform_add(self, spec: np.ndarray, grid: np.ndarray) -> None:
-        """spec += spectral transform of grid, skipped when grid is all zero."""
-        if grid.any():
-            spec += self.transform.to_spectral(grid)
 
     def _surface_diagnostics(self, columns: ColumnState, out) -> dict:
         shape = (self.grid.nlat, self.grid.nlon)

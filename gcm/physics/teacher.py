@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numba
+import numpy as np
+
 from gcm.constants import CP
 from gcm.physics.boundary_layer import BoundaryLayer
 from gcm.physics.column import PROFILE_FIELDS, ColumnState, ColumnTendencies
@@ -60,20 +63,44 @@ class TeacherPhysics:
 
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
         total = ColumnTendencies.zeros(columns.ncol, columns.nlev)
-        state = columns
+        # the running state: C-ordered copies of the profiles, advanced in place after
+        # each scheme (the model passes strided views, which the schemes read slower)
+        state = replace(columns, **{f: np.array(getattr(columns, f), order="C")
+                                    for f in PROFILE_FIELDS})
         for name in self.ORDER:
             out = self.schemes[name](state, dt)
             self.breakdown[name] = out
-            for field in PROFILE_FIELDS:
-                getattr(total, field)[...] += getattr(out, field)
+            _add_scheme(dt, *(getattr(x, f) for x in (out, state, total)
+                              for f in PROFILE_FIELDS))
             for field in SURFACE_FIELDS:
                 getattr(total, field)[...] += getattr(out, field)
-            state = replace(state, **{
-                "temperature": state.temperature + dt * out.temperature,
-                "humidity": state.humidity + dt * out.humidity,
-                "u": state.u + dt * out.u, "v": state.v + dt * out.v})
-        heating = -(columns.u * total.u + columns.v * total.v) / CP
-        self.breakdown["frictional_heating"] = ColumnTendencies.zeros(columns.ncol, columns.nlev)
-        self.breakdown["frictional_heating"].temperature[...] = heating
-        total.temperature += heating
+        heating = ColumnTendencies.zeros(columns.ncol, columns.nlev)
+        _frictional_heating(columns.u, columns.v, total.u, total.v, heating.temperature)
+        self.breakdown["frictional_heating"] = heating
+        total.temperature += heating.temperature
         return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_scheme(dt, tt, tq, tu, tv, st, sq, su, sv, at, aq, au, av):
+    """One scheme's tendencies t* (ncol, nlev) advance the running state s* by dt (s)
+    and add to the suite's totals a*, in place."""
+    for i in numba.prange(tt.shape[0]):
+        for k in range(tt.shape[1]):
+            st[i, k] += dt * tt[i, k]
+            sq[i, k] += dt * tq[i, k]
+            su[i, k] += dt * tu[i, k]
+            sv[i, k] += dt * tv[i, k]
+            at[i, k] += tt[i, k]
+            aq[i, k] += tq[i, k]
+            au[i, k] += tu[i, k]
+            av[i, k] += tv[i, k]
+
+
+@numba.njit(cache=True, parallel=True)
+def _frictional_heating(u, v, du, dv, heating):
+    """heating = -(u du + v dv) / cp, K s-1: the kinetic energy the momentum
+    tendencies du, dv (m s-2) remove from winds u, v (m s-1); all (ncol, nlev)."""
+    for i in numba.prange(u.shape[0]):
+        for k in range(u.shape[1]):
+            heating[i, k] = -(u[i, k] * du[i, k] + v[i, k] * dv[i, k]) / CP
