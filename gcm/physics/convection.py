@@ -89,29 +89,34 @@ class BettsMillerConvection:
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
         """Temperature (K s-1) and humidity (kg kg-1 s-1) tendencies, (ncol, nlev), and the
         convective precipitation (kg m-2 s-1, (ncol,)) over the step dt (s)."""
-        return self.diagnose(columns, dt)[0]
+        return self._run(columns, dt, diagnose=False)[0]
 
     def diagnose(self, columns: ColumnState,
                  dt: float) -> tuple[ColumnTendencies, ConvectionDiagnostics]:
         """The tendencies of __call__ and the reference profiles, LZB and convection type."""
+        return self._run(columns, dt, diagnose=True)
+
+    def _run(self, columns: ColumnState, dt: float,
+             diagnose: bool) -> tuple[ColumnTendencies, ConvectionDiagnostics]:
         if not dt > 0.0:
             raise ValueError(f"BettsMillerConvection: dt must be > 0 s, got {dt}")
         ncol, nlev = columns.ncol, columns.nlev
         out = ColumnTendencies.zeros(ncol, nlev)
-        parcel = np.full((ncol, nlev), np.nan)
-        qref = np.full((ncol, nlev), np.nan)
+        profile_shape = (ncol, nlev) if diagnose else (0, nlev)
+        parcel = np.full(profile_shape, np.nan)
+        qref = np.full(profile_shape, np.nan)
         klzb = np.full(ncol, -1, dtype=np.int64)
         kind = np.zeros(ncol, dtype=np.int64)
         cape = np.zeros(ncol)
         p_lcl = np.zeros(ncol)
         relaxation_rate = 1.0 / max(self.tau_bm, dt)
         _betts_miller_kernel(
-            np.ascontiguousarray(columns.temperature, dtype=np.float64),
-            np.ascontiguousarray(columns.humidity, dtype=np.float64),
-            np.ascontiguousarray(columns.pressure, dtype=np.float64),
-            np.ascontiguousarray(columns.thickness, dtype=np.float64),
+            np.asarray(columns.temperature, dtype=np.float64),
+            np.asarray(columns.humidity, dtype=np.float64),
+            np.asarray(columns.pressure, dtype=np.float64),
+            np.asarray(columns.pressure_half, dtype=np.float64),
             float(self.rh_bm), float(self.t_min), relaxation_rate, float(dt),
-            out.temperature, out.humidity, out.precipitation,
+            out.temperature, out.humidity, out.precipitation, diagnose,
             parcel, qref, klzb, kind, cape, p_lcl,
         )
         diagnostics = ConvectionDiagnostics(parcel_temperature=parcel, reference_humidity=qref,
@@ -184,121 +189,243 @@ def lifting_condensation_level(T0, q0, p0, p_top):
     return t_lcl, p0 * (t_lcl / T0) ** (1.0 / KAPPA)
 
 
+BLOCK = 64  # columns lifted together: independent parcels keep the CPU's pipelines busy
+
+# rows of the per-block scratch array of _lift_parcels, each (BLOCK,)
+(_T0, _P0, _T_MOIST, _P_MOIST, _P_LCL, _CAPE, _STATE, _TP, _H, _HALF, _P_RK, _T_RK, _K1, _K2,
+ _K3, _STEPS, _NSCRATCH) = range(17)
+RISING, BUOYANT, STOPPED = 0.0, 1.0, 2.0  # parcel states: no CAPE yet, CAPE found, done
+
+
 @numba.njit(cache=True)
-def _lift_parcel(T, q, p, dp, t_min, parcel):
-    """Lift the lowest-level parcel of one column (T K, q kg kg-1, p dp Pa, (nlev,)),
-    writing its temperature into parcel (nlev,) from the lowest level up to the LZB (or,
-    without CAPE, up to where it gets colder than t_min K, as in Isca: nothing that cold
-    can still become buoyant in an Earth-like column, and it saves the ascent to the top).
-    Returns (LZB index or -1 without CAPE, CAPE J kg-1, p_LCL Pa)."""
-    nlev = T.shape[0]
+def _start_parcel(i, T, q, p, parcel, p_lcl_out, w, j):
+    """Lowest-level parcel of column i into scratch column j of w: its temperature,
+    pressure and lifting condensation level (saturated start: condense the excess at p0,
+    as Isca does in one linearized step), p_LCL (Pa) also into p_lcl_out[i], its start
+    temperature into parcel[j]. Returns False if it cannot convect (dry or one level)."""
+    nlev = T.shape[1]
     k0 = nlev - 1
-    t0, q0, p0 = T[k0], q[k0], p[k0]
+    t0, q0, p0 = T[i, k0], q[i, k0], p[i, k0]
     if not q0 > 0.0 or nlev < 2:
-        return -1, 0.0, 0.0
+        return False
     qs0, _ = saturation_humidity_and_slope(t0, p0)
     if q0 >= qs0:
-        # saturated start: condense the excess at p0 (Isca does one linearized step)
         t_lcl = t0 - (LV / CP) * saturation_adjustment(t0, q0, p0, 1.0, 3)
         p_lcl = p0
-        parcel[k0] = t_lcl
+        parcel[j, k0] = t_lcl
     else:
-        t_lcl, p_lcl = lifting_condensation_level(t0, q0, p0, p[0])
-        parcel[k0] = t0
-    t_moist, p_moist = t_lcl, p_lcl  # where the pseudo-adiabat has been integrated to
-    cape = 0.0
-    found_cape = False
-    for k in range(k0 - 1, -1, -1):
-        if p[k] >= p_lcl:
-            tp = t0 * (p[k] / p0) ** KAPPA
-        else:
-            t_moist = pseudoadiabat(t_moist, p_moist, p[k])
-            p_moist = p[k]
-            tp = t_moist
-        if tp < t_min and not found_cape:
-            return -1, 0.0, p_lcl
-        if tp > T[k]:
-            cape += RD * (tp - T[k]) * dp[k] / p[k]
-            found_cape = True
-            parcel[k] = tp
-        elif found_cape:
-            return k + 1, cape, p_lcl
-        else:
-            parcel[k] = tp
-    if found_cape:
-        return 0, cape, p_lcl  # buoyant up to the model top
-    return -1, 0.0, p_lcl
+        t_lcl, p_lcl = lifting_condensation_level(t0, q0, p0, p[i, 0])
+        parcel[j, k0] = t0
+    w[_T0, j], w[_P0, j], w[_P_LCL, j] = t0, p0, p_lcl
+    p_lcl_out[i] = p_lcl
+    w[_T_MOIST, j], w[_P_MOIST, j] = t_lcl, p_lcl  # where the pseudo-adiabat has reached
+    return True
+
+
+@numba.njit(cache=True)
+def _pseudoadiabats(w, active, n_active, k, p, first):
+    """Carry every parcel of the block that is above its LCL at level k along its
+    pseudo-adiabat from (T_MOIST, P_MOIST) to p[first + j, k], into w[_TP]. The same RK4
+    steps as pseudoadiabat(), taken stage by stage across the parcels so that their
+    independent chains of exp and divisions overlap instead of waiting on each other."""
+    most = 0
+    n_moist = 0
+    moist = active[n_active:]  # the second half of active is scratch for this list
+    for a in range(n_active):
+        j = active[a]
+        p_k = p[first + j, k]
+        if p_k >= w[_P_LCL, j]:
+            continue
+        moist[n_moist] = j
+        n_moist += 1
+        span = np.log(p_k / w[_P_MOIST, j])
+        n = max(1, int(np.ceil(abs(span) / MAX_LOG_PRESSURE_STEP)))
+        w[_STEPS, j] = n
+        w[_H, j] = span / n
+        w[_HALF, j] = np.exp(0.5 * w[_H, j])
+        w[_P_RK, j] = w[_P_MOIST, j]
+        w[_T_RK, j] = w[_T_MOIST, j]
+        most = max(most, n)
+    for step in range(most):
+        for m in range(n_moist):
+            j = moist[m]
+            if step < w[_STEPS, j]:
+                w[_K1, j] = pseudoadiabatic_lapse_rate(w[_T_RK, j], w[_P_RK, j])
+        for m in range(n_moist):
+            j = moist[m]
+            if step < w[_STEPS, j]:
+                w[_K2, j] = pseudoadiabatic_lapse_rate(w[_T_RK, j] + 0.5 * w[_H, j] * w[_K1, j],
+                                                       w[_P_RK, j] * w[_HALF, j])
+        for m in range(n_moist):
+            j = moist[m]
+            if step < w[_STEPS, j]:
+                w[_K3, j] = pseudoadiabatic_lapse_rate(w[_T_RK, j] + 0.5 * w[_H, j] * w[_K2, j],
+                                                       w[_P_RK, j] * w[_HALF, j])
+        for m in range(n_moist):
+            j = moist[m]
+            if step < w[_STEPS, j]:
+                h, t = w[_H, j], w[_T_RK, j]
+                p_end = w[_P_RK, j] * w[_HALF, j] * w[_HALF, j]
+                k4 = pseudoadiabatic_lapse_rate(t + h * w[_K3, j], p_end)
+                w[_T_RK, j] = t + h * (w[_K1, j] + 2.0 * w[_K2, j] + 2.0 * w[_K3, j] + k4) / 6.0
+                w[_P_RK, j] = p_end
+    for m in range(n_moist):
+        j = moist[m]
+        w[_T_MOIST, j] = w[_T_RK, j]
+        w[_P_MOIST, j] = p[first + j, k]
+        w[_TP, j] = w[_T_RK, j]
+
+
+@numba.njit(cache=True)
+def _lift_parcels(first, last, T, q, p, dp, t_min, parcel, klzb, cape, p_lcl, w, active):
+    """Lift the lowest-level parcels of columns first..last-1 (T K, q kg kg-1, p Pa,
+    (ncol, nlev)) together, level by level, writing each parcel's temperature into
+    parcel (last - first, nlev) from the lowest level up to its LZB (or, without CAPE, up
+    to where it gets colder than t_min K, as in Isca: nothing that cold can still become
+    buoyant in an Earth-like column, and it saves the ascent to the top); klzb gets the
+    LZB index (-1 without CAPE), cape its CAPE (J kg-1) and p_lcl the LCL pressure (Pa).
+    dp (last - first, nlev) holds the layer thicknesses (Pa); w (_NSCRATCH, BLOCK) and
+    active (2 BLOCK,) are scratch."""
+    nlev = T.shape[1]
+    n_active = 0
+    for j in range(last - first):
+        i = first + j
+        klzb[i], cape[i], p_lcl[i] = -1, 0.0, 0.0
+        if _start_parcel(i, T, q, p, parcel, p_lcl, w, j):
+            w[_CAPE, j] = 0.0
+            w[_STATE, j] = RISING
+            active[n_active] = j
+            n_active += 1
+    for k in range(nlev - 2, -1, -1):
+        if n_active == 0:
+            break
+        for a in range(n_active):  # dry adiabat below the LCL
+            j = active[a]
+            p_k = p[first + j, k]
+            if p_k >= w[_P_LCL, j]:
+                w[_TP, j] = w[_T0, j] * (p_k / w[_P0, j]) ** KAPPA
+        _pseudoadiabats(w, active, n_active, k, p, first)
+        still = 0
+        for a in range(n_active):
+            j = active[a]
+            i = first + j
+            tp = w[_TP, j]
+            if tp < t_min and w[_STATE, j] == RISING:
+                w[_STATE, j] = STOPPED  # too cold to find CAPE: klzb stays -1
+            elif tp > T[i, k]:
+                w[_CAPE, j] += RD * (tp - T[i, k]) * dp[j, k] / p[i, k]
+                w[_STATE, j] = BUOYANT
+                parcel[j, k] = tp
+            elif w[_STATE, j] == BUOYANT:
+                w[_STATE, j] = STOPPED
+                klzb[i], cape[i] = k + 1, w[_CAPE, j]
+            else:
+                parcel[j, k] = tp
+            if w[_STATE, j] != STOPPED:
+                active[still] = j
+                still += 1
+        n_active = still
+    for a in range(n_active):  # buoyant up to the model top
+        j = active[a]
+        if w[_STATE, j] == BUOYANT:
+            klzb[first + j], cape[first + j] = 0, w[_CAPE, j]
 
 
 @numba.njit(cache=True, parallel=True)
-def _betts_miller_kernel(T, q, p, dp, rh_bm, t_min, rate, dt, dT, dq, precip,
-                         parcel, qref, klzb, kind, cape, p_lcl):
+def _betts_miller_kernel(T, q, p, p_half, rh_bm, t_min, rate, dt, dT, dq, precip,
+                         diagnose, parcel, qref, klzb, kind, cape, p_lcl):
     """Fill dT (K s-1), dq (kg kg-1 s-1) (ncol, nlev) and precip (kg m-2 s-1, (ncol,)),
-    plus the diagnostics, from T (K), q (kg kg-1), p, dp (Pa), all (ncol, nlev).
-    rate = 1/max(tau_bm, dt) (s-1); parcel and qref must come in filled with NaN."""
+    plus the diagnostics, from T (K), q (kg kg-1), p (Pa), all (ncol, nlev), and p_half
+    (ncol, nlev + 1, Pa). rate = 1/max(tau_bm, dt) (s-1). The profiles parcel and qref
+    (ncol, nlev) are filled only if diagnose (else they may be empty): the reference
+    profiles live in per-block scratch, which spares the memory traffic of two more
+    (ncol, nlev) arrays. Any memory layout: the model passes transposed views."""
     ncol, nlev = T.shape
+    nblock = (ncol + BLOCK - 1) // BLOCK
+    for b in numba.prange(nblock):
+        first, last = b * BLOCK, min(ncol, (b + 1) * BLOCK)
+        w = np.empty((_NSCRATCH, BLOCK))
+        active = np.empty(2 * BLOCK, dtype=np.int64)
+        dp = np.empty((last - first, nlev))
+        for k in range(nlev):
+            for i in range(first, last):
+                dp[i - first, k] = p_half[i, k + 1] - p_half[i, k]
+        parcel_block = np.full((last - first, nlev), np.nan)
+        qref_block = np.full((last - first, nlev), np.nan)
+        _lift_parcels(first, last, T, q, p, dp, t_min, parcel_block, klzb, cape,
+                      p_lcl, w, active)
+        for i in range(first, last):
+            if klzb[i] >= 0:
+                _relax_column(i, klzb[i], T, q, p, dp[i - first], parcel_block[i - first],
+                              qref_block[i - first], rh_bm, rate, dt, dT, dq, precip, kind)
+        if diagnose:
+            parcel[first:last] = parcel_block
+            qref[first:last] = qref_block
+
+
+@numba.njit(cache=True)
+def _relax_column(i, top, T, q, p, dp, parcel, qref, rh_bm, rate, dt, dT, dq, precip, kind):
+    """Relaxation of column i towards the reference profiles over its convecting levels
+    top..nlev-1 (see the module docstring); dp, parcel, qref (nlev,) are its layer
+    thicknesses (Pa), parcel temperature (K) and reference humidity (kg kg-1, written)."""
+    nlev = T.shape[1]
     lv_cp = LV / CP
-    for i in numba.prange(ncol):
-        top, cape[i], p_lcl[i] = _lift_parcel(T[i], q[i], p[i], dp[i], t_min, parcel[i])
-        klzb[i] = top
-        if top < 0:
-            continue
+    for k in range(top, nlev):
+        qs, _ = saturation_humidity_and_slope(parcel[k], p[i, k])
+        qref[k] = rh_bm * qs
+    drying = 0.0  # sum (q - q_ref) dp: P_q tau g
+    warming = 0.0  # sum (T_ref - T) dp: P_T tau g Lv / cp
+    mass = 0.0  # sum dp over the convecting levels
+    for k in range(top, nlev):
+        drying += (q[i, k] - qref[k]) * dp[k]
+        warming += (parcel[k] - T[i, k]) * dp[k]
+        mass += dp[k]
+    if not warming > 0.0 or not mass > 0.0:
         for k in range(top, nlev):
-            qs, _ = saturation_humidity_and_slope(parcel[i, k], p[i, k])
-            qref[i, k] = rh_bm * qs
-        drying = 0.0  # sum (q - q_ref) dp: P_q tau g
-        warming = 0.0  # sum (T_ref - T) dp: P_T tau g Lv / cp
-        mass = 0.0  # sum dp over the convecting levels
+            qref[k] = np.nan
+        return
+    if drying > 0.0:
+        kind[i] = DEEP
+    else:
+        kind[i] = SHALLOW
+        # Frierson's "qref" shallow scheme: scale q_ref so that sum dq dp = 0
+        total_q = 0.0
+        total_qref = 0.0
         for k in range(top, nlev):
-            drying += (q[i, k] - qref[i, k]) * dp[i, k]
-            warming += (parcel[i, k] - T[i, k]) * dp[i, k]
-            mass += dp[i, k]
-        if not warming > 0.0 or not mass > 0.0:
-            for k in range(top, nlev):
-                qref[i, k] = np.nan
-            continue
-        if drying > 0.0:
-            kind[i] = DEEP
-        else:
-            kind[i] = SHALLOW
-            # Frierson's "qref" shallow scheme: scale q_ref so that sum dq dp = 0
-            total_q = 0.0
-            total_qref = 0.0
-            for k in range(top, nlev):
-                total_q += q[i, k] * dp[i, k]
-                total_qref += qref[i, k] * dp[i, k]
-            scale = total_q / total_qref if total_qref > 0.0 else 0.0
-            for k in range(top, nlev):
-                qref[i, k] *= scale
+            total_q += q[i, k] * dp[k]
+            total_qref += qref[k] * dp[k]
+        scale = total_q / total_qref if total_qref > 0.0 else 0.0
         for k in range(top, nlev):
-            dq[i, k] = -(q[i, k] - qref[i, k]) * rate
-            dT[i, k] = -(T[i, k] - parcel[i, k]) * rate
-        # uniform shift of T_ref: deep conserves enthalpy (cp dT + Lv dq), shallow has no
-        # net heating (and no net moistening); the second pass removes round-off
-        for _ in range(2):
-            imbalance = 0.0
+            qref[k] *= scale
+    for k in range(top, nlev):
+        dq[i, k] = -(q[i, k] - qref[k]) * rate
+        dT[i, k] = -(T[i, k] - parcel[k]) * rate
+    # uniform shift of T_ref: deep conserves enthalpy (cp dT + Lv dq), shallow has no
+    # net heating (and no net moistening); the second pass removes round-off
+    for _ in range(2):
+        imbalance = 0.0
+        for k in range(top, nlev):
+            if kind[i] == DEEP:
+                imbalance += (dT[i, k] + lv_cp * dq[i, k]) * dp[k]
+            else:
+                imbalance += dT[i, k] * dp[k]
+        shift = imbalance / mass
+        for k in range(top, nlev):
+            dT[i, k] -= shift
+    if kind[i] == SHALLOW:
+        # remove the round-off of sum dq dp in proportion to each level's humidity
+        # after the step, which keeps it non-negative
+        excess = 0.0
+        after = 0.0
+        for k in range(top, nlev):
+            excess += dq[i, k] * dp[k]
+            after += max(q[i, k] + dq[i, k] * dt, 0.0) * dp[k]
+        if after > 0.0:
             for k in range(top, nlev):
-                if kind[i] == DEEP:
-                    imbalance += (dT[i, k] + lv_cp * dq[i, k]) * dp[i, k]
-                else:
-                    imbalance += dT[i, k] * dp[i, k]
-            shift = imbalance / mass
-            for k in range(top, nlev):
-                dT[i, k] -= shift
-        if kind[i] == SHALLOW:
-            # remove the round-off of sum dq dp in proportion to each level's humidity
-            # after the step, which keeps it non-negative
-            excess = 0.0
-            after = 0.0
-            for k in range(top, nlev):
-                excess += dq[i, k] * dp[i, k]
-                after += max(q[i, k] + dq[i, k] * dt, 0.0) * dp[i, k]
-            if after > 0.0:
-                for k in range(top, nlev):
-                    dq[i, k] -= excess * max(q[i, k] + dq[i, k] * dt, 0.0) / after
-            precip[i] = 0.0
-        else:
-            column = 0.0
-            for k in range(top, nlev):
-                column += dq[i, k] * dp[i, k]
-            precip[i] = -column / GRAVITY if column < 0.0 else 0.0
+                dq[i, k] -= excess * max(q[i, k] + dq[i, k] * dt, 0.0) / after
+        precip[i] = 0.0
+    else:
+        column = 0.0
+        for k in range(top, nlev):
+            column += dq[i, k] * dp[k]
+        precip[i] = -column / GRAVITY if column < 0.0 else 0.0
