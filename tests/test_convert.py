@@ -17,86 +17,23 @@ import xarray as xr
 
 from climnn.data.convert import convert_cbrain, convert_climsim
 from climnn.data.schema import DatasetError, validate_store
-from climnn.data.synthetic import hybrid_levels, spcam_file
+from climnn.data.synthetic import climsim_grid_info, climsim_pair, spcam_file
 
 NCOL, NLEV_CLIMSIM = 8, 6
 CLIMSIM_STAMPS = ("0001-02-01-00000", "0001-02-01-01200", "0001-02-01-02400")
 NLAT, NLON, NLEV_SPCAM, NTIME = 4, 8, 5, 2
 
 
-_levels = hybrid_levels
-
-
 # --------------------------------------------------------------------------- ClimSim files
 
 
 def _climsim_grid_info(path: Path, p0: float = 1e5) -> Path:
-    rng = np.random.default_rng(0)
-    lev = _levels(NLEV_CLIMSIM, p0)
-    ds = xr.Dataset(
-        {
-            "hyam": ("lev", lev["hyam"]),
-            "hybm": ("lev", lev["hybm"]),
-            "hyai": ("ilev", lev["hyai"]),
-            "hybi": ("ilev", lev["hybi"]),
-            "P0": ((), p0, {"units": "Pa"}),
-            "lat": ("ncol", rng.uniform(-80, 80, NCOL), {"units": "degrees_north"}),
-            "lon": ("ncol", rng.uniform(0, 360, NCOL), {"units": "degrees_east"}),
-            "area": ("ncol", rng.uniform(0.5, 1.5, NCOL) * 4 * np.pi / NCOL, {"units": "sr"}),
-        }
-    )
-    ds.to_netcdf(path)
-    return path
+    return climsim_grid_info(path, NCOL, NLEV_CLIMSIM, p0)
 
 
 def _climsim_pair(directory: Path, stamp: str, seed: int, nlev_mlo: int = NLEV_CLIMSIM):
     """Write E3SM-MMF.mli/mlo.<stamp>.nc; profiles on (lev, ncol) as E3SM writes them."""
-    rng = np.random.default_rng(seed)
-
-    def profile(mean, spread, units, nlev=NLEV_CLIMSIM):
-        return (
-            ("lev", "ncol"),
-            mean + spread * rng.standard_normal((nlev, NCOL)),
-            {"units": units},
-        )
-
-    def surface(mean, spread, units):
-        return ("ncol", mean + spread * rng.standard_normal(NCOL), {"units": units})
-
-    mli = xr.Dataset(
-        {
-            "state_t": profile(250.0, 20.0, "K"),
-            "state_q0001": profile(5e-3, 1e-3, "kg/kg"),
-            "state_u": profile(5.0, 10.0, "m/s"),
-            "state_v": profile(0.0, 5.0, "m/s"),
-            "state_ps": surface(1e5, 800.0, "Pa"),
-            "pbuf_SOLIN": surface(400.0, 100.0, "W/m2"),
-            "pbuf_LHFLX": surface(100.0, 20.0, "W/m2"),
-            "pbuf_SHFLX": surface(15.0, 5.0, "W/m2"),
-            "cam_in_LWUP": surface(450.0, 20.0, "W/m2"),
-        }
-    )
-    mlo = xr.Dataset(
-        {
-            "state_t": profile(250.0, 20.0, "K", nlev_mlo),
-            "state_q0001": profile(5e-3, 1e-3, "kg/kg", nlev_mlo),
-            "state_u": profile(5.0, 10.0, "m/s", nlev_mlo),
-            "state_v": profile(0.0, 5.0, "m/s", nlev_mlo),
-            "cam_out_NETSW": surface(200.0, 50.0, "W/m2"),
-            "cam_out_FLWDS": surface(400.0, 20.0, "W/m2"),
-            "cam_out_PRECSC": surface(1e-9, 1e-10, "m/s"),
-            "cam_out_PRECC": surface(4e-8, 1e-8, "m/s"),
-            "cam_out_SOLS": surface(60.0, 10.0, "W/m2"),
-            "cam_out_SOLL": surface(60.0, 10.0, "W/m2"),
-            "cam_out_SOLSD": surface(30.0, 10.0, "W/m2"),
-            "cam_out_SOLLD": surface(30.0, 10.0, "W/m2"),
-        }
-    )
-    mli_path = directory / f"E3SM-MMF.mli.{stamp}.nc"
-    mlo_path = directory / f"E3SM-MMF.mlo.{stamp}.nc"
-    mli.to_netcdf(mli_path)
-    mlo.to_netcdf(mlo_path)
-    return mli_path, mlo_path
+    return climsim_pair(directory, stamp, seed, NCOL, NLEV_CLIMSIM, nlev_mlo)
 
 
 @pytest.fixture

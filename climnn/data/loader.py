@@ -1,0 +1,343 @@
+"""Training batches from a column dataset: the seed network's input and output vectors.
+
+A sample is one column at one time (schema v1, ``data/README.md``). Its input vector is the
+concatenation of the chosen input variables, profiles (index 0 = model top) and surface
+scalars, and likewise for its output vector. The defaults are the vectors of the seed
+network (Rasp, Pritchard & Gentine 2018, PNAS): inputs T, Q, [U,] V, PS, SOLIN, SHFLX,
+LHFLX; outputs TPHYSTND, PHQ, FSNT, FSNS, FLNT, FLNS, PRECT, each of U, FSNT, FSNS, FLNT,
+FLNS, PRECT only when the store has it (ClimSim stores have no FSNT, FLNT).
+
+Normalization comes from the store's ``stats`` group (``climnn stats STORE``): inputs
+``(x - mean) / std`` per level, outputs ``x * scale`` with the seed network's output scales
+recorded there (``climnn.data.stats.output_scales``: heating x cp, moistening x L, ...).
+:class:`VectorLayout` holds where each variable sits and how it is normalized, so that
+training and export use the same numbers.
+
+:class:`ColumnDataset` is a torch ``IterableDataset`` that yields whole batches. It reads
+whole zarr chunks (a chunk is one time step of a variable: all columns and levels), a few
+consecutive time steps a request, in an order shuffled per epoch, and shuffles samples
+within a buffer that mixes many reads. DataLoader workers (and torch.distributed ranks)
+share the reads round robin, so every sample is read exactly once per epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+
+from climnn.data.schema import VARIABLES, DatasetError, validate_store
+from climnn.data.stats import load_statistics
+
+__all__ = ["SEED_INPUTS", "SEED_OUTPUTS", "ColumnDataset", "VectorLayout", "seed_variables",
+           "shuffled_batches", "vector_layouts"]
+
+#: Input and output variables of the seed network, in vector order.
+SEED_INPUTS = ("T", "Q", "U", "V", "PS", "SOLIN", "SHFLX", "LHFLX")
+SEED_OUTPUTS = ("TPHYSTND", "PHQ", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT")
+#: Variables of the default vectors that are left out when the store lacks them.
+OPTIONAL_IN_DEFAULTS = frozenset({"U", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT"})
+#: A standard deviation at most this fraction of |mean| (float32 round-off, or exactly
+#: constant data) does not divide: such an input is only centred.
+STD_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class VectorLayout:
+    """Where each variable sits in a flat sample vector and how it is normalized.
+
+    names : variable names in vector order
+    levels : entries of each variable: nlev for a profile (index 0 = top), 1 for a surface field
+    units : each variable's units in the store
+    shift, factor : (size,) float64; normalized = (value - shift) * factor
+    """
+
+    names: tuple[str, ...]
+    levels: tuple[int, ...]
+    units: tuple[str, ...]
+    shift: np.ndarray
+    factor: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(sum(self.levels))
+
+    @property
+    def slices(self) -> dict[str, slice]:
+        """Each variable's slice of the vector."""
+        ends = np.cumsum(self.levels)
+        pairs = zip(self.names, self.levels, ends, strict=True)
+        return {name: slice(int(end - k), int(end)) for name, k, end in pairs}
+
+    def normalize(self, values: np.ndarray) -> np.ndarray:
+        """(..., size) in the store's units -> normalized, float64."""
+        return (np.asarray(values, dtype=np.float64) - self.shift) * self.factor
+
+    def denormalize(self, values: np.ndarray) -> np.ndarray:
+        """(..., size) normalized -> the store's units, float64."""
+        return np.asarray(values, dtype=np.float64) / self.factor + self.shift
+
+    def as_metadata(self) -> dict:
+        """Plain lists and numbers (JSON), for checkpoints and exported models."""
+        return {"names": list(self.names), "levels": list(self.levels),
+                "units": list(self.units), "shift": self.shift.tolist(),
+                "factor": self.factor.tolist()}
+
+
+def seed_variables(present: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The seed network's (inputs, outputs) among the variables ``present`` in a store;
+    a required one that is absent stays in, so that the caller names it."""
+    present = set(present)
+
+    def chosen(names):
+        return tuple(n for n in names if n in present or n not in OPTIONAL_IN_DEFAULTS)
+
+    return chosen(SEED_INPUTS), chosen(SEED_OUTPUTS)
+
+
+def vector_layouts(
+    store: str | os.PathLike,
+    inputs: Sequence[str] | None = None,
+    outputs: Sequence[str] | None = None,
+    *,
+    check_values: bool = True,
+) -> tuple[VectorLayout, VectorLayout]:
+    """Validate the store and return the (input, output) layouts of its samples.
+
+    inputs, outputs : variable names in vector order; None: the seed network's (those of
+        SEED_INPUTS and SEED_OUTPUTS the store has)
+    check_values : False skips the validator's pass over every value (a store checked before)
+
+    Raises DatasetError naming the store and the variable when one is missing, has the
+    wrong role, or has no statistics (then: run ``climnn stats STORE``).
+    """
+    path = Path(store)
+    ds = validate_store(path, require_outputs=False, check_values=check_values)
+    default_inputs, default_outputs = seed_variables(ds.data_vars)
+    inputs = default_inputs if inputs is None else tuple(inputs)
+    outputs = default_outputs if outputs is None else tuple(outputs)
+    for names, role in ((inputs, "input"), (outputs, "output")):
+        _check_requested(path, names, role, ds.data_vars)
+    stats = load_statistics(path)
+    nlev = ds.sizes["lev"]
+    return (
+        _layout(path, inputs, stats, nlev, _input_normalization),
+        _layout(path, outputs, stats, nlev, _output_normalization),
+    )
+
+
+def _check_requested(path: Path, names: Sequence[str], role: str, present) -> None:
+    if not names:
+        raise DatasetError(f"{path}: no {role} variables requested")
+    for name in names:
+        spec = VARIABLES.get(name)
+        if spec is None or not spec.is_data:
+            raise DatasetError(f"{path}: {role} variable {name!r} is not a schema data variable")
+        if spec.role != role:
+            raise DatasetError(
+                f"{path}: variable {name!r} is an {spec.role} of the schema, not an {role}"
+            )
+        if name not in present:
+            raise DatasetError(
+                f"{path}: {role} variable {name!r} ({spec.long_name}) is not in the store "
+                f"(it holds {sorted(n for n in present if VARIABLES[n].role == role)})"
+            )
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{path}: {role} variables {list(names)} name one twice")
+
+
+def _layout(path, names, stats, nlev, normalization) -> VectorLayout:
+    levels = tuple(nlev if VARIABLES[n].is_profile else 1 for n in names)
+    shift, factor = [], []
+    for name, k in zip(names, levels, strict=True):
+        s, f = normalization(path, stats, name)
+        shift.append(np.broadcast_to(s, (k,)))
+        factor.append(np.broadcast_to(f, (k,)))
+    return VectorLayout(tuple(names), levels, tuple(VARIABLES[n].units for n in names),
+                        np.concatenate(shift), np.concatenate(factor))
+
+
+def _statistic(path: Path, stats, key: str) -> np.ndarray:
+    if key not in stats:
+        raise DatasetError(
+            f"{path}: statistics lack {key!r}; run `climnn stats {path}` again"
+        )
+    return np.asarray(stats[key].values, dtype=np.float64)
+
+
+def _input_normalization(path: Path, stats, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, 1/std) per level; 1 where std is zero or round-off (constant data)."""
+    mean = _statistic(path, stats, f"{name}_mean")
+    std = _statistic(path, stats, f"{name}_std")
+    flat = std <= STD_FLOOR * np.abs(mean)
+    return mean, np.where(flat, 1.0, 1.0 / np.where(flat, 1.0, std))
+
+
+def _output_normalization(path: Path, stats, name: str) -> tuple[float, np.ndarray]:
+    """(0, scale): the seed network's energy units, no centring."""
+    return 0.0, _statistic(path, stats, f"{name}_scale")
+
+
+class ColumnDataset(torch.utils.data.IterableDataset):
+    """Shuffled batches of normalized (input, output) vectors from a column dataset.
+
+    store : a schema-v1 zarr store with statistics (``climnn stats STORE``)
+    inputs, outputs : variable names in vector order (default: the seed network's)
+    batch_size : samples a batch; the last batch of an epoch (per worker) may be shorter
+    buffer_size : samples shuffled together; time steps are read until the buffer holds
+        this many, it is shuffled, and all but half of it is yielded
+    shuffle : False reads time steps in order and yields columns in order
+    seed : seeds the order of time steps and the buffer shuffles, with the epoch
+        (:meth:`set_epoch`) and the worker, so that a run is reproducible
+    times : time indices to use (e.g. ``range(0, 300)`` for training, the rest for
+        validation); None: all
+    read_samples : samples a read asks for: time steps are read (and shuffled, and shared
+        among readers) in groups of max(1, read_samples // ncol) consecutive entries of
+        ``times``, since one zarr request for several chunks costs little more than for one
+    check_values : passed to ``validate_store``; False skips the pass over every value
+    shard : (index, count) of this process among ``count`` readers that split the time
+        steps; None: torch.distributed's (rank, world size) when initialized, else (0, 1).
+        Readers may get one read (read_samples) more or fewer than each other.
+
+    Yields ``(x, y)``: float32 tensors (batch, n_in) and (batch, n_out). Use it with
+    ``torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=N)``.
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike,
+        inputs: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        *,
+        batch_size: int = 1024,
+        buffer_size: int = 2**16,
+        shuffle: bool = True,
+        seed: int = 0,
+        times: Sequence[int] | range | None = None,
+        read_samples: int = 8192,
+        check_values: bool = True,
+        shard: tuple[int, int] | None = None,
+    ):
+        super().__init__()
+        if batch_size < 1 or buffer_size < 1:
+            raise ValueError(f"batch_size and buffer_size must be positive, found "
+                             f"{batch_size}, {buffer_size}")
+        self.store = Path(store)
+        self.input_layout, self.output_layout = vector_layouts(
+            self.store, inputs, outputs, check_values=check_values)
+        group = zarr.open_group(self.store, mode="r")
+        ntime, self.ncol = group[self.input_layout.names[0]].shape[:2]
+        self.times = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)
+        if self.times.size and (self.times.min() < 0 or self.times.max() >= ntime):
+            raise DatasetError(f"{self.store}: times must lie in [0, {ntime}), "
+                               f"found {self.times.min()} to {self.times.max()}")
+        if np.unique(self.times).size != self.times.size:
+            raise DatasetError(f"{self.store}: times name a time index twice")
+        steps = max(1, read_samples // self.ncol)
+        self.groups = [self.times[i:i + steps] for i in range(0, self.times.size, steps)]
+        self.batch_size, self.buffer_size = batch_size, buffer_size
+        self.shuffle, self.seed, self.shard, self.epoch = shuffle, seed, shard, 0
+        self._arrays = None  # opened in the process that reads (each DataLoader worker)
+
+    @property
+    def n_samples(self) -> int:
+        """Samples an epoch: time steps x columns."""
+        return int(self.times.size * self.ncol)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch's shuffle (call it before each epoch, as with DistributedSampler;
+        DataLoader workers get a copy of the dataset when an epoch starts, so not with
+        ``persistent_workers=True``)."""
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        index, count = self._reader()
+        order = np.arange(len(self.groups))
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
+        mine = order[index::count]
+        rng = np.random.default_rng([self.seed, self.epoch, index]) if self.shuffle else None
+        blocks = (self.read_times(self.groups[g]) for g in mine)
+        for x, y in shuffled_batches(blocks, self.batch_size, self.buffer_size, rng):
+            yield torch.from_numpy(x), torch.from_numpy(y)
+
+    def _reader(self) -> tuple[int, int]:
+        """(index, count) of this reader among all: shards times DataLoader workers."""
+        shard = self.shard
+        if shard is None:
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            shard = ((torch.distributed.get_rank(), torch.distributed.get_world_size())
+                     if distributed else (0, 1))
+        worker = torch.utils.data.get_worker_info()
+        wid, nworkers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        return shard[0] * nworkers + wid, shard[1] * nworkers
+
+    def read_times(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``,
+        n = times.size x ncol samples in time-major order: whole zarr chunks (one time step
+        each) of every variable, one request a variable."""
+        if self._arrays is None:
+            group = zarr.open_group(self.store, mode="r")
+            names = self.input_layout.names + self.output_layout.names
+            self._arrays = {name: group[name] for name in names}
+        times = np.asarray(times, dtype=np.int64)
+        return self._vectors(self.input_layout, times), self._vectors(self.output_layout, times)
+
+    def _vectors(self, layout: VectorLayout, times: np.ndarray) -> np.ndarray:
+        n = times.size * self.ncol
+        values = np.empty((n, layout.size))
+        for name, where in layout.slices.items():
+            data = self._arrays[name].get_orthogonal_selection((times,))  # (time, column[, lev])
+            values[:, where] = data.reshape(n, -1)
+        return layout.normalize(values).astype(np.float32)
+
+
+def shuffled_batches(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    batch_size: int,
+    buffer_size: int,
+    rng: np.random.Generator | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Batches of every row of ``blocks`` (pairs of arrays with equal row counts), once.
+
+    rng None: in order. Else rows gather in a buffer until it holds ``buffer_size``; it is
+    permuted and all but ``buffer_size // 2`` rows are yielded, the rest wait to mix with
+    the next blocks (each row is copied about twice); at the end the remainder is permuted
+    and yielded, the last batch possibly short.
+    """
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    count = 0
+    fill = max(buffer_size, batch_size) if rng is not None else batch_size
+    keep = buffer_size // 2 if rng is not None else 0
+    for block in blocks:
+        pending.append(block)
+        count += len(block[0])
+        if count < fill:
+            continue
+        x, y = _gathered(pending, rng)
+        n_out = (count - keep) // batch_size * batch_size
+        yield from _split(x[:n_out], y[:n_out], batch_size)
+        pending, count = [(x[n_out:], y[n_out:])], count - n_out
+    if count:
+        x, y = _gathered(pending, rng)
+        yield from _split(x, y, batch_size)
+
+
+def _gathered(pending, rng) -> tuple[np.ndarray, np.ndarray]:
+    x = np.concatenate([b[0] for b in pending])
+    y = np.concatenate([b[1] for b in pending])
+    if rng is None:
+        return x, y
+    order = rng.permutation(len(x))
+    return x[order], y[order]
+
+
+def _split(x: np.ndarray, y: np.ndarray, batch_size: int):
+    for start in range(0, len(x), batch_size):
+        yield x[start:start + batch_size], y[start:start + batch_size]
+
