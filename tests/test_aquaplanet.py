@@ -112,4 +112,28 @@ def test_one_year_climate_t31(tmp_path):
     config = load_config("run/aquaplanet.yaml", **{"resolution.truncation": 31,
                                                   "time.step_minutes": 30.0})
     Simulation(Model(config), tmp_path / "year", progress=False).run(360)
-    check_aquaplanet_climate(open_history(tmp_path / "year"))
+    history = open_history(tmp_path / "year")
+    check_aquaplanet_climate(history)
+    check_year_budgets(history.load(), truncation=31)
+
+
+def check_year_budgets(ds, truncation):
+    """Daily output of a year: water changes only by E - P (drift below 1e-6 of the
+    water per year), and TOA minus surface net flux equals the storage change within
+    1 W m-2 on the year mean. Counted from the end of day 1: the first (forward) step
+    starts the two leapfrog levels half a step apart, a one-time offset."""
+    from gcm.gaussian_grid import gaussian_grid
+
+    grid = gaussian_grid(truncation)
+    w = grid.weights[:, None] / (2 * grid.nlon)
+    day = 86400.0
+    water = ds["atmosphere_water"].values[1:]
+    e_minus_p = ((ds["hfls"].values / LV - ds["pr"].values) * w).sum(axis=(1, 2))[2:]
+    predicted = water[0] + np.concatenate([[0.0], np.cumsum(e_minus_p) * day])
+    residual = (water - predicted) / water[-1]
+    years = np.arange(len(residual)) / 360.0
+    assert abs(np.polyfit(years, residual, 1)[0]) < 1e-6  # per year
+    assert abs(residual[-1]) < 1e-6
+    net = (ds["fsnt"] - ds["fsns"] - ds["flnt"] + ds["flns"] + ds["hfss"] + ds["hfls"]).values
+    storage = np.diff(ds["atmosphere_energy"].values[1:]) / day
+    assert abs((storage - (net * w).sum(axis=(1, 2))[2:]).mean()) < 1.0  # W m-2
