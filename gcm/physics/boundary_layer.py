@@ -108,38 +108,42 @@ class BoundaryLayer:
 
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
         out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
-        self._run(columns, dt, out)
+        self._run(columns, dt, out, diagnose=False)
         return out
 
     def diffusivity(self, columns: ColumnState) -> BoundaryLayerDiagnostics:
         """K at the interfaces (0 at the top and the surface) and the boundary-layer
         height, without tendencies."""
-        return self._run(columns, 0.0, ColumnTendencies.zeros(columns.ncol, columns.nlev))
+        return self._run(columns, 0.0, ColumnTendencies.zeros(columns.ncol, columns.nlev),
+                         diagnose=True)
 
-    def _run(self, columns: ColumnState, dt: float, out: ColumnTendencies):
+    def _run(self, columns: ColumnState, dt: float, out: ColumnTendencies, diagnose: bool):
+        """Tendencies into out; the diffusivities are returned only if diagnose (else
+        they stay in the kernel's scratch and the diagnostics hold (0, nlev + 1) arrays)."""
         if not dt >= 0.0:
             raise ValueError(f"BoundaryLayer: the time step must be >= 0 s, got {dt}")
         ncol, nlev = columns.ncol, columns.nlev
-        diag = BoundaryLayerDiagnostics(k_heat=np.zeros((ncol, nlev + 1)),
-                                        k_momentum=np.zeros((ncol, nlev + 1)),
+        shape = (ncol if diagnose else 0, nlev + 1)
+        diag = BoundaryLayerDiagnostics(k_heat=np.zeros(shape), k_momentum=np.zeros(shape),
                                         height=np.zeros(ncol))
         params = np.array([self.critical_richardson, self.surface_layer_fraction,
                            self.von_karman, self.roughness_length, self.gustiness**2,
                            self.exchange_coefficient, self.top_pressure, self.decay_pressure])
+        state = (columns.temperature, columns.humidity, columns.u, columns.v,
+                 columns.pressure, columns.pressure_half, columns.surface_pressure, columns.sst)
+        # C order (a copy of the model's transposed views): read column by column, the
+        # levels of a transposed view lie a power of two apart and thrash the cache, which
+        # costs three times the copy
         _boundary_layer_kernel(
-            np.ascontiguousarray(columns.temperature), np.ascontiguousarray(columns.humidity),
-            np.ascontiguousarray(columns.u), np.ascontiguousarray(columns.v),
-            np.ascontiguousarray(columns.pressure), np.ascontiguousarray(columns.pressure_half),
-            np.ascontiguousarray(columns.surface_pressure, dtype=np.float64),
-            np.ascontiguousarray(columns.sst, dtype=np.float64),
+            *(np.ascontiguousarray(x, dtype=np.float64) for x in state),
             float(dt), K_PROFILES.index(self.k_profile), params,
             out.temperature, out.humidity, out.u, out.v,
-            diag.k_heat, diag.k_momentum, diag.height,
+            diagnose, diag.k_heat, diag.k_momentum, diag.height,
         )
         return diag
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heights(T, q, log_p, log_p_half, z, z_half):
     """Hypsometric heights above the surface (m) of the levels, z (nlev,), and of the
     interfaces, z_half (nlev + 1,), from T, q (nlev,) and ln p (nlev,), ln p_half
@@ -154,7 +158,7 @@ def _heights(T, q, log_p, log_p_half, z, z_half):
     z_half[0] = np.inf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _frierson_diffusivity(theta_v, wind2, z, z_half, theta_v_surface, speed_a, params, k_out):
     """Frierson et al. (2006) K (m2 s-1) at the interior interfaces into k_out (nlev + 1,);
     returns the boundary-layer height h (m)."""
@@ -194,7 +198,7 @@ def _frierson_diffusivity(theta_v, wind2, z, z_half, theta_v_surface, speed_a, p
     return h
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _reed_jablonowski_diffusivity(p_half, z, z_half, speed_a, params, kh_out, km_out):
     """Reed & Jablonowski (2012) K_E, K_m (m2 s-1) at the interior interfaces; returns the
     height (m) of p_top, interpolated in ln p between interfaces (0 if below the first)."""
@@ -218,9 +222,9 @@ def _reed_jablonowski_diffusivity(p_half, z, z_half, speed_a, params, kh_out, km
     return height
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _implicit_fluxes(chi, storage, conductance, dt, flux, sup, rhs, delta):
-    """Backward-Euler diffusion of chi (nlev,): solves
+    """Backward-Euler diffusion of each row of chi (m, nlev), all with the same matrix:
 
         storage_k (chi'_k - chi_k) / dt = G_{k+1} - G_k,
         G_i = conductance_i (chi'_i - chi'_{i-1}),
@@ -228,62 +232,84 @@ def _implicit_fluxes(chi, storage, conductance, dt, flux, sup, rhs, delta):
     (conductance (nlev + 1,), 0 at both ends) for the increment chi' - chi by the Thomas
     algorithm (the matrix is a diagonally dominant M-matrix, so no pivoting is needed and
     chi' has no new extrema), and writes the upward interface fluxes G of the solution
-    into flux (nlev + 1,). sup, rhs, delta (>= nlev,) are work space."""
-    n = chi.size
-    prev_sup = 0.0
-    prev_rhs = 0.0
+    into flux (m, nlev + 1). sup (nlev,), rhs, delta (m, nlev) are work space. Solving
+    the rows together factors the matrix once and overlaps their chains of divisions."""
+    m, n = chi.shape
     for k in range(n):
         below = dt * conductance[k + 1]
         above = dt * conductance[k]
-        r = 0.0
-        if k + 1 < n:
-            r += below * (chi[k + 1] - chi[k])
+        denominator = storage[k] + above + below  # a_k = -above
         if k > 0:
-            r -= above * (chi[k] - chi[k - 1])
-        denominator = storage[k] + above + below + above * prev_sup  # a_k = -above
+            denominator += above * sup[k - 1]
         sup[k] = -below / denominator
-        rhs[k] = (r + above * prev_rhs) / denominator
-        prev_sup = sup[k]
-        prev_rhs = rhs[k]
-    delta[n - 1] = rhs[n - 1]
+        for j in range(m):
+            r = 0.0
+            if k + 1 < n:
+                r += below * (chi[j, k + 1] - chi[j, k])
+            if k > 0:
+                r -= above * (chi[j, k] - chi[j, k - 1])
+                rhs[j, k] = (r + above * rhs[j, k - 1]) / denominator
+            else:
+                rhs[j, k] = (r + above * 0.0) / denominator
+    for j in range(m):
+        delta[j, n - 1] = rhs[j, n - 1]
     for k in range(n - 2, -1, -1):
-        delta[k] = rhs[k] - sup[k] * delta[k + 1]
-    flux[0] = 0.0
-    flux[n] = 0.0
-    for i in range(1, n):
-        flux[i] = conductance[i] * ((chi[i] - chi[i - 1]) + (delta[i] - delta[i - 1]))
+        for j in range(m):
+            delta[j, k] = rhs[j, k] - sup[k] * delta[j, k + 1]
+    for j in range(m):
+        flux[j, 0] = 0.0
+        flux[j, n] = 0.0
+        for i in range(1, n):
+            flux[j, i] = conductance[i] * ((chi[j, i] - chi[j, i - 1])
+                                           + (delta[j, i] - delta[j, i - 1]))
+
+
+# rows of the work space of _column, each (nlev + 1,)
+(_Z, _Z_HALF, _EXNER, _EXNER_HALF, _THETA, _THETA_V, _WIND2, _MASS, _STORAGE, _COND_H,
+ _COND_M, _COND_THETA, _SUP, _LOG_P, _LOG_P_HALF, _KH, _KM, _CHI, _RHS, _DELTA,
+ _FLUX) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 21, 23)
+_NWORK = 25  # _CHI, _RHS, _DELTA and _FLUX are two rows each (u and v solved together)
 
 
 @numba.njit(cache=True, parallel=True)
 def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
-                           dT, dq, du, dv, k_heat, k_momentum, height):
+                           dT, dq, du, dv, diagnose, k_heat, k_momentum, height):
     """Tendencies dT (K s-1), dq (kg kg-1 s-1), du, dv (m s-2), all (ncol, nlev), from the
     state (ncol, nlev) [p_half (ncol, nlev + 1)], ps, sst (ncol,), dt (s); also fills
-    k_heat, k_momentum (ncol, nlev + 1, m2 s-1) and height (ncol, m)."""
+    height (ncol, m) and, if diagnose, k_heat and k_momentum (ncol, nlev + 1, m2 s-1;
+    else they may be empty). Helpers are inlined: as separate functions their array
+    views cost atomic reference counts, a third of the kernel's time."""
     ncol, nlev = T.shape
     # columns in blocks, so that work space is allocated once a block rather than once a
     # column
     nblock = min(ncol, 64)
     for b in numba.prange(nblock):
-        work = np.zeros((18, nlev + 1))
+        work = np.zeros((_NWORK, nlev + 1))
         for c in range(b * ncol // nblock, (b + 1) * ncol // nblock):
+            work[_KH] = 0.0
+            work[_KM] = 0.0
             _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
-                    dT, dq, du, dv, k_heat, k_momentum, height, work)
+                    dT, dq, du, dv, height, work)
+            if diagnose:
+                k_heat[c] = work[_KH]
+                k_momentum[c] = work[_KM]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
-            dT, dq, du, dv, k_heat, k_momentum, height, work):
-    """Column c of _boundary_layer_kernel; work (18, nlev + 1) is scratch space whose
-    first and last entries of the interface rows (exner_half, cond_*) stay 0."""
+            dT, dq, du, dv, height, work):
+    """Column c of _boundary_layer_kernel; work (_NWORK, nlev + 1) is scratch space whose
+    first and last entries of the interface rows (exner_half, cond_*) stay 0, and whose
+    rows _KH, _KM (the diffusivities) must come in zero."""
     nlev = T.shape[1]
     gust2 = params[4]
-    z, z_half = work[0, :nlev], work[1]
-    exner, exner_half, theta, theta_v = work[2, :nlev], work[3], work[4, :nlev], work[5, :nlev]
-    wind2, mass, storage = work[6, :nlev], work[7, :nlev], work[8, :nlev]
-    cond_h, cond_m, cond_theta, flux = work[9], work[10], work[11], work[12]
-    sup, rhs, delta = work[13], work[14], work[15]
-    log_p, log_p_half = work[16, :nlev], work[17]
+    z, z_half = work[_Z, :nlev], work[_Z_HALF]
+    exner, exner_half = work[_EXNER, :nlev], work[_EXNER_HALF]
+    theta, theta_v = work[_THETA, :nlev], work[_THETA_V, :nlev]
+    wind2, mass, storage = work[_WIND2, :nlev], work[_MASS, :nlev], work[_STORAGE, :nlev]
+    cond_h, cond_m, cond_theta = work[_COND_H], work[_COND_M], work[_COND_THETA]
+    log_p, log_p_half = work[_LOG_P, :nlev], work[_LOG_P_HALF]
+    kh, km = work[_KH], work[_KM]
     # logarithms of pressure once, for both the heights and the Exner function
     for k in range(nlev):
         log_p[k] = np.log(p[c, k])
@@ -299,8 +325,6 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
         exner_half[i] = np.exp(KAPPA * (log_p_half[i] - LOG_P0))
     speed_a = np.sqrt(wind2[nlev - 1])
 
-    kh = k_heat[c]
-    km = k_momentum[c]
     if profile == 0:
         qs = saturation_specific_humidity(sst[c], ps[c])
         theta_v_surface = sst[c] * (P0 / ps[c]) ** KAPPA * (1.0 + VIRTUAL * qs)
@@ -325,15 +349,25 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
         storage[k] = mass[k] * exner[k]
     for i in range(nlev + 1):
         cond_theta[i] = cond_h[i] * exner_half[i]
-    _implicit_fluxes(theta, storage, cond_theta, dt, flux, sup, rhs, delta)
+    _diffuse(theta, theta, 1, storage, cond_theta, dt, mass, dT[c], dT[c], work)
+    _diffuse(q[c], q[c], 1, mass, cond_h, dt, mass, dq[c], dq[c], work)
+    _diffuse(u[c], v[c], 2, mass, cond_m, dt, mass, du[c], dv[c], work)
+
+
+@numba.njit(cache=True, inline="always")
+def _diffuse(chi_a, chi_b, m, storage, conductance, dt, mass, tend_a, tend_b, work):
+    """Flux-form tendencies (flux divergence / mass, per s) of chi_a, and of chi_b if
+    m == 2 (both (nlev,), any stride), diffused implicitly with the same matrix."""
+    nlev = mass.size
+    chi = work[_CHI:_CHI + m, :nlev]
     for k in range(nlev):
-        dT[c, k] = (flux[k + 1] - flux[k]) / mass[k]
-    _implicit_fluxes(q[c], mass, cond_h, dt, flux, sup, rhs, delta)
+        chi[0, k] = chi_a[k]
+        if m == 2:
+            chi[1, k] = chi_b[k]
+    flux = work[_FLUX:_FLUX + m]
+    _implicit_fluxes(chi, storage, conductance, dt, flux, work[_SUP, :nlev],
+                     work[_RHS:_RHS + m, :nlev], work[_DELTA:_DELTA + m, :nlev])
     for k in range(nlev):
-        dq[c, k] = (flux[k + 1] - flux[k]) / mass[k]
-    _implicit_fluxes(u[c], mass, cond_m, dt, flux, sup, rhs, delta)
-    for k in range(nlev):
-        du[c, k] = (flux[k + 1] - flux[k]) / mass[k]
-    _implicit_fluxes(v[c], mass, cond_m, dt, flux, sup, rhs, delta)
-    for k in range(nlev):
-        dv[c, k] = (flux[k + 1] - flux[k]) / mass[k]
+        tend_a[k] = (flux[0, k + 1] - flux[0, k]) / mass[k]
+        if m == 2:
+            tend_b[k] = (flux[1, k + 1] - flux[1, k]) / mass[k]
