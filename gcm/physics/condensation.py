@@ -65,10 +65,10 @@ class LargeScaleCondensation:
             raise ValueError(f"LargeScaleCondensation: dt must be > 0 s, got {dt}")
         out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
         _condensation_kernel(
-            np.ascontiguousarray(columns.temperature, dtype=np.float64),
-            np.ascontiguousarray(columns.humidity, dtype=np.float64),
-            np.ascontiguousarray(columns.pressure, dtype=np.float64),
-            np.ascontiguousarray(columns.thickness, dtype=np.float64),
+            np.asarray(columns.temperature, dtype=np.float64),
+            np.asarray(columns.humidity, dtype=np.float64),
+            np.asarray(columns.pressure, dtype=np.float64),
+            np.asarray(columns.pressure_half, dtype=np.float64),
             float(self.saturation_threshold), bool(self.reevaporation),
             int(self.newton_iterations), float(dt),
             out.temperature, out.humidity, out.precipitation,
@@ -109,34 +109,49 @@ def saturation_adjustment(T, q, p, threshold, iterations):
     return dq
 
 
+BLOCK = 64  # columns processed together, level by level
+
+
 @numba.njit(cache=True, parallel=True)
-def _condensation_kernel(T, q, p, dp, threshold, reevaporation, iterations, dt, dT, dq, precip):
+def _condensation_kernel(T, q, p, p_half, threshold, reevaporation, iterations, dt,
+                         dT, dq, precip):
     """Fill dT (K s-1), dq (kg kg-1 s-1), (ncol, nlev), and precip (kg m-2 s-1, (ncol,))
-    from T (K), q (kg kg-1), p and dp (Pa), all (ncol, nlev), level 0 at the top."""
+    from T (K), q (kg kg-1), p (Pa), all (ncol, nlev), and p_half (Pa, (ncol, nlev + 1)),
+    level 0 at the top, in any memory layout. A block of columns goes down level by
+    level together: the model's transposed views hold a level's columns side by side."""
     ncol, nlev = T.shape
     lv_cp = LV / CP
-    for i in numba.prange(ncol):
-        falling = 0.0  # precipitation mass falling into layer k from above, kg m-2 per step
+    nblock = (ncol + BLOCK - 1) // BLOCK
+    for b in numba.prange(nblock):
+        first, last = b * BLOCK, min(ncol, (b + 1) * BLOCK)
+        # precipitation mass falling into the layer from above, kg m-2 per step, and
+        # sum dq dp of the column so far
+        falling = np.zeros(last - first)
+        column = np.zeros(last - first)
         for k in range(nlev):
-            mass = dp[i, k] / GRAVITY  # kg m-2
-            qs, _ = saturation_humidity_and_slope(T[i, k], p[i, k])
-            change = 0.0  # humidity change over the step, kg kg-1
-            if q[i, k] > threshold * qs:
-                change = saturation_adjustment(T[i, k], q[i, k], p[i, k], threshold, iterations)
-                change = min(change, 0.0)  # the iteration only ever condenses here
-                falling -= change * mass
-            elif reevaporation and falling > 0.0 and mass > 0.0:
-                deficit = saturation_adjustment(T[i, k], q[i, k], p[i, k], threshold,
-                                                iterations)
-                # at most to saturation, at most what arrives from above
-                change = min(max(deficit, 0.0), falling / mass)
-                falling = max(falling - change * mass, 0.0)
-            if change != 0.0:
-                dq[i, k] = change / dt
-                dT[i, k] = -lv_cp * dq[i, k]
+            for i in range(first, last):
+                j = i - first
+                dp = p_half[i, k + 1] - p_half[i, k]
+                mass = dp / GRAVITY  # kg m-2
+                qs, _ = saturation_humidity_and_slope(T[i, k], p[i, k])
+                change = 0.0  # humidity change over the step, kg kg-1
+                if q[i, k] > threshold * qs:
+                    change = saturation_adjustment(T[i, k], q[i, k], p[i, k], threshold,
+                                                   iterations)
+                    change = min(change, 0.0)  # the iteration only ever condenses here
+                    falling[j] -= change * mass
+                elif reevaporation and falling[j] > 0.0 and mass > 0.0:
+                    deficit = saturation_adjustment(T[i, k], q[i, k], p[i, k], threshold,
+                                                    iterations)
+                    # at most to saturation, at most what arrives from above
+                    change = min(max(deficit, 0.0), falling[j] / mass)
+                    falling[j] = max(falling[j] - change * mass, 0.0)
+                if change != 0.0:
+                    dq[i, k] = change / dt
+                    dT[i, k] = -lv_cp * dq[i, k]
+                column[j] += dq[i, k] * dp
         # surface precipitation from the tendencies themselves, so that the water budget
         # closes to round-off; the clip only removes round-off when everything re-evaporated
-        column = 0.0
-        for k in range(nlev):
-            column += dq[i, k] * dp[i, k]
-        precip[i] = -column / GRAVITY if column < 0.0 else 0.0
+        for i in range(first, last):
+            j = i - first
+            precip[i] = -column[j] / GRAVITY if column[j] < 0.0 else 0.0
