@@ -224,51 +224,52 @@ def _reed_jablonowski_diffusivity(p_half, z, z_half, speed_a, params, kh_out, km
 
 @numba.njit(cache=True, inline="always")
 def _implicit_fluxes(chi, storage, conductance, dt, flux, sup, rhs, delta):
-    """Backward-Euler diffusion of each row of chi (m, nlev), all with the same matrix:
+    """Backward-Euler diffusion of each row j of chi (m, nlev) with its own matrix:
 
-        storage_k (chi'_k - chi_k) / dt = G_{k+1} - G_k,
-        G_i = conductance_i (chi'_i - chi'_{i-1}),
+        storage_jk (chi'_jk - chi_jk) / dt = G_j,k+1 - G_jk,
+        G_ji = conductance_ji (chi'_ji - chi'_j,i-1),
 
-    (conductance (nlev + 1,), 0 at both ends) for the increment chi' - chi by the Thomas
-    algorithm (the matrix is a diagonally dominant M-matrix, so no pivoting is needed and
-    chi' has no new extrema), and writes the upward interface fluxes G of the solution
-    into flux (m, nlev + 1). sup (nlev,), rhs, delta (m, nlev) are work space. Solving
-    the rows together factors the matrix once and overlaps their chains of divisions."""
+    (storage (m, nlev), conductance (m, nlev + 1), 0 at both ends) for the increment
+    chi' - chi by the Thomas algorithm (the matrix is a diagonally dominant M-matrix, so
+    no pivoting is needed and chi' has no new extrema), and writes the upward interface
+    fluxes G of the solution into flux (m, nlev + 1). sup, rhs, delta (m, nlev) are work
+    space. The rows are solved together, level by level, so that their chains of
+    divisions overlap instead of waiting on each other."""
     m, n = chi.shape
     for k in range(n):
-        below = dt * conductance[k + 1]
-        above = dt * conductance[k]
-        denominator = storage[k] + above + below  # a_k = -above
-        if k > 0:
-            denominator += above * sup[k - 1]
-        sup[k] = -below / denominator
         for j in range(m):
+            below = dt * conductance[j, k + 1]
+            above = dt * conductance[j, k]
             r = 0.0
             if k + 1 < n:
                 r += below * (chi[j, k + 1] - chi[j, k])
+            denominator = storage[j, k] + above + below  # a_k = -above
             if k > 0:
                 r -= above * (chi[j, k] - chi[j, k - 1])
+                denominator += above * sup[j, k - 1]
                 rhs[j, k] = (r + above * rhs[j, k - 1]) / denominator
             else:
                 rhs[j, k] = (r + above * 0.0) / denominator
+            sup[j, k] = -below / denominator
     for j in range(m):
         delta[j, n - 1] = rhs[j, n - 1]
     for k in range(n - 2, -1, -1):
         for j in range(m):
-            delta[j, k] = rhs[j, k] - sup[k] * delta[j, k + 1]
+            delta[j, k] = rhs[j, k] - sup[j, k] * delta[j, k + 1]
     for j in range(m):
         flux[j, 0] = 0.0
         flux[j, n] = 0.0
         for i in range(1, n):
-            flux[j, i] = conductance[i] * ((chi[j, i] - chi[j, i - 1])
-                                           + (delta[j, i] - delta[j, i - 1]))
+            flux[j, i] = conductance[j, i] * ((chi[j, i] - chi[j, i - 1])
+                                              + (delta[j, i] - delta[j, i - 1]))
 
 
-# rows of the work space of _column, each (nlev + 1,)
-(_Z, _Z_HALF, _EXNER, _EXNER_HALF, _THETA, _THETA_V, _WIND2, _MASS, _STORAGE, _COND_H,
- _COND_M, _COND_THETA, _SUP, _LOG_P, _LOG_P_HALF, _KH, _KM, _CHI, _RHS, _DELTA,
- _FLUX) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 21, 23)
-_NWORK = 25  # _CHI, _RHS, _DELTA and _FLUX are two rows each (u and v solved together)
+# rows of the work space of _column, each (nlev + 1,); _CHI .. _FLUX are four rows each
+# (theta, q, u, v), _STORAGE and _COND likewise (their storage and conductances)
+(_Z, _Z_HALF, _EXNER, _EXNER_HALF, _THETA_V, _WIND2, _MASS, _LOG_P, _LOG_P_HALF, _KH, _KM,
+ _STORAGE, _COND, _SUP, _CHI, _RHS, _DELTA, _FLUX) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                      11, 15, 19, 23, 27, 31, 35)
+_NWORK = 39
 
 
 @numba.njit(cache=True, parallel=True)
@@ -305,9 +306,11 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
     gust2 = params[4]
     z, z_half = work[_Z, :nlev], work[_Z_HALF]
     exner, exner_half = work[_EXNER, :nlev], work[_EXNER_HALF]
-    theta, theta_v = work[_THETA, :nlev], work[_THETA_V, :nlev]
-    wind2, mass, storage = work[_WIND2, :nlev], work[_MASS, :nlev], work[_STORAGE, :nlev]
-    cond_h, cond_m, cond_theta = work[_COND_H], work[_COND_M], work[_COND_THETA]
+    theta_v, wind2, mass = work[_THETA_V, :nlev], work[_WIND2, :nlev], work[_MASS, :nlev]
+    # the four diffused variables theta, q, u, v; their storages and conductances
+    chi, storage = work[_CHI:_CHI + 4, :nlev], work[_STORAGE:_STORAGE + 4, :nlev]
+    cond = work[_COND:_COND + 4]
+    theta = chi[0]
     log_p, log_p_half = work[_LOG_P, :nlev], work[_LOG_P_HALF]
     kh, km = work[_KH], work[_KM]
     # logarithms of pressure once, for both the heights and the Exner function
@@ -318,6 +321,7 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
     for k in range(nlev):
         exner[k] = np.exp(KAPPA * (log_p[k] - LOG_P0))
         theta[k] = T[c, k] / exner[k]
+        chi[1, k], chi[2, k], chi[3, k] = q[c, k], u[c, k], v[c, k]
         theta_v[k] = theta[k] * (1.0 + VIRTUAL * q[c, k])
         wind2[k] = max(u[c, k] ** 2 + v[c, k] ** 2 + gust2, SPEED2_FLOOR)
         mass[k] = (p_half[c, k + 1] - p_half[c, k]) / GRAVITY
@@ -341,33 +345,21 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
         tv_half = 0.5 * (T[c, i - 1] * (1.0 + VIRTUAL * q[c, i - 1])
                          + T[c, i] * (1.0 + VIRTUAL * q[c, i]))
         rho_over_dz = p_half[c, i] / (RD * tv_half) / (z[i - 1] - z[i])
-        cond_h[i] = rho_over_dz * kh[i]
-        cond_m[i] = rho_over_dz * km[i]
+        cond[1, i] = rho_over_dz * kh[i]
+        cond[2, i] = rho_over_dz * km[i]
+        cond[3, i] = cond[2, i]
 
     # heat: theta diffused with enthalpy weights (storage Pi dp/g, flux Pi_half F)
     for k in range(nlev):
-        storage[k] = mass[k] * exner[k]
+        storage[0, k] = mass[k] * exner[k]
+        storage[1, k] = storage[2, k] = storage[3, k] = mass[k]
     for i in range(nlev + 1):
-        cond_theta[i] = cond_h[i] * exner_half[i]
-    _diffuse(theta, theta, 1, storage, cond_theta, dt, mass, dT[c], dT[c], work)
-    _diffuse(q[c], q[c], 1, mass, cond_h, dt, mass, dq[c], dq[c], work)
-    _diffuse(u[c], v[c], 2, mass, cond_m, dt, mass, du[c], dv[c], work)
-
-
-@numba.njit(cache=True, inline="always")
-def _diffuse(chi_a, chi_b, m, storage, conductance, dt, mass, tend_a, tend_b, work):
-    """Flux-form tendencies (flux divergence / mass, per s) of chi_a, and of chi_b if
-    m == 2 (both (nlev,), any stride), diffused implicitly with the same matrix."""
-    nlev = mass.size
-    chi = work[_CHI:_CHI + m, :nlev]
+        cond[0, i] = cond[1, i] * exner_half[i]
+    flux = work[_FLUX:_FLUX + 4]
+    _implicit_fluxes(chi, storage, cond, dt, flux, work[_SUP:_SUP + 4, :nlev],
+                     work[_RHS:_RHS + 4, :nlev], work[_DELTA:_DELTA + 4, :nlev])
     for k in range(nlev):
-        chi[0, k] = chi_a[k]
-        if m == 2:
-            chi[1, k] = chi_b[k]
-    flux = work[_FLUX:_FLUX + m]
-    _implicit_fluxes(chi, storage, conductance, dt, flux, work[_SUP, :nlev],
-                     work[_RHS:_RHS + m, :nlev], work[_DELTA:_DELTA + m, :nlev])
-    for k in range(nlev):
-        tend_a[k] = (flux[0, k + 1] - flux[0, k]) / mass[k]
-        if m == 2:
-            tend_b[k] = (flux[1, k + 1] - flux[1, k]) / mass[k]
+        dT[c, k] = (flux[0, k + 1] - flux[0, k]) / mass[k]
+        dq[c, k] = (flux[1, k + 1] - flux[1, k]) / mass[k]
+        du[c, k] = (flux[2, k + 1] - flux[2, k]) / mass[k]
+        dv[c, k] = (flux[3, k + 1] - flux[3, k]) / mass[k]
