@@ -2,6 +2,8 @@
 maximum principle and variance decay of the implicit solution for any step, the K-profiles
 of Frierson et al. (2006) and Reed & Jablonowski (2012) and the explicit limit by hand."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -312,3 +314,19 @@ def test_bad_configuration_is_rejected():
         BoundaryLayer(surface_layer_fraction=1.5)
     with pytest.raises(ValueError, match="time step"):
         BoundaryLayer()(realistic_columns(ncol=2), -1.0)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_models_transposed_views_give_the_same_tendencies_and_diffusivities(profile):
+    """The model passes (ncol, nlev) views of level-major memory; __call__ keeps the
+    diffusivities in scratch and must agree exactly with the C-ordered, diagnosed run."""
+    columns = realistic_columns(ncol=70)
+    views = replace(columns, **{name: np.asfortranarray(getattr(columns, name))
+                                for name in ("temperature", "humidity", "u", "v")})
+    scheme = BoundaryLayer(k_profile=profile)
+    reference = scheme(columns, DT)
+    out = scheme(views, DT)
+    for name in ("temperature", "humidity", "u", "v"):
+        assert np.array_equal(getattr(out, name), getattr(reference, name)), name
+    assert np.any(scheme.diffusivity(views).k_heat > 0.0)
+    assert np.array_equal(scheme.diffusivity(views).k_heat, scheme.diffusivity(columns).k_heat)

@@ -1,6 +1,8 @@
 """Simplified Betts-Miller convection (Frierson 2007): the parcel ascent, when it
 convects and what that does, relaxation to the reference profiles, column budgets."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -227,3 +229,18 @@ def test_invalid_parameters_are_refused():
         BettsMillerConvection(rh_bm=1.5)
     with pytest.raises(ValueError, match="tau_bm"):
         BettsMillerConvection(tau_bm=0.0)
+
+
+def test_the_models_transposed_views_give_the_same_tendencies_and_diagnostics():
+    """The model passes (ncol, nlev) views of level-major memory; the kernel's blocks of
+    columns must read them exactly as C-ordered arrays, and __call__ (reference profiles
+    in scratch) must return what diagnose returns."""
+    columns = moist_tropics(130)  # not a multiple of the block size
+    views = replace(columns, **{name: np.asfortranarray(getattr(columns, name))
+                                for name in ("temperature", "humidity", "u", "v")})
+    scheme = BettsMillerConvection()
+    reference, _ = scheme.diagnose(columns, DT)
+    assert np.any(reference.precipitation > 0.0)
+    for out in (scheme(views, DT), scheme.diagnose(views, DT)[0]):
+        for name in ("temperature", "humidity", "precipitation"):
+            assert np.array_equal(getattr(out, name), getattr(reference, name)), name

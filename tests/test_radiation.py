@@ -2,6 +2,8 @@
 isothermal and radiative-equilibrium analytic solutions, shortwave bookkeeping, and
 the water-vapour optical depth."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -192,3 +194,20 @@ def test_bad_configuration_is_refused():
         GrayRadiation(longwave="byrne")
     with pytest.raises(ValueError, match="albedo"):
         GrayRadiation(albedo=1.5)
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_boundary_fluxes_are_the_interface_fluxes_and_views_read_like_copies(name):
+    """__call__ keeps the interface fluxes in scratch: its four boundary fluxes must be
+    those of fluxes(), and the model's transposed views must give the C-ordered result."""
+    scheme = SCHEMES[name]
+    columns = realistic_columns(70, relative_humidity=0.8)
+    views = replace(columns, **{field: np.asfortranarray(getattr(columns, field))
+                                for field in ("temperature", "humidity")})
+    out = scheme(views, 0.0)
+    fl = scheme.fluxes(columns)
+    np.testing.assert_array_equal(out.fsnt, fl.sw_down[:, 0] - fl.sw_up[:, 0])
+    np.testing.assert_array_equal(out.fsns, fl.sw_down[:, -1] - fl.sw_up[:, -1])
+    np.testing.assert_array_equal(out.flnt, fl.lw_up[:, 0] - fl.lw_down[:, 0])
+    np.testing.assert_array_equal(out.flns, fl.lw_up[:, -1] - fl.lw_down[:, -1])
+    np.testing.assert_array_equal(out.temperature, scheme(columns, 0.0).temperature)
