@@ -127,14 +127,23 @@ class BettsMillerConvection:
 
 @numba.njit(cache=True)
 def pseudoadiabatic_lapse_rate(T, p):
-    """dT/dln p (K) of a saturated parcel at T (K), p (Pa) whose condensate falls out."""
+    """dT/dln p (K) of a saturated parcel at T (K), p (Pa) whose condensate falls out.
+
+    With D = p - (1 - eps) e_s, q_s = eps e_s / D and dq_s/dT = q_s Lv p / (Rv T^2 D),
+
+        (Rd T + Lv q_s p / D) / (cp + Lv dq_s/dT)
+          = T^2 (Rd T D^2 + Lv eps e_s p) / (cp T^2 D^2 + (Lv^2 / Rv) eps e_s p),
+
+    the form evaluated here: one division instead of five (the parcel ascent spends most
+    of its time in this function, and divisions are its slowest operations)."""
     es = saturation_vapour_pressure(T)
     if not es < p:  # no saturation possible at this (T, p): dry adiabat
         return RD * T / CP
-    denominator = p - (1.0 - EPSILON) * es
-    qs = EPSILON * es / denominator
-    dqs = qs * (LV / (RV * T * T)) * p / denominator
-    return (RD * T + LV * qs * p / denominator) / (CP + LV * dqs)
+    d2 = p - (1.0 - EPSILON) * es
+    d2 *= d2
+    t2 = T * T
+    latent = EPSILON * es * p
+    return t2 * (RD * T * d2 + LV * latent) / (CP * t2 * d2 + (LV * LV / RV) * latent)
 
 
 @numba.njit(cache=True)
