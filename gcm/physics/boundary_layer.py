@@ -131,11 +131,9 @@ class BoundaryLayer:
                            self.exchange_coefficient, self.top_pressure, self.decay_pressure])
         state = (columns.temperature, columns.humidity, columns.u, columns.v,
                  columns.pressure, columns.pressure_half, columns.surface_pressure, columns.sst)
-        # C order (a copy of the model's transposed views): read column by column, the
-        # levels of a transposed view lie a power of two apart and thrash the cache, which
-        # costs three times the copy
+        # no copies: the kernel gathers the model's transposed views block by block
         _boundary_layer_kernel(
-            *(np.ascontiguousarray(x, dtype=np.float64) for x in state),
+            *(np.asarray(x, dtype=np.float64) for x in state),
             float(dt), K_PROFILES.index(self.k_profile), params,
             out.temperature, out.humidity, out.u, out.v,
             diagnose, diag.k_heat, diag.k_momentum, diag.height,
@@ -286,10 +284,21 @@ def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
     nblock = min(ncol, 64)
     for b in numba.prange(nblock):
         work = np.zeros((_NWORK, nlev + 1))
-        for c in range(b * ncol // nblock, (b + 1) * ncol // nblock):
+        first, last = b * ncol // nblock, (b + 1) * ncol // nblock
+        # the block's T, q, u, v gathered level by level into C order: in the model's
+        # transposed views one column's levels lie a power of two apart, which thrashes
+        # the cache when read column by column
+        state = np.empty((4, last - first, nlev))
+        for k in range(nlev):
+            for c in range(first, last):
+                state[0, c - first, k] = T[c, k]
+                state[1, c - first, k] = q[c, k]
+                state[2, c - first, k] = u[c, k]
+                state[3, c - first, k] = v[c, k]
+        for c in range(first, last):
             work[_KH] = 0.0
             work[_KM] = 0.0
-            _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
+            _column(c, c - first, state, p, p_half, ps, sst, dt, profile, params,
                     dT, dq, du, dv, height, work)
             if diagnose:
                 k_heat[c] = work[_KH]
@@ -297,12 +306,13 @@ def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
 
 
 @numba.njit(cache=True, inline="always")
-def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
+def _column(c, j, state, p, p_half, ps, sst, dt, profile, params,
             dT, dq, du, dv, height, work):
-    """Column c of _boundary_layer_kernel; work (_NWORK, nlev + 1) is scratch space whose
-    first and last entries of the interface rows (exner_half, cond_*) stay 0, and whose
-    rows _KH, _KM (the diffusivities) must come in zero."""
-    nlev = T.shape[1]
+    """Column c of _boundary_layer_kernel, whose T, q, u, v are state[0:4, j] (nlev,);
+    work (_NWORK, nlev + 1) is scratch space whose first and last entries of the interface
+    rows (exner_half, cond_*) stay 0, and whose rows _KH, _KM (the diffusivities) must
+    come in zero."""
+    nlev = state.shape[2]
     gust2 = params[4]
     z, z_half = work[_Z, :nlev], work[_Z_HALF]
     exner, exner_half = work[_EXNER, :nlev], work[_EXNER_HALF]
@@ -317,13 +327,13 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
     for k in range(nlev):
         log_p[k] = np.log(p[c, k])
         log_p_half[k + 1] = np.log(p_half[c, k + 1])
-    _heights(T[c], q[c], log_p, log_p_half, z, z_half)
+    _heights(state[0, j], state[1, j], log_p, log_p_half, z, z_half)
     for k in range(nlev):
         exner[k] = np.exp(KAPPA * (log_p[k] - LOG_P0))
-        theta[k] = T[c, k] / exner[k]
-        chi[1, k], chi[2, k], chi[3, k] = q[c, k], u[c, k], v[c, k]
-        theta_v[k] = theta[k] * (1.0 + VIRTUAL * q[c, k])
-        wind2[k] = max(u[c, k] ** 2 + v[c, k] ** 2 + gust2, SPEED2_FLOOR)
+        theta[k] = state[0, j, k] / exner[k]
+        chi[1, k], chi[2, k], chi[3, k] = state[1, j, k], state[2, j, k], state[3, j, k]
+        theta_v[k] = theta[k] * (1.0 + VIRTUAL * state[1, j, k])
+        wind2[k] = max(state[2, j, k] ** 2 + state[3, j, k] ** 2 + gust2, SPEED2_FLOOR)
         mass[k] = (p_half[c, k + 1] - p_half[c, k]) / GRAVITY
     for i in range(1, nlev):
         exner_half[i] = np.exp(KAPPA * (log_p_half[i] - LOG_P0))
@@ -342,8 +352,8 @@ def _column(c, T, q, u, v, p, p_half, ps, sst, dt, profile, params,
 
     # conductances rho K / dz (kg m-2 s-1) at interfaces; 0 at the top and the surface
     for i in range(1, nlev):
-        tv_half = 0.5 * (T[c, i - 1] * (1.0 + VIRTUAL * q[c, i - 1])
-                         + T[c, i] * (1.0 + VIRTUAL * q[c, i]))
+        tv_half = 0.5 * (state[0, j, i - 1] * (1.0 + VIRTUAL * state[1, j, i - 1])
+                         + state[0, j, i] * (1.0 + VIRTUAL * state[1, j, i]))
         rho_over_dz = p_half[c, i] / (RD * tv_half) / (z[i - 1] - z[i])
         cond[1, i] = rho_over_dz * kh[i]
         cond[2, i] = rho_over_dz * km[i]
