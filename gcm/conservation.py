@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, LV
@@ -39,24 +40,61 @@ def global_totals(grid: dict, thickness: np.ndarray, phis: np.ndarray,
                   fraction: np.ndarray) -> GlobalTotals:
     """Totals of a grid state (u, v, T, q (nlev, nlat, nlon), ps (nlat, nlon)) on sigma
     layers of ``thickness`` (nlev,), surface geopotential ``phis`` (nlat, nlon) m2 s-2."""
-    ps = grid["ps"]
-    dm = thickness[:, None, None] * ps[None] / GRAVITY * fraction[None]  # kg m-2 per point
-    enthalpy = CP * grid["T"] + LV * grid["q"] + 0.5 * (grid["u"] ** 2 + grid["v"] ** 2)
-    return GlobalTotals(
-        mass=float((ps * fraction).sum() / GRAVITY),
-        water=float((grid["q"] * dm).sum()),
-        energy=float((enthalpy * dm).sum() + (phis * ps * fraction).sum() / GRAVITY),
-    )
+    mass, water, energy = _totals_kernel(grid["u"], grid["v"], grid["T"], grid["q"],
+                                         grid["ps"], phis, thickness, fraction[:, 0])
+    return GlobalTotals(mass=mass, water=water, energy=energy)
 
 
 def physics_sources(grid: dict, tend: dict, thickness: np.ndarray, fraction: np.ndarray
                     ) -> tuple[float, float]:
     """Global-mean water (kg m-2 s-1) and energy (W m-2) that physics tendencies
     (T, q, u, v as (nlev, nlat, nlon)) put into the atmosphere of ``grid``."""
-    dm = thickness[:, None, None] * grid["ps"][None] / GRAVITY * fraction[None]
-    water = float((tend["q"] * dm).sum())
-    energy = float(((CP * tend["T"] + LV * tend["q"] + grid["u"] * tend["u"]
-                     + grid["v"] * tend["v"]) * dm).sum())
+    return _sources_kernel(grid["u"], grid["v"], grid["ps"], tend["T"], tend["q"], tend["u"],
+                           tend["v"], thickness, fraction[:, 0])
+
+
+# Serial loops: a sum's order must not depend on the number of threads, since the
+# fixers act on these totals and runs are bitwise reproducible on any thread count.
+@numba.njit(cache=True)
+def _totals_kernel(u, v, T, q, ps, phis, thickness, fraction):
+    nlev, nlat, nlon = T.shape
+    column_water = np.zeros((nlat, nlon))
+    column_enthalpy = np.zeros((nlat, nlon))
+    for k in range(nlev):  # level-major, as the arrays are stored
+        dp = thickness[k]
+        for j in range(nlat):
+            for i in range(nlon):
+                column_water[j, i] += q[k, j, i] * dp
+                column_enthalpy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i] + 0.5 * (
+                    u[k, j, i] ** 2 + v[k, j, i] ** 2)) * dp
+    mass = water = energy = 0.0
+    for j in range(nlat):
+        for i in range(nlon):
+            weight = ps[j, i] * fraction[j] / GRAVITY
+            mass += weight
+            water += column_water[j, i] * weight
+            energy += (column_enthalpy[j, i] + phis[j, i]) * weight
+    return mass, water, energy
+
+
+@numba.njit(cache=True)
+def _sources_kernel(u, v, ps, dT, dq, du, dv, thickness, fraction):
+    nlev, nlat, nlon = dT.shape
+    column_water = np.zeros((nlat, nlon))
+    column_energy = np.zeros((nlat, nlon))
+    for k in range(nlev):
+        dp = thickness[k]
+        for j in range(nlat):
+            for i in range(nlon):
+                column_water[j, i] += dq[k, j, i] * dp
+                column_energy[j, i] += (CP * dT[k, j, i] + LV * dq[k, j, i]
+                                        + u[k, j, i] * du[k, j, i] + v[k, j, i] * dv[k, j, i]) * dp
+    water = energy = 0.0
+    for j in range(nlat):
+        for i in range(nlon):
+            weight = ps[j, i] * fraction[j] / GRAVITY
+            water += column_water[j, i] * weight
+            energy += column_energy[j, i] * weight
     return water, energy
 
 

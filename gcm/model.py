@@ -372,8 +372,17 @@ class Model:
     def global_totals(self, grid: dict | None = None):
         """Global mass, water and energy (per m2) of a grid state (default: now)."""
         grid = self.grid_state() if grid is None else grid
-        phis = self.transform.to_grid(self.surface_geopotential)
-        return global_totals(grid, self.sigma.thickness, phis, self._fraction)
+        return global_totals(grid, self.sigma.thickness, self._surface_geopotential_grid(),
+                             self._fraction)
+
+    def _surface_geopotential_grid(self) -> np.ndarray:
+        """Surface geopotential on the grid, m2 s-2, (nlat, nlon); transformed again only
+        when the spectral field is replaced (new initial state or restart)."""
+        cached = getattr(self, "_phis_cache", None)
+        if cached is None or cached[0] is not self.surface_geopotential:
+            self._phis_cache = (self.surface_geopotential,
+                                self.transform.to_grid(self.surface_geopotential))
+        return self._phis_cache[1]
 
     def _air_mass(self, ps: np.ndarray) -> np.ndarray:
         """Air mass per grid point as a share of the global mean, kg m-2, (nlev, nlat, nlon)."""
