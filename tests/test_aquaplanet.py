@@ -112,9 +112,9 @@ def test_one_year_climate_t31(tmp_path):
     config = load_config("run/aquaplanet.yaml", **{"resolution.truncation": 31,
                                                   "time.step_minutes": 30.0})
     Simulation(Model(config), tmp_path / "year", progress=False).run(360)
-    history = open_history(tmp_path / "year")
+    history = open_history(tmp_path / "year").load()
+    check_year_budgets(history, truncation=31)
     check_aquaplanet_climate(history)
-    check_year_budgets(history.load(), truncation=31)
 
 
 def check_year_budgets(ds, truncation):
