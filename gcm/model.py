@@ -8,6 +8,7 @@ gcm.simulation for runs with files, restarts and progress).
 
 from __future__ import annotations
 
+import collections
 import datetime
 
 import cftime
@@ -96,6 +97,7 @@ class Model:
         self.means = IntervalMeans()
         self._corrections = None
         self._boundary = None
+        self._courant = collections.deque(maxlen=10)
 
     # ----------------------------------------------------------------- set-up
     def _build_physics(self):
@@ -209,10 +211,22 @@ class Model:
             self._raise_blow_up("log_surface_pressure; non-finite: " + ", ".join(where))
 
     def _raise_blow_up(self, field: str):
+        hint = ""
+        if self._courant:
+            hint = (f"; the advective Courant number dt T (|u|/(a cos lat) + |v|/a) reached "
+                    f"{max(self._courant):.2f} in the last {len(self._courant)} steps"
+                    + (" (above 1: reduce time.step_minutes)" if max(self._courant) > 1 else ""))
         raise ModelBlowUpError(
             f"the model state became non-finite ({field}) at step {self.step_count}, "
             f"model time {self.time.isoformat()}; output written before this step is kept"
-        )
+            + hint)
+
+    def _record_courant_number(self, u: np.ndarray, v: np.ndarray) -> None:
+        """Keep the largest advective Courant number of the last few steps, for the
+        blow-up message; u, v (nlev, nlat, nlon) m s-1."""
+        zonal = np.abs(u).max(axis=(0, 2)) / np.sqrt(self._one_minus_mu2)
+        speed = float((zonal + np.abs(v).max(axis=(0, 2))).max())
+        self._courant.append(speed * self.dt * self.grid.truncation / const.RADIUS)
 
     def check_finite(self) -> None:
         """Raise ModelBlowUpError if any prognostic field holds NaN or inf."""
@@ -396,6 +410,7 @@ class Model:
         if not self._uses_grid_physics:
             return None
         g = self.grid_state(s)
+        self._record_courant_number(g["u"], g["v"])
         totals = self.global_totals(g)
         diagnostics = {}
         zero = np.zeros_like(g["q"])

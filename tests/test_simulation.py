@@ -57,6 +57,22 @@ def test_nan_in_state_stops_the_run_and_keeps_output(make_config, tmp_path):
     assert np.array_equal(kept[: written.shape[0]], written)
 
 
+def test_blow_up_message_gives_the_courant_number(make_config):
+    """Solid-body rotation u = U cos(lat): the advective Courant number is U dt T / a
+    at every latitude; the blow-up message reports it."""
+    wind, minutes = 40.0, 30.0
+    model = Model(make_config("solid_body", scheme="held_suarez", wind=wind,
+                              step_minutes=minutes))
+    model.step()
+    model.step()
+    expected = wind * minutes * 60.0 * 21 / 6.371e6
+    assert abs(model._courant[-1] / expected - 1.0) < 0.05
+    model.now.temperature[0, 3, 2] = np.nan
+    with pytest.raises(ModelBlowUpError, match=f"Courant number .* reached {expected:.2f}"):
+        model.step()
+        model.check_finite()
+
+
 def write_config(tmp_path, **changes) -> Path:
     data = yaml.safe_load(Path("run/held_suarez.yaml").read_text())
     data["resolution"].update(truncation=21, levels=5, sigma="equal")
