@@ -89,7 +89,9 @@ def _column_temperature_terms(div, vgl, T, t_ref, dsig, half, alpha, log_ratio, 
         sdot_top = sdot_bottom
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
+# no fastmath: numba's parallel loops compiled with it gave different bits when freshly
+# compiled than when loaded from the cache, and runs must be bitwise reproducible
+@numba.njit(cache=True, parallel=True)
 def grid_tendencies(
     U, V, vor, div, tdev, q, gx, gy, coriolis, one_minus_mu2,
     dsig, half, alpha, log_ratio, t_ref, gas_constant, kappa,

@@ -230,3 +230,33 @@ def test_unserialisable_metadata_names_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"r\.npz: metadata is not JSON serialisable"):
         save_restart(tmp_path / "r.npz", _state(), metadata)
     assert list(tmp_path.iterdir()) == []
+
+
+FRESH_PROCESS_RUN = """
+import sys
+import numpy as np
+from gcm.config import ModelConfig
+from gcm.model import Model
+cfg = ModelConfig(name="cache_check")
+cfg.resolution.truncation = 21
+cfg.resolution.levels = 8
+cfg.physics.scheme = "held_suarez"
+cfg.initial.perturbation = 1.0
+model = Model(cfg.validate())
+for _ in range(6):
+    model.step()
+np.savez(sys.argv[1], **model.now.arrays())
+"""
+
+
+def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path):
+    """A restart continues bit for bit only if every process computes the same bits:
+    the first run compiles the numba kernels into an empty cache, the second loads
+    them (fastmath in a parallel kernel once broke this)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    for name in ("compiled", "cached"):
+        subprocess.run([sys.executable, "-c", FRESH_PROCESS_RUN, str(tmp_path / name)],
+                       env=env, check=True, timeout=900)
+    compiled, cached = np.load(tmp_path / "compiled.npz"), np.load(tmp_path / "cached.npz")
+    for name in compiled:
+        assert np.array_equal(compiled[name], cached[name]), name
