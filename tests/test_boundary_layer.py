@@ -13,7 +13,7 @@ from gcm.physics.boundary_layer import BoundaryLayer
 from gcm.physics.column import ColumnState
 from gcm.physics.saturation import saturation_specific_humidity
 from gcm.physics.surface_fluxes import reed_jablonowski_drag
-from gcm.physics.testing import random_columns, realistic_columns
+from gcm.physics.testing import random_columns, realistic_columns, surface_extreme_columns
 
 DT = 1800.0
 PROFILES = ["frierson", "reed_jablonowski"]
@@ -58,23 +58,8 @@ def hypsometric_heights(columns):
     return z, z_half
 
 
-def extreme_columns():
-    saturated = realistic_columns(relative_humidity=1.0, seed=4)
-    dry = realistic_columns(seed=5)
-    dry.humidity[:] = 0.0
-    cold = realistic_columns(seed=6)
-    cold.temperature = np.maximum(cold.temperature - 80.0, 150.0)
-    cold.humidity[:] = 1e-7
-    calm = realistic_columns(seed=7)
-    calm.u[:] = 0.0
-    calm.v[:] = 0.0
-    warm_sea = realistic_columns(seed=8)
-    warm_sea.sst = warm_sea.sst + 10.0  # strongly unstable surface layer
-    return {"saturated": saturated, "bone_dry": dry, "very_cold": cold, "calm": calm,
-            "warm_sea": warm_sea}
-
-
-ALL_COLUMNS = {"random": random_columns(), "realistic": realistic_columns(), **extreme_columns()}
+ALL_COLUMNS = {"random": random_columns(), "realistic": realistic_columns(),
+               **surface_extreme_columns()}
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -8,7 +8,7 @@ from gcm.constants import CP, GRAVITY, KAPPA, LV, RD, RV
 from gcm.physics import budgets
 from gcm.physics.column import ColumnState
 from gcm.physics.surface_fluxes import SurfaceFluxes, reed_jablonowski_drag
-from gcm.physics.testing import random_columns, realistic_columns
+from gcm.physics.testing import random_columns, realistic_columns, surface_extreme_columns
 
 DT = 1800.0
 
@@ -31,21 +31,8 @@ def lowest_level_column(T=295.0, q=0.012, u=6.0, v=-8.0, sst=300.0, p_n=99000.0,
         longitude=np.zeros(n), time=0.0)
 
 
-def extreme_columns():
-    saturated = realistic_columns(relative_humidity=1.0, seed=4)
-    dry = realistic_columns(seed=5)
-    dry.humidity[:] = 0.0
-    cold = realistic_columns(seed=6)
-    cold.temperature = np.maximum(cold.temperature - 80.0, 150.0)
-    cold.humidity[:] = 1e-7
-    cold.sst = np.full(cold.ncol, 271.0)
-    calm = realistic_columns(seed=7)
-    calm.u[:] = 0.0
-    calm.v[:] = 0.0
-    return {"saturated": saturated, "bone_dry": dry, "very_cold": cold, "calm": calm}
-
-
-ALL_COLUMNS = {"random": random_columns(), "realistic": realistic_columns(), **extreme_columns()}
+ALL_COLUMNS = {"random": random_columns(), "realistic": realistic_columns(),
+               **surface_extreme_columns()}
 
 
 @pytest.mark.parametrize("drag_formula", ["constant", "reed_jablonowski"])

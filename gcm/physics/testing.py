@@ -60,6 +60,26 @@ def random_columns(ncol: int = 64, nlev: int = 25, seed: int = 1) -> ColumnState
     )
 
 
+def surface_extreme_columns() -> dict[str, ColumnState]:
+    """Columns at the edges of what a surface or boundary-layer scheme meets, by name:
+    saturated, bone dry, very cold air over a freezing sea, calm (no wind), and a sea
+    10 K warmer than usual (a strongly unstable surface layer)."""
+    saturated = realistic_columns(relative_humidity=1.0, seed=4)
+    dry = realistic_columns(seed=5)
+    dry.humidity[:] = 0.0
+    cold = realistic_columns(seed=6)
+    cold.temperature = np.maximum(cold.temperature - 80.0, 150.0)
+    cold.humidity[:] = 1e-7
+    cold.sst = np.full(cold.ncol, 271.0)
+    calm = realistic_columns(seed=7)
+    calm.u[:] = 0.0
+    calm.v[:] = 0.0
+    warm_sea = realistic_columns(seed=8)
+    warm_sea.sst = warm_sea.sst + 10.0
+    return {"saturated": saturated, "bone_dry": dry, "very_cold": cold, "calm": calm,
+            "warm_sea": warm_sea}
+
+
 def set_relative_humidity(columns: ColumnState, rh) -> ColumnState:
     """``columns`` with q = rh q_s(T, p) (rh broadcast to (ncol, nlev)) and a dry
     stratosphere (3e-6 kg/kg above 100 hPa); modified in place and returned."""
