@@ -8,7 +8,17 @@ Quick start (the Python twin of ``climnn run run/held_suarez.yaml --days 10``)::
     ds = model.run(days=10)          # an xarray.Dataset of daily snapshots
 """
 
+import os
+
 __all__ = ["Model", "ModelConfig", "load_config"]
+
+# numba's OpenMP workers spin for a while after each parallel region; on a machine with
+# as many cores as threads they then steal the cores from scipy's FFT threads and from
+# the next numba region (the step alternates between the two hundreds of times).
+# Sleeping workers made a T42L25 moist step ~5 % faster on 2 cores (climnn bench
+# aquaplanet). Read by libgomp when numba first starts its threads; a value the user
+# set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def __getattr__(name):

@@ -42,16 +42,19 @@ def level_product(matrix: np.ndarray, spec: np.ndarray) -> np.ndarray:
     return _level_matvec(matrix, spec)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _level_matvec(matrix, spec):
     # a plain loop: BLAS threads fight numba's for these small products
     nout, nlev = matrix.shape
     out = np.zeros((nout,) + spec.shape[1:], dtype=np.complex128)
-    for k in range(nout):
+    for k in numba.prange(nout):
         for j in range(nlev):
             c = matrix[k, j]
             if c != 0.0:
-                out[k] += c * spec[j]
+                # explicit loops: out[k] += c * spec[j] would allocate a temporary
+                for m in range(spec.shape[1]):
+                    for n in range(spec.shape[2]):
+                        out[k, m, n] += c * spec[j, m, n]
     return out
 
 

@@ -35,10 +35,18 @@ Performance notes (why the kernels look the way they do):
   into sym/anti first.  This halves the operation count.
 * The table is stored as P[m, n, i] (i = hemispheric latitude, zero-padded to a
   multiple of 4) so that inner loops are unit-stride over latitude and vectorise.
-* Fourier coefficients are kept m-major, (batch, m, latitude), so each (m, batch)
-  pair reads or writes one contiguous row; numpy.fft handles the transposed view.
-* The numba kernels run prange over pairs (m, T - m), so every parallel iteration
-  has the same amount of work (row m of the triangle has T + 1 - m entries).
+* Fourier coefficients are kept latitude-major, (batch, latitude, m), the layout the
+  FFTs read and write, and the kernels read or write one (batch, m) column of it with a
+  stride.  (An m-major layout with contiguous kernel rows was slower: the transposed
+  copies it needed on both sides of every FFT cost more than the strided access.)
+  Synthesis also writes the zeros of T < m < nlon/2: scipy's irfft can pad a short
+  input itself, but does it on one thread, at half the cost of the whole FFT.
+* The numba kernels run prange over batch entries (levels and fields), each thread
+  doing all m of its entries: one entry's Fourier coefficients (nlat x nfreq, 66 kB at
+  T42) then stay in the core's cache while its m columns are written or read.  (Pairs
+  (m, T - m) in parallel, with all entries for each m, read each Fourier cache line
+  several times from far memory; they were 10-45 % slower at 25-100 entries.)  A single
+  field runs on one thread.
 * numba cannot call an FFT, so the longitude transforms are single batched
   numpy.fft calls with norm="forward" (F_m = rfft(f) / nlon, f = irfft(F) * nlon).
 """
@@ -168,21 +176,11 @@ def legendre_functions(truncation: int, mu: np.ndarray) -> tuple[np.ndarray, np.
 # ----------------------------------------------------------------------------------
 # Row helpers.  One "row" is one (batch k, zonal wavenumber m) pair:
 #   spectral row  : (T+1,) or (T+2,) complex coefficients indexed by n
-#   Fourier row   : (nlat,) complex F_m(μ_j), j ascending in μ
+#   Fourier row   : (nlat,) complex F_m(μ_j), j ascending in μ (a strided view)
 #   table row     : ptab[m], (T+2, nhp) float, P_n^m at the northern rows
 #                   i = 0.. (equator side first), zero for padding rows i >= nh
 #   accumulators  : (2, 2, nhp) float = [sym/anti, real/imag, i]
 # ----------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True)
-def _order_of(ip, side, nm):
-    """m for pair index ip: side 0 -> ip, side 1 -> T - ip (-1 if that repeats ip)."""
-    ip = np.int64(ip)  # prange indices may be unsigned; keep m a signed integer
-    if side == 0:
-        return ip
-    m = nm - 1 - ip
-    return np.int64(-1) if m == ip else m
 
 
 @numba.njit(cache=True, fastmath=_FASTMATH)
@@ -370,8 +368,8 @@ def _vordiv_row(ya, yb, m, up, dn, vor, div, want_vor):
 
 
 # ----------------------------------------------------------------------------------
-# Transform kernels (parallel over (m, T - m) pairs, all batch entries per pair).
-#   Fourier arrays are m-major: (K, nfreq, nlat) complex, zero for m > T.
+# Transform kernels (parallel over batch entries, all m per entry).
+#   Fourier arrays are latitude-major: (K, nlat, nf) complex with nf >= T + 1.
 # ----------------------------------------------------------------------------------
 
 _MODE_SCALAR = 0  # a = spectral field                      -> K Fourier fields
@@ -381,38 +379,36 @@ _MODE_GRAD = 2  # a = spectral field                         -> gx then gy (2K f
 
 @numba.njit(cache=True, parallel=True)
 def _synthesis(a, b, mode, ptab, lo, hi, ginv, inv_a, nlat, nfreq, scale):
-    """Legendre synthesis of scalar, wind or gradient fields to m-major Fourier arrays.
+    """Legendre synthesis of scalar, wind or gradient fields to Fourier coefficients.
 
     a, b : (K, T+1, T+1) complex spectral inputs (b used by _MODE_UV only).
     scale : (nlat,) factor per latitude row (1, or 1/cosφ for true winds/gradients).
-    Returns (K or 2K, nfreq, nlat) complex.
+    Returns (K or 2K, nlat, nfreq) complex, latitude-major, zero for m > T.
     """
     nk, nm, _ = a.shape
     nout = 1 if mode == _MODE_SCALAR else 2
     nhp = ptab.shape[2]
     nh = (nlat + 1) // 2
-    four = np.zeros((nout * nk, nfreq, nlat), dtype=np.complex128)
-    for ip in numba.prange((nm + 1) // 2):
+    four = np.empty((nout * nk, nlat, nfreq), dtype=np.complex128)
+    for k in numba.prange(nk):
         acc = np.empty((2, 2, nhp))
         # columns m-1 .. T+2 of n+1; the last two are never written and stay zero
         xbuf = np.zeros((4, nm + 3))
         coef = np.zeros((2, nm + 1), dtype=np.complex128)
-        for side in range(2):
-            m = _order_of(ip, side, nm)
-            if m < 0:
+        for f in range(nout):
+            four[f * nk + k, :, nm:] = 0.0
+        for m in range(nm):
+            if mode == _MODE_SCALAR:
+                _synthesize_row(a[k, m], ptab[m], m, acc)
+                _unfold_row(four[k, :, m], acc, scale, nh)
                 continue
-            for k in range(nk):
-                if mode == _MODE_SCALAR:
-                    _synthesize_row(a[k, m], ptab[m], m, acc)
-                    _unfold_row(four[k, m], acc, scale, nh)
-                    continue
-                if mode == _MODE_UV:
-                    _uv_row(a[k, m], b[k, m], m, lo[m], hi[m], ginv, xbuf, coef)
-                else:
-                    _gradient_row(a[k, m], m, lo[m], hi[m], inv_a, xbuf, coef)
-                for f in range(2):
-                    _synthesize_row(coef[f], ptab[m], m, acc)
-                    _unfold_row(four[f * nk + k, m], acc, scale, nh)
+            if mode == _MODE_UV:
+                _uv_row(a[k, m], b[k, m], m, lo[m], hi[m], ginv, xbuf, coef)
+            else:
+                _gradient_row(a[k, m], m, lo[m], hi[m], inv_a, xbuf, coef)
+            for f in range(2):
+                _synthesize_row(coef[f], ptab[m], m, acc)
+                _unfold_row(four[f * nk + k, :, m], acc, scale, nh)
     return four
 
 
@@ -420,52 +416,43 @@ def _synthesis(a, b, mode, ptab, lo, hi, ginv, inv_a, nlat, nfreq, scale):
 def _analysis(four, ptab, w):
     """spec[k, m, n] = Σ_j w_j F[k, m, j] P_n^m(μ_j), n <= T; Im of m = 0 set to 0.
 
-    four : (K, nfreq, nlat) complex; w : (nhp,) hemispheric weights (equator halved
+    four : (K, nlat, nf) complex, nf >= T + 1; w : (nhp,) hemispheric weights (equator halved
     on odd grids, zero on padding).  Returns (K, T+1, T+1) complex, zero for n < m.
     """
     nk = four.shape[0]
     nm = ptab.shape[0]
     nhp = ptab.shape[2]
     spec = np.zeros((nk, nm, nm), dtype=np.complex128)
-    for ip in numba.prange((nm + 1) // 2):
+    for k in numba.prange(nk):
         work = np.zeros((2, 2, nhp))  # padding rows stay 0
-        for side in range(2):
-            m = _order_of(ip, side, nm)
-            if m < 0:
-                continue
-            for k in range(nk):
-                _project_row(four[k, m], w, ptab[m], m, nm, work, spec[k, m])
-                if m == 0:
-                    for n in range(nm):
-                        spec[k, 0, n] = spec[k, 0, n].real
+        for m in range(nm):
+            _project_row(four[k, :, m], w, ptab[m], m, nm, work, spec[k, m])
+        for n in range(nm):
+            spec[k, 0, n] = spec[k, 0, n].real
     return spec
 
 
 @numba.njit(cache=True, parallel=True)
-def _analysis_vordiv(four, ptab, w, up, dn, want_vor):
-    """Curl and divergence from m-major Fourier arrays of A (first K) and B (last K).
+def _analysis_vordiv(four_a, four_b, ptab, w, up, dn, want_vor):
+    """Curl and divergence from Fourier arrays of A and B, each (K, nlat, nf).
 
     w : (nhp,) weights with 1/(a(1-μ²)) (or 1/(a cosφ) for raw winds) folded in.
     Returns (vor, div), each (K, T+1, T+1); vor is a (1, T+1, T+1) dummy unless want_vor.
     """
-    nk = four.shape[0] // 2
+    nk = four_a.shape[0]
     nm = ptab.shape[0]
     nhp = ptab.shape[2]
     div = np.zeros((nk, nm, nm), dtype=np.complex128)
     vor = np.zeros((nk if want_vor else 1, nm, nm), dtype=np.complex128)
-    for ip in numba.prange((nm + 1) // 2):
+    for k in numba.prange(nk):
         work = np.zeros((2, 2, nhp))
         ya = np.zeros(nm + 1, dtype=np.complex128)
         yb = np.zeros(nm + 1, dtype=np.complex128)
-        for side in range(2):
-            m = _order_of(ip, side, nm)
-            if m < 0:
-                continue
-            for k in range(nk):
-                _project_row(four[k, m], w, ptab[m], m, nm + 1, work, ya)
-                _project_row(four[nk + k, m], w, ptab[m], m, nm + 1, work, yb)
-                _vordiv_row(ya, yb, m, up[m], dn[m], vor[k if want_vor else 0, m],
-                            div[k, m], want_vor)
+        kv = np.int64(k) if want_vor else np.int64(0)  # (a plain conditional types as float)
+        for m in range(nm):
+            _project_row(four_a[k, :, m], w, ptab[m], m, nm + 1, work, ya)
+            _project_row(four_b[k, :, m], w, ptab[m], m, nm + 1, work, yb)
+            _vordiv_row(ya, yb, m, up[m], dn[m], vor[kv, m], div[k, m], want_vor)
     return vor, div
 
 
@@ -596,23 +583,16 @@ class SpectralTransform:
         flat = np.ascontiguousarray(grid.reshape((-1,) + self.grid_shape), dtype=np.float64)
         return flat, grid.shape[:-2]
 
-    def _fourier(self, *flat_grids: np.ndarray) -> np.ndarray:
-        """F_m(μ_j) = rfft(f)/nlon of the stacked inputs, m-major: (ΣK, nfreq, nlat)."""
-        nk = sum(g.shape[0] for g in flat_grids)
-        four = np.empty((nk, self.nfreq, self.nlat), dtype=np.complex128)
-        start = 0
-        workers = numba.get_num_threads()
-        for g in flat_grids:
-            dest = four[start : start + g.shape[0]].transpose(0, 2, 1)
-            # scipy's pocketfft splits independent rows over threads (bitwise the same
-            # for any number of workers); numpy's runs on one
-            dest[...] = scipy.fft.rfft(g, axis=-1, norm="forward", workers=workers)
-            start += g.shape[0]
-        return four
+    def _fourier(self, flat_grid: np.ndarray) -> np.ndarray:
+        """F_m(μ_j) = rfft(f)/nlon, latitude-major: (K, nlat, nfreq) complex."""
+        # scipy's pocketfft splits independent rows over threads (bitwise the same for
+        # any number of workers); numpy's runs on one
+        return scipy.fft.rfft(flat_grid, axis=-1, norm="forward",
+                              workers=numba.get_num_threads())
 
     def _grid_from_fourier(self, four: np.ndarray) -> np.ndarray:
-        """f = Σ_m F_m e^{imλ} + c.c. from m-major (K, nfreq, nlat); Im F_0 is ignored."""
-        return scipy.fft.irfft(four.transpose(0, 2, 1), n=self.nlon, axis=-1, norm="forward",
+        """f = Σ_m F_m e^{imλ} + c.c. from (K, nlat, nfreq); Im F_0 is ignored."""
+        return scipy.fft.irfft(four, n=self.nlon, axis=-1, norm="forward",
                                workers=numba.get_num_threads())
 
     def _synthesize(self, a, b, mode, scale) -> np.ndarray:
@@ -724,7 +704,8 @@ class SpectralTransform:
         if lead != lead_b:
             raise ValueError(f"A and B shapes differ: {np.shape(A)} vs {np.shape(B)}")
         vor, div = _analysis_vordiv(
-            self._fourier(fa, fb), self._ptab, weights, self._up, self._dn, want_vor
+            self._fourier(fa), self._fourier(fb), self._ptab, weights, self._up, self._dn,
+            want_vor,
         )
         shape = lead + self.spec_shape
         return (vor.reshape(shape) if want_vor else None), div.reshape(shape)

@@ -67,53 +67,68 @@ def _implicit_solve(d_old, t_old, p_old, n_d, n_t, n_p, G, H, dsig, rt, cn, inv,
     D+ = M_n^-1 [D- + 2 delta N_D + delta c_n (G (T- + R_T) + rt (p- + R_p))],
     T+ = R_T - delta H D+, p+ = R_p - delta dsig.D+. Inner loops run along n, which is
     contiguous in memory, for every product with the n-independent G and H.
+    Orders m and T - m go to the same parallel iteration: together they have T + 2
+    coefficients, so every iteration has the same work (in plain order the thread with
+    the low m had three times the work of the other).
     """
-    nlev, mmax1, nmax1 = d_old.shape
-    for m in numba.prange(mmax1):
-        nn = nmax1 - m
-        r_t = np.empty((nlev, nn), dtype=np.complex128)
-        r_p = np.empty(nn, dtype=np.complex128)
-        rhs = np.empty((nlev, nn), dtype=np.complex128)
+    mmax1 = d_old.shape[1]
+    for ip in numba.prange((mmax1 + 1) // 2):
+        _solve_order(ip, d_old, t_old, p_old, n_d, n_t, n_p, G, H, dsig, rt, cn, inv, delta,
+                     d_new, t_new, p_new)
+        if mmax1 - 1 - ip != ip:
+            _solve_order(mmax1 - 1 - ip, d_old, t_old, p_old, n_d, n_t, n_p, G, H, dsig, rt,
+                         cn, inv, delta, d_new, t_new, p_new)
+
+
+@numba.njit(cache=True)
+def _solve_order(m, d_old, t_old, p_old, n_d, n_t, n_p, G, H, dsig, rt, cn, inv, delta,
+                 d_new, t_new, p_new):
+    """The semi-implicit solve of _implicit_solve for zonal wavenumber m alone."""
+    nlev, _, nmax1 = d_old.shape
+    nn = nmax1 - m
+    r_t = np.empty((nlev, nn), dtype=np.complex128)
+    r_p = np.empty(nn, dtype=np.complex128)
+    rhs = np.empty((nlev, nn), dtype=np.complex128)
+    for i in range(nn):
+        r_p[i] = p_old[m, m + i] + 2.0 * delta * n_p[m, m + i]
+    for k in range(nlev):
         for i in range(nn):
-            r_p[i] = p_old[m, m + i] + 2.0 * delta * n_p[m, m + i]
+            r_t[k, i] = t_old[k, m, m + i] + 2.0 * delta * n_t[k, m, m + i]
+    for j in range(nlev):
         for k in range(nlev):
+            h = delta * H[k, j]
             for i in range(nn):
-                r_t[k, i] = t_old[k, m, m + i] + 2.0 * delta * n_t[k, m, m + i]
+                r_t[k, i] -= h * d_old[j, m, m + i]
+        for i in range(nn):
+            r_p[i] -= delta * dsig[j] * d_old[j, m, m + i]
+    for k in range(nlev):
+        for i in range(nn):
+            c = delta * cn[m + i]
+            rhs[k, i] = d_old[k, m, m + i] + 2.0 * delta * n_d[k, m, m + i] + c * rt[k] * (
+                p_old[m, m + i] + r_p[i])
+    for k in range(nlev):
         for j in range(nlev):
-            for k in range(nlev):
-                h = delta * H[k, j]
-                for i in range(nn):
-                    r_t[k, i] -= h * d_old[j, m, m + i]
+            g = delta * G[k, j]
             for i in range(nn):
-                r_p[i] -= delta * dsig[j] * d_old[j, m, m + i]
+                rhs[k, i] += g * cn[m + i] * (t_old[j, m, m + i] + r_t[j, i])
+    for i in range(nn):
+        n = m + i
+        new_p = r_p[i]
         for k in range(nlev):
-            for i in range(nn):
-                c = delta * cn[m + i]
-                rhs[k, i] = d_old[k, m, m + i] + 2.0 * delta * n_d[k, m, m + i] + c * rt[k] * (
-                    p_old[m, m + i] + r_p[i])
-        for k in range(nlev):
+            acc = 0.0j
             for j in range(nlev):
-                g = delta * G[k, j]
-                for i in range(nn):
-                    rhs[k, i] += g * cn[m + i] * (t_old[j, m, m + i] + r_t[j, i])
+                acc += inv[n, k, j] * rhs[j, i]
+            d_new[k, m, n] = acc
+            new_p -= delta * dsig[k] * acc
+        p_new[m, n] = new_p
+    for k in range(nlev):
         for i in range(nn):
-            n = m + i
-            new_p = r_p[i]
-            for k in range(nlev):
-                acc = 0.0j
-                for j in range(nlev):
-                    acc += inv[n, k, j] * rhs[j, i]
-                d_new[k, m, n] = acc
-                new_p -= delta * dsig[k] * acc
-            p_new[m, n] = new_p
+            t_new[k, m, m + i] = r_t[k, i]
+    for j in range(nlev):
         for k in range(nlev):
+            h = delta * H[k, j]
             for i in range(nn):
-                t_new[k, m, m + i] = r_t[k, i]
-        for j in range(nlev):
-            for k in range(nlev):
-                h = delta * H[k, j]
-                for i in range(nn):
-                    t_new[k, m, m + i] -= h * d_new[j, m, m + i]
+                t_new[k, m, m + i] -= h * d_new[j, m, m + i]
 
 
 def hyperdiffusion_rates(n_index, truncation, order, timescale_s, nlev,
@@ -137,7 +152,10 @@ def leapfrog_explicit(old, tendency, delta, out):
 @numba.njit(cache=True)
 def robert_asselin_williams(old, now, new, nu, alpha):
     """Filter the middle level and the new one in place (Williams 2009):
-    d = nu/2 (X- - 2 X0 + X+); X0 += alpha d; X+ -= (1 - alpha) d."""
-    d = 0.5 * nu * (old - 2.0 * now + new)
-    now += alpha * d
-    new -= (1.0 - alpha) * d
+    d = nu/2 (X- - 2 X0 + X+); X0 += alpha d; X+ -= (1 - alpha) d.
+    All three arrays C-contiguous with the same shape."""
+    o, w, x = old.reshape(-1), now.reshape(-1), new.reshape(-1)
+    for i in range(o.size):  # one pass, no temporaries
+        d = 0.5 * nu * (o[i] - 2.0 * w[i] + x[i])
+        w[i] += alpha * d
+        x[i] -= (1.0 - alpha) * d
