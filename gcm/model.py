@@ -472,11 +472,11 @@ class Model:
         diag["insolation"] = columns.insolation.reshape(shape)
         if not getattr(self.physics, "closes_budgets", True):
             return diag
-        from gcm.physics.budgets import energy_residual, water_residual
+        from gcm.physics.budgets import column_residuals
 
         heating = getattr(self.physics, "frictional_heating", False)
-        e_res = energy_residual(columns, out, frictional_heating=heating).reshape(shape)
-        w_res = water_residual(columns, out).reshape(shape)
+        e_res, w_res = (r.reshape(shape) for r in
+                        column_residuals(columns, out, frictional_heating=heating))
         diag["physics_energy_residual"] = float((np.abs(e_res) * self._fraction).sum())
         diag["physics_water_residual"] = float((np.abs(w_res) * self._fraction).sum())
         return diag

@@ -56,7 +56,7 @@ import numba
 import numpy as np
 
 from gcm.constants import GRAVITY, KAPPA, P0, RD, RV
-from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import saturation_specific_humidity
 from gcm.physics.surface_fluxes import reed_jablonowski_drag
 
@@ -106,8 +106,11 @@ class BoundaryLayer:
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"BoundaryLayer.{name} must be >= 0, got {getattr(self, name)}")
 
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
-        out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
+    def __call__(self, columns: ColumnState, dt: float,
+                 out: ColumnTendencies | None = None) -> ColumnTendencies:
+        """Tendencies of T, q, u, v (ncol, nlev) over the step dt (s), written into ``out``
+        if given (gcm.physics.column; its surface fields are left alone)."""
+        out = fill_into(out, columns, "BoundaryLayer")  # the kernel writes every entry
         self._run(columns, dt, out, diagnose=False)
         return out
 

@@ -9,6 +9,12 @@ scheme, the teacher's and a network coupler's alike, is a callable
 where ``dt`` (s) is the interval over which the GCM applies the tendencies (2 dt
 for a leapfrog step), so that a scheme that adjusts the state (condensation,
 convection) can compute the tendency that reaches its target in one step.
+
+The teacher's schemes also accept ``out=``: a ColumnTendencies of the columns' shapes to
+fill instead of a new one, so that a suite can reuse its buffers from call to call. Such
+a scheme overwrites every entry it can write (zeroing those it leaves unchanged this
+time) and does not touch the others, which must therefore hold zeros: arrays shared
+between schemes, or read-only, are fine there (see ``fill_into``).
 """
 
 from __future__ import annotations
@@ -76,6 +82,25 @@ class ColumnTendencies:
 
 
 PROFILE_FIELDS = ("temperature", "humidity", "u", "v")
+
+
+def fill_into(out: ColumnTendencies | None, columns: ColumnState, scheme: str,
+              partly_written: tuple[str, ...] = ()) -> ColumnTendencies:
+    """The tendencies a scheme fills for ``columns``: new zeros if ``out`` is None, else
+    ``out`` (see the module docstring) with the fields in ``partly_written`` (those whose
+    kernel writes only some entries) set to zero. ``scheme`` names the caller in the
+    error raised for an ``out`` of the wrong shapes."""
+    if out is None:
+        return ColumnTendencies.zeros(columns.ncol, columns.nlev)
+    for f in fields(ColumnTendencies):
+        shape = getattr(out, f.name).shape
+        expected = (columns.ncol, columns.nlev) if f.name in PROFILE_FIELDS else (columns.ncol,)
+        if shape != expected:
+            raise ValueError(f"{scheme}: out.{f.name} has shape {shape}, the columns need "
+                             f"{expected}")
+    for name in partly_written:
+        getattr(out, name).fill(0.0)
+    return out
 
 
 class ColumnPhysics(Protocol):

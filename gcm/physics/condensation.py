@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, LV, RV
-from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import EPSILON, saturation_vapour_pressure
 
 
@@ -58,12 +58,17 @@ class LargeScaleCondensation:
             raise ValueError("LargeScaleCondensation.newton_iterations must be >= 1, "
                              f"got {self.newton_iterations}")
 
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
+    def __call__(self, columns: ColumnState, dt: float,
+                 out: ColumnTendencies | None = None) -> ColumnTendencies:
         """Tendencies (K s-1, kg kg-1 s-1, (ncol, nlev)) that bring supersaturated layers
-        to saturation over dt (s), and the surface precipitation (kg m-2 s-1, (ncol,))."""
+        to saturation over dt (s), and the surface precipitation (kg m-2 s-1, (ncol,));
+        written into ``out`` if given (gcm.physics.column), whose other fields are left
+        alone."""
         if not dt > 0.0:
             raise ValueError(f"LargeScaleCondensation: dt must be > 0 s, got {dt}")
-        out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
+        # the kernel writes the condensing (or re-evaporating) layers only
+        out = fill_into(out, columns, "LargeScaleCondensation",
+                        partly_written=("temperature", "humidity"))
         _condensation_kernel(
             np.asarray(columns.temperature, dtype=np.float64),
             np.asarray(columns.humidity, dtype=np.float64),

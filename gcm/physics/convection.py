@@ -49,7 +49,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, KAPPA, LV, RD, RV
-from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 from gcm.physics.condensation import saturation_adjustment, saturation_humidity_and_slope
 from gcm.physics.saturation import EPSILON, saturation_vapour_pressure
 
@@ -86,22 +86,27 @@ class BettsMillerConvection:
         if not 0.0 <= self.rh_bm <= 1.0:
             raise ValueError(f"BettsMillerConvection.rh_bm must be in [0, 1], got {self.rh_bm}")
 
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
+    def __call__(self, columns: ColumnState, dt: float,
+                 out: ColumnTendencies | None = None) -> ColumnTendencies:
         """Temperature (K s-1) and humidity (kg kg-1 s-1) tendencies, (ncol, nlev), and the
-        convective precipitation (kg m-2 s-1, (ncol,)) over the step dt (s)."""
-        return self._run(columns, dt, diagnose=False)[0]
+        convective precipitation (kg m-2 s-1, (ncol,)) over the step dt (s); written into
+        ``out`` if given (gcm.physics.column), whose other fields are left alone."""
+        return self._run(columns, dt, diagnose=False, out=out)[0]
 
     def diagnose(self, columns: ColumnState,
                  dt: float) -> tuple[ColumnTendencies, ConvectionDiagnostics]:
         """The tendencies of __call__ and the reference profiles, LZB and convection type."""
         return self._run(columns, dt, diagnose=True)
 
-    def _run(self, columns: ColumnState, dt: float,
-             diagnose: bool) -> tuple[ColumnTendencies, ConvectionDiagnostics]:
+    def _run(self, columns: ColumnState, dt: float, diagnose: bool,
+             out: ColumnTendencies | None = None) -> tuple[ColumnTendencies,
+                                                           ConvectionDiagnostics]:
         if not dt > 0.0:
             raise ValueError(f"BettsMillerConvection: dt must be > 0 s, got {dt}")
         ncol, nlev = columns.ncol, columns.nlev
-        out = ColumnTendencies.zeros(ncol, nlev)
+        # the kernel writes the convecting columns' levels only
+        out = fill_into(out, columns, "BettsMillerConvection",
+                        partly_written=("temperature", "humidity", "precipitation"))
         profile_shape = (ncol, nlev) if diagnose else (0, nlev)
         parcel = np.full(profile_shape, np.nan)
         qref = np.full(profile_shape, np.nan)

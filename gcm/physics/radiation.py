@@ -59,7 +59,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY
-from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 
 STEFAN_BOLTZMANN = 5.67e-8  # W m-2 K-4 (CAM's SHR_CONST_STEBOL; Isca's stefan is 5.6734e-8)
 LONGWAVE_SCHEMES = ("frierson", "water_vapour")
@@ -99,11 +99,13 @@ class GrayRadiation:
         if not 0.0 <= self.albedo <= 1.0:
             raise ValueError(f"GrayRadiation.albedo must be in [0, 1], found {self.albedo}")
 
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
-        """Radiative heating and the four boundary fluxes. Reads temperature, humidity
+    def __call__(self, columns: ColumnState, dt: float,
+                 out: ColumnTendencies | None = None) -> ColumnTendencies:
+        """Radiative heating and the four boundary fluxes, written into ``out`` if given
+        (gcm.physics.column; its other fields are left alone). Reads temperature, humidity
         ("water_vapour" only), pressure_half, sst, insolation and latitude; ``dt`` is
         not used (radiation is a rate, not an adjustment)."""
-        out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
+        out = fill_into(out, columns, "GrayRadiation")  # the kernel writes every entry
         self._run_kernel(columns, out, keep_fluxes=False)
         return out
 

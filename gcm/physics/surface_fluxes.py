@@ -50,7 +50,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, KAPPA, LV, RD
-from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import saturation_specific_humidity
 
 DRAG_FORMULAS = ("constant", "reed_jablonowski")
@@ -104,15 +104,19 @@ class SurfaceFluxes:
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"SurfaceFluxes.{name} must be >= 0, got {getattr(self, name)}")
 
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
-        return self.exchange(columns, dt).tendencies
+    def __call__(self, columns: ColumnState, dt: float,
+                 out: ColumnTendencies | None = None) -> ColumnTendencies:
+        """The tendencies of ``exchange``, written into ``out`` if given (gcm.physics.column:
+        the lowest level of the profiles and shf, lhf; the rest is left alone)."""
+        return self.exchange(columns, dt, out).tendencies
 
-    def exchange(self, columns: ColumnState, dt: float) -> SurfaceExchange:
+    def exchange(self, columns: ColumnState, dt: float,
+                 out: ColumnTendencies | None = None) -> SurfaceExchange:
         """Tendencies of the lowest level, fluxes consistent with them, and the wind stress,
         for the columns over the interval dt (s, >= 0; dt = 0 gives the explicit fluxes)."""
         if not dt >= 0.0:
             raise ValueError(f"SurfaceFluxes: the time step must be >= 0 s, got {dt}")
-        out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
+        out = fill_into(out, columns, "SurfaceFluxes")  # the same entries every call
         T = columns.temperature[:, -1]
         q = columns.humidity[:, -1]
         u = columns.u[:, -1]

@@ -13,7 +13,19 @@ before it (sequential splitting, state_i = state_{i-1} + dt * tendency_i):
 The returned tendencies are the sums, precipitation is convective plus large-scale, and
 the fluxes are those of radiation and the surface scheme, so the suite closes the
 DESIGN.md column budgets (with frictional heating) to round-off when every scheme does.
-``breakdown`` holds each scheme's own ColumnTendencies from the last call.
+``breakdown`` holds each scheme's own ColumnTendencies from the last call: its arrays are
+the suite's buffers, overwritten by the next call (copy them to keep them; and call one
+suite from one thread at a time); the returned tendencies are new every call.
+
+Speed (the suite runs on every column every step): the schemes write into those buffers,
+and one kernel after each scheme advances the running state and adds to the totals only
+the entries the scheme can write (WRITES; the others are shared read-only zeros). The
+result has the bits of adding every scheme's full tendencies to zero-initialized totals:
+a skipped term is +0.0, x + 0.0 == x for every x but -0.0, and no -0.0 is there where a
+term is skipped: the totals begin as 0.0 + their first term, the state's winds as
+u + 0.0, and its T and q leave condensation as sums with its tendencies, which are 0.0 or
+nonzero. The arrays take the memory layout of the input, so the model's level-major views
+stay level-major throughout (and its scatter of the totals needs no copy).
 """
 
 from __future__ import annotations
@@ -32,6 +44,17 @@ from gcm.physics.radiation import GrayRadiation
 from gcm.physics.surface_fluxes import SurfaceFluxes
 
 SURFACE_FIELDS = ("precipitation", "shf", "lhf", "fsnt", "fsns", "flnt", "flns")
+
+# The fields each part of the suite can write; the surface fluxes write the lowest level
+# of their profiles only.
+WRITES = {
+    "convection": ("temperature", "humidity", "precipitation"),
+    "condensation": ("temperature", "humidity", "precipitation"),
+    "radiation": ("temperature", "fsnt", "fsns", "flnt", "flns"),
+    "surface_fluxes": ("temperature", "humidity", "u", "v", "shf", "lhf"),
+    "boundary_layer": ("temperature", "humidity", "u", "v"),
+    "frictional_heating": ("temperature",),
+}
 
 
 class TeacherPhysics:
@@ -60,47 +83,203 @@ class TeacherPhysics:
             except TypeError as err:
                 raise TypeError(f"{name}: {err}") from None
         self.breakdown: dict[str, ColumnTendencies] = {}
+        self._buffers: SuiteBuffers | None = None
 
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
-        total = ColumnTendencies.zeros(columns.ncol, columns.nlev)
-        # the running state: C-ordered copies of the profiles, advanced in place after
-        # each scheme (the model passes strided views, which the schemes read slower)
-        state = replace(columns, **{f: np.array(getattr(columns, f), order="C")
-                                    for f in PROFILE_FIELDS})
-        for name in self.ORDER:
-            out = self.schemes[name](state, dt)
-            self.breakdown[name] = out
-            _add_scheme(dt, *(getattr(x, f) for x in (out, state, total)
-                              for f in PROFILE_FIELDS))
-            for field in SURFACE_FIELDS:
-                getattr(total, field)[...] += getattr(out, field)
-        heating = ColumnTendencies.zeros(columns.ncol, columns.nlev)
-        _frictional_heating(columns.u, columns.v, total.u, total.v, heating.temperature)
-        self.breakdown["frictional_heating"] = heating
-        total.temperature += heating.temperature
+        buffers = self._buffers_for(columns)
+        part, s = buffers.parts, self.schemes
+        # the running state: the suite's profiles, the columns' pressures and boundary
+        state = replace(columns, **buffers.state)
+        total = _new_tendencies(columns.temperature)  # new: the caller may keep it
+        # the stage kernels see every profile with its contiguous axis last
+        w = buffers.walk
+        # the stages follow ORDER; convection reads the input, which any layout serves
+        conv = s["convection"](columns, dt, out=part["convection"])
+        _start_state(dt, *map(w, _profiles(columns) + _profiles(state)),
+                     w(conv.temperature), w(conv.humidity))
+        c = s["condensation"](state, dt, out=part["condensation"])
+        _add_condensation_start_totals(
+            dt, w(c.temperature), w(c.humidity), w(state.temperature), w(state.humidity),
+            w(conv.temperature), w(conv.humidity), w(total.temperature), w(total.humidity),
+            c.precipitation, conv.precipitation, total.precipitation)
+        c = s["radiation"](state, dt, out=part["radiation"])
+        _add_radiation(dt, w(c.temperature), w(state.temperature), w(total.temperature),
+                       c.fsnt, c.fsns, c.flnt, c.flns, total.fsnt, total.fsns, total.flnt,
+                       total.flns)
+        c = s["surface_fluxes"](state, dt, out=part["surface_fluxes"])
+        _add_surface_fluxes(dt, *(x[:, -1] for x in _profiles(c) + _profiles(state)
+                                  + _profiles(total)), c.shf, c.lhf, total.shf, total.lhf)
+        c = s["boundary_layer"](state, dt, out=part["boundary_layer"])
+        heating = part["frictional_heating"].temperature
+        _add_boundary_layer_and_heating(buffers.level_major,
+                                        *map(w, _profiles(c) + (state.u, state.v, columns.u,
+                                                                columns.v) + _profiles(total)
+                                             + (heating,)))
+        self.breakdown = dict(part)
         return total
 
+    def _buffers_for(self, columns: ColumnState) -> SuiteBuffers:
+        """The buffers for columns of this shape and layout, made anew when they change."""
+        like = columns.temperature
+        b = self._buffers
+        if b is None or b.shape != like.shape or b.level_major != _level_major(like):
+            b = self._buffers = SuiteBuffers(columns)
+        return b
+
+
+class SuiteBuffers:
+    """Arrays the suite reuses from call to call: each scheme's tendencies (``parts``,
+    fields it does not write are shared read-only zeros) and the profiles of the running
+    state (``state``)."""
+
+    def __init__(self, columns: ColumnState):
+        like = columns.temperature
+        self.shape, self.level_major = like.shape, _level_major(like)
+        zero_profile = np.zeros_like(like, dtype=np.float64)
+        zero_surface = np.zeros(like.shape[0])
+        for z in (zero_profile, zero_surface):
+            z.flags.writeable = False
+        self.parts = {}
+        for name, written in WRITES.items():
+            values = {}
+            for f in PROFILE_FIELDS + SURFACE_FIELDS:
+                if f not in written:
+                    values[f] = zero_profile if f in PROFILE_FIELDS else zero_surface
+                elif f in PROFILE_FIELDS:
+                    values[f] = self._profile()
+                else:
+                    values[f] = np.zeros_like(zero_surface)
+            self.parts[name] = ColumnTendencies(**values)
+        self.state = {f: self._profile() for f in PROFILE_FIELDS}
+
+    def _profile(self) -> np.ndarray:
+        """A zero profile (ncol, nlev) in the input's layout. Level-major rows get one
+        cache line more than ncol: with ncol a power of two (8192 at T42) a column's levels
+        would otherwise share the same few cache sets, and the schemes that go column by
+        column (radiation, the boundary layer's output) would thrash them."""
+        ncol, nlev = self.shape
+        if self.level_major:
+            return np.zeros((nlev, ncol + 8))[:, :ncol].T
+        return np.zeros((ncol, nlev))
+
+    def walk(self, x: np.ndarray) -> np.ndarray:
+        """A profile (ncol, nlev) as the stage kernels walk it: transposed if level-major,
+        so that the last axis is the contiguous one."""
+        return x.T if self.level_major else x
+
+
+def _level_major(x: np.ndarray) -> bool:
+    """Whether the columns of profile x (ncol, nlev) lie side by side, level after level,
+    as in the model's transposed views (np.empty_like keeps that layout)."""
+    return x.strides[0] < x.strides[1]
+
+
+def _profiles(x) -> tuple:
+    """temperature, humidity, u, v of a ColumnState or ColumnTendencies."""
+    return tuple(getattr(x, f) for f in PROFILE_FIELDS)
+
+
+def _new_tendencies(like: np.ndarray) -> ColumnTendencies:
+    """Uninitialized tendencies with profiles laid out as ``like`` (ncol, nlev); the
+    stages below write every entry."""
+    return ColumnTendencies(**{f: np.empty_like(like, dtype=np.float64) for f in PROFILE_FIELDS},
+                            **{f: np.empty(like.shape[0]) for f in SURFACE_FIELDS})
+
+
+# The stage kernels: elementwise over profiles that all have the same layout, given
+# (n, m) with the contiguous axis last (see SuiteBuffers.walk), so that the outer loop is
+# split between threads and the inner one streams; (ncol,) surface fields go serially
+# (a few microseconds). t* are a scheme's tendencies, s* the running state, a* the
+# totals; dt in s.
+
 
 @numba.njit(cache=True, parallel=True)
-def _add_scheme(dt, tt, tq, tu, tv, st, sq, su, sv, at, aq, au, av):
-    """One scheme's tendencies t* (ncol, nlev) advance the running state s* by dt (s)
-    and add to the suite's totals a*, in place."""
-    for i in numba.prange(tt.shape[0]):
-        for k in range(tt.shape[1]):
-            st[i, k] += dt * tt[i, k]
-            sq[i, k] += dt * tq[i, k]
-            su[i, k] += dt * tu[i, k]
-            sv[i, k] += dt * tv[i, k]
-            at[i, k] += tt[i, k]
-            aq[i, k] += tq[i, k]
-            au[i, k] += tu[i, k]
-            av[i, k] += tv[i, k]
+def _start_state(dt, T, q, u, v, sT, sq, su, sv, tT, tq):
+    """The running state s* = the columns' T, q, u, v + dt * convection's tendencies
+    (u + 0.0 is its zero wind tendency, which maps -0.0 to 0.0)."""
+    n, m = T.shape
+    for o in numba.prange(n):
+        for j in range(m):
+            sT[o, j] = T[o, j] + dt * tT[o, j]
+            sq[o, j] = q[o, j] + dt * tq[o, j]
+            su[o, j] = u[o, j] + 0.0
+            sv[o, j] = v[o, j] + 0.0
 
 
 @numba.njit(cache=True, parallel=True)
-def _frictional_heating(u, v, du, dv, heating):
-    """heating = -(u du + v dv) / cp, K s-1: the kinetic energy the momentum
-    tendencies du, dv (m s-2) remove from winds u, v (m s-1); all (ncol, nlev)."""
-    for i in numba.prange(u.shape[0]):
-        for k in range(u.shape[1]):
-            heating[i, k] = -(u[i, k] * du[i, k] + v[i, k] * dv[i, k]) / CP
+def _add_condensation_start_totals(dt, tT, tq, sT, sq, cT, cq, aT, aq, tp, cp, ap):
+    """Condensation's tendencies t* advance the state; the totals begin as convection's
+    tendencies c* plus condensation's (0.0 + c: the sum starts from zero)."""
+    n, m = tT.shape
+    for o in numba.prange(n):
+        for j in range(m):
+            sT[o, j] += dt * tT[o, j]
+            sq[o, j] += dt * tq[o, j]
+            aT[o, j] = (0.0 + cT[o, j]) + tT[o, j]
+            aq[o, j] = (0.0 + cq[o, j]) + tq[o, j]
+    for i in range(tp.size):
+        ap[i] = (0.0 + cp[i]) + tp[i]
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_radiation(dt, tT, sT, aT, fsnt, fsns, flnt, flns, afsnt, afsns, aflnt, aflns):
+    """Radiative heating advances the state and adds to the totals; the boundary fluxes
+    (W m-2) become the totals'."""
+    n, m = tT.shape
+    for o in numba.prange(n):
+        for j in range(m):
+            sT[o, j] += dt * tT[o, j]
+            aT[o, j] += tT[o, j]
+    for i in range(fsnt.size):
+        afsnt[i] = 0.0 + fsnt[i]
+        afsns[i] = 0.0 + fsns[i]
+        aflnt[i] = 0.0 + flnt[i]
+        aflns[i] = 0.0 + flns[i]
+
+
+@numba.njit(cache=True)
+def _add_surface_fluxes(dt, tT, tq, tu, tv, sT, sq, su, sv, aT, aq, au, av, shf, lhf,
+                        ashf, alhf):
+    """The surface fluxes' tendencies advance the state and add to the totals at the
+    lowest level (all arrays (ncol,): the lowest level of the profiles), where the
+    totals' winds begin; their heat fluxes (W m-2) become the totals'."""
+    for i in range(tT.size):
+        sT[i] += dt * tT[i]
+        sq[i] += dt * tq[i]
+        su[i] += dt * tu[i]
+        sv[i] += dt * tv[i]
+        aT[i] += tT[i]
+        aq[i] += tq[i]
+        au[i] = 0.0 + tu[i]
+        av[i] = 0.0 + tv[i]
+        ashf[i] = 0.0 + shf[i]
+        alhf[i] = 0.0 + lhf[i]
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_boundary_layer_and_heating(level_major, tT, tq, tu, tv, su, sv, u, v, aT, aq, au,
+                                    av, heating):
+    """The boundary layer's tendencies complete the totals (whose winds so far exist at
+    the lowest level only, the first row if ``level_major`` else the last column), then
+    frictional heating -(u du + v dv) / cp (K s-1, into ``heating`` and the total) turns
+    the kinetic energy the total wind tendencies du, dv (m s-2) remove from the columns'
+    winds u, v (m s-1) into heat. The state is not advanced: nothing runs after.
+
+    Above the lowest level the state's winds su, sv are u + 0.0, v + 0.0, which the
+    boundary layer has just read (so they are in cache, u and v long out of it) and which
+    equal u, v except for -0.0: where they are zero, and at the lowest level, u and v
+    themselves are read."""
+    n, m = tT.shape
+    for o in numba.prange(n):
+        for j in range(m):
+            lowest = o == n - 1 if level_major else j == m - 1
+            du = (au[o, j] if lowest else 0.0) + tu[o, j]
+            dv = (av[o, j] if lowest else 0.0) + tv[o, j]
+            au[o, j] = du
+            av[o, j] = dv
+            aq[o, j] += tq[o, j]
+            wind_u = su[o, j] if not lowest and su[o, j] != 0.0 else u[o, j]
+            wind_v = sv[o, j] if not lowest and sv[o, j] != 0.0 else v[o, j]
+            h = -(wind_u * du + wind_v * dv) / CP
+            heating[o, j] = h
+            aT[o, j] = (aT[o, j] + tT[o, j]) + h
