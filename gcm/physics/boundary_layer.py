@@ -144,25 +144,208 @@ class BoundaryLayer:
         return diag
 
 
-@numba.njit(cache=True, inline="always")
-def _heights(T, q, log_p, log_p_half, z, z_half):
-    """Hypsometric heights above the surface (m) of the levels, z (nlev,), and of the
-    interfaces, z_half (nlev + 1,), from T, q (nlev,) and ln p (nlev,), ln p_half
-    (nlev + 1,; entry 0, possibly ln 0, is not used and z_half[0] is set to inf)."""
-    nlev = T.size
-    z_half[nlev] = 0.0
+COLUMNS = 64  # columns of a block, side by side in the work space: its loops vectorize
+
+# rows of a block's work space, each (nlev + 1, COLUMNS): entry [row, k, j] is level (or
+# interface) k of the block's column j. _CHI and _RHS are four rows each (theta, q, u, v:
+# the diffused variables, and the right-hand sides of their Thomas sweeps, which become
+# the increments); u and v share their matrix, so _COND_M, _SUP_M and _DENOM_M serve both
+(_T, _P, _P_HALF, _LOG_P, _LOG_P_HALF, _Z, _Z_HALF, _EXNER, _EXNER_HALF, _THETA_V, _WIND2,
+ _MASS, _KH, _KM, _STORAGE_THETA, _COND_THETA, _COND_Q, _COND_M, _SUP, _DENOM, _SUP_M,
+ _DENOM_M, _FLUX, _TENDENCY, _CHI) = range(25)
+_RHS = _CHI + 4
+_NWORK = _RHS + 4
+# rows of a block's per-column scratch, each (COLUMNS,)
+(_PS, _SST, _SPEED_A, _K_E, _K_M, _HEIGHT, _NLANE) = range(7)
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
+                           dT, dq, du, dv, diagnose, k_heat, k_momentum, height):
+    """Tendencies dT (K s-1), dq (kg kg-1 s-1), du, dv (m s-2), all (ncol, nlev), from the
+    state (ncol, nlev) [p_half (ncol, nlev + 1)], ps, sst (ncol,), dt (s); also fills
+    height (ncol, m) and, if diagnose, k_heat and k_momentum (ncol, nlev + 1, m2 s-1;
+    else they may be empty). Any memory layout: the model passes level-major views.
+
+    Blocks of COLUMNS columns are solved side by side, level by level, in level-major
+    work space: the arithmetic of the loops over a block's columns vectorizes (the
+    logarithms and exponentials, libm calls, get loops of their own), and the model's
+    level-major arrays are read and written in their memory order. Each column's
+    arithmetic is the same as if it were solved alone, so its bits do not depend on
+    its neighbours. Helpers are inlined: as separate functions their array views cost
+    atomic reference counts."""
+    ncol, nlev = T.shape
+    # columns of a block: known only at run time, so that LLVM vectorizes the loops over
+    # them (a constant trip count gets them unrolled, and then not vectorized)
+    width = min(COLUMNS, ncol)
+    nblock = (ncol + width - 1) // width
+    # blocks in chunks, so that work space is allocated once a chunk; the chunk's views
+    # of the arrays are indexed from 0, which lets the loops over columns vectorize
+    nchunk = min(nblock, 16)
+    for c in numba.prange(nchunk):
+        first_block, last_block = c * nblock // nchunk, (c + 1) * nblock // nchunk
+        first, last = first_block * width, min(ncol, last_block * width)
+        work = np.empty((_NWORK, nlev + 1, width))
+        lane = np.empty((_NLANE, width))
+        _zero_boundaries(work)
+        state = (T[first:last], q[first:last], u[first:last], v[first:last],
+                 p[first:last], p_half[first:last], ps[first:last], sst[first:last])
+        out = (dT[first:last], dq[first:last], du[first:last], dv[first:last])
+        for block in range(last_block - first_block):
+            offset = block * width
+            m = min(width, last - first - offset)  # columns in this block
+            _load_block(offset, m, state, work, lane)
+            _block_conductances(profile, params, work, lane)
+            _block_tendencies(offset, m, dt, work, out)
+            for j in range(m):
+                height[first + offset + j] = lane[_HEIGHT, j]
+            if diagnose:
+                for i in range(nlev + 1):
+                    for j in range(m):
+                        k_heat[first + offset + j, i] = work[_KH, i, j]
+                        k_momentum[first + offset + j, i] = work[_KM, i, j]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _zero_boundaries(work):
+    """Zero the entries of the work space that stay 0: the Exner function, the
+    diffusivities and the conductances at the model top and at the surface."""
+    nlev = work.shape[1] - 1
+    for row in (_EXNER_HALF, _KH, _KM, _COND_THETA, _COND_Q, _COND_M):
+        for i in (0, nlev):
+            work[row, i, :] = 0.0
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _load_block(offset, m, state, work, lane):
+    """The m columns offset.. of the chunk's state (T, q, u, v, p, p_half, ps, sst: its
+    views of the model's arrays) into the block's work space and lanes; the lanes past m
+    repeat the last column (they are computed but not written out)."""
+    T, q, u, v, p, p_half, ps, sst = state
+    _gather(T, offset, m, work[_T])
+    _gather(q, offset, m, work[_CHI + 1])
+    _gather(u, offset, m, work[_CHI + 2])
+    _gather(v, offset, m, work[_CHI + 3])
+    _gather(p, offset, m, work[_P])
+    _gather(p_half, offset, m, work[_P_HALF])
+    for j in range(work.shape[2]):
+        lane[_PS, j], lane[_SST, j] = ps[offset + min(j, m - 1)], sst[offset + min(j, m - 1)]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _gather(x, offset, m, out):
+    """Columns offset..offset+m-1 of x (columns, levels) into out (levels, width),
+    reading x in its memory order (level by level if it is level-major, else column by
+    column); the lanes past m get copies of the last column."""
+    levels = x.shape[1]
+    width = out.shape[1]
+    if x.strides[0] <= x.strides[1]:
+        for k in range(levels):
+            for j in range(m):
+                out[k, j] = x[offset + j, k]
+    else:
+        for j in range(m):
+            for k in range(levels):
+                out[k, j] = x[offset + j, k]
+    for k in range(levels):
+        for j in range(m, width):
+            out[k, j] = out[k, m - 1]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _block_conductances(profile, params, work, lane):
+    """From the block's state in work: heights, Exner function, potential temperature
+    (into _CHI), the diffusivities (profile 0 Frierson, 1 Reed & Jablonowski) and
+    boundary-layer height (into lane[_HEIGHT], m), and the conductances rho K / dz
+    (kg m-2 s-1) and storages of the implicit solve."""
+    width = work.shape[2]
+    nlev = work.shape[1] - 1
+    T, q, u, v = work[_T], work[_CHI + 1], work[_CHI + 2], work[_CHI + 3]
+    p, p_half = work[_P], work[_P_HALF]
+    log_p, log_p_half = work[_LOG_P], work[_LOG_P_HALF]
+    z, z_half = work[_Z], work[_Z_HALF]
+    exner, exner_half = work[_EXNER], work[_EXNER_HALF]
+    theta, theta_v, wind2, mass = work[_CHI], work[_THETA_V], work[_WIND2], work[_MASS]
+    kh, km = work[_KH], work[_KM]
+    gust2 = params[4]
+    # logarithms of pressure once, for both the heights and the Exner function
+    for k in range(nlev):
+        for j in range(width):
+            log_p[k, j] = np.log(p[k, j])
+            log_p_half[k + 1, j] = np.log(p_half[k + 1, j])
+    _block_heights(T, q, log_p, log_p_half, z, z_half)
+    for k in range(nlev):
+        for j in range(width):
+            exner[k, j] = np.exp(KAPPA * (log_p[k, j] - LOG_P0))
+    for i in range(1, nlev):
+        for j in range(width):
+            exner_half[i, j] = np.exp(KAPPA * (log_p_half[i, j] - LOG_P0))
+    for k in range(nlev):
+        for j in range(width):
+            theta[k, j] = T[k, j] / exner[k, j]
+            theta_v[k, j] = theta[k, j] * (1.0 + VIRTUAL * q[k, j])
+            wind2[k, j] = max(u[k, j] ** 2 + v[k, j] ** 2 + gust2, SPEED2_FLOOR)
+            mass[k, j] = (p_half[k + 1, j] - p_half[k, j]) / GRAVITY
+    for j in range(width):
+        lane[_SPEED_A, j] = np.sqrt(wind2[nlev - 1, j])
+
+    if profile == 0:
+        kh[:] = 0.0
+        for j in range(width):
+            ps, sst = lane[_PS, j], lane[_SST, j]
+            qs = saturation_specific_humidity(sst, ps)
+            theta_v_surface = sst * (P0 / ps) ** KAPPA * (1.0 + VIRTUAL * qs)
+            lane[_HEIGHT, j] = _frierson_diffusivity(
+                theta_v[:nlev, j], wind2[:nlev, j], z[:nlev, j], z_half[:, j],
+                theta_v_surface, lane[_SPEED_A, j], params, kh[:, j])
+        km[:] = kh
+    else:
+        _block_reed_jablonowski_diffusivity(p_half, z, z_half, params, lane, kh, km)
+
+    # conductances rho K / dz (kg m-2 s-1) at interfaces; 0 at the top and the surface
+    cond_q, cond_m, cond_theta = work[_COND_Q], work[_COND_M], work[_COND_THETA]
+    for i in range(1, nlev):
+        for j in range(width):
+            tv_half = 0.5 * (T[i - 1, j] * (1.0 + VIRTUAL * q[i - 1, j])
+                             + T[i, j] * (1.0 + VIRTUAL * q[i, j]))
+            rho_over_dz = p_half[i, j] / (RD * tv_half) / (z[i - 1, j] - z[i, j])
+            cond_q[i, j] = rho_over_dz * kh[i, j]
+            cond_m[i, j] = rho_over_dz * km[i, j]
+    # heat: theta diffused with enthalpy weights (storage Pi dp/g, flux Pi_half F)
+    for i in range(nlev + 1):
+        for j in range(width):
+            cond_theta[i, j] = cond_q[i, j] * exner_half[i, j]
+    storage_theta = work[_STORAGE_THETA]
+    for k in range(nlev):
+        for j in range(width):
+            storage_theta[k, j] = mass[k, j] * exner[k, j]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _block_heights(T, q, log_p, log_p_half, z, z_half):
+    """Hypsometric heights above the surface (m) of the levels, z, and of the
+    interfaces, z_half, each (nlev + 1, COLUMNS) (z_half[0] is set to inf), from T, q
+    and ln p at the levels and ln p_half at the interfaces (entry 0 not used)."""
+    width = z.shape[1]
+    nlev = z.shape[0] - 1
+    for j in range(width):
+        z_half[nlev, j] = 0.0
     for k in range(nlev - 1, -1, -1):
-        scale = RD * T[k] * (1.0 + VIRTUAL * q[k]) / GRAVITY
-        z[k] = z_half[k + 1] + scale * (log_p_half[k + 1] - log_p[k])
-        if k > 0:
-            z_half[k] = z_half[k + 1] + scale * (log_p_half[k + 1] - log_p_half[k])
-    z_half[0] = np.inf
+        for j in range(width):
+            scale = RD * T[k, j] * (1.0 + VIRTUAL * q[k, j]) / GRAVITY
+            z[k, j] = z_half[k + 1, j] + scale * (log_p_half[k + 1, j] - log_p[k, j])
+            if k > 0:
+                z_half[k, j] = z_half[k + 1, j] + scale * (log_p_half[k + 1, j]
+                                                           - log_p_half[k, j])
+    for j in range(width):
+        z_half[0, j] = np.inf
 
 
 @numba.njit(cache=True, inline="always")
 def _frierson_diffusivity(theta_v, wind2, z, z_half, theta_v_surface, speed_a, params, k_out):
-    """Frierson et al. (2006) K (m2 s-1) at the interior interfaces into k_out (nlev + 1,);
-    returns the boundary-layer height h (m)."""
+    """Frierson et al. (2006) K (m2 s-1) of one column at the interior interfaces into
+    k_out (nlev + 1,), from theta_v, |v|^2 and z (nlev,), z_half (nlev + 1,); returns the
+    boundary-layer height h (m)."""
     ric, fb, karman, z0 = params[0], params[1], params[2], params[3]
     nlev = z.size
     za = z[nlev - 1]
@@ -199,180 +382,134 @@ def _frierson_diffusivity(theta_v, wind2, z, z_half, theta_v_surface, speed_a, p
     return h
 
 
-@numba.njit(cache=True, inline="always")
-def _reed_jablonowski_diffusivity(p_half, z, z_half, speed_a, params, kh_out, km_out):
-    """Reed & Jablonowski (2012) K_E, K_m (m2 s-1) at the interior interfaces; returns the
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _block_reed_jablonowski_diffusivity(p_half, z, z_half, params, lane, kh, km):
+    """Reed & Jablonowski (2012) K_E, K_m (m2 s-1) of the block at the interior interfaces
+    into kh, km (nlev + 1, COLUMNS), from p_half and the heights; lane[_HEIGHT] gets the
     height (m) of p_top, interpolated in ln p between interfaces (0 if below the first)."""
+    width = z.shape[1]
     ce, p_top, p_strato = params[5], params[6], params[7]
-    nlev = z.size
-    za = z[nlev - 1]
-    ke = ce * speed_a * za
-    km = reed_jablonowski_drag(speed_a) * speed_a * za
+    nlev = z.shape[0] - 1
+    for j in range(width):
+        speed_a, za = lane[_SPEED_A, j], z[nlev - 1, j]
+        lane[_K_E, j] = ce * speed_a * za
+        lane[_K_M, j] = reed_jablonowski_drag(speed_a) * speed_a * za
     for i in range(1, nlev):
-        decay = 1.0
-        if p_half[i] < p_top:
-            decay = np.exp(-(((p_top - p_half[i]) / p_strato) ** 2))
-        kh_out[i] = ke * decay
-        km_out[i] = km * decay
-    height = 0.0
-    for i in range(nlev - 1, 0, -1):
-        if p_half[i] <= p_top:
-            w = np.log(p_half[i + 1] / p_top) / np.log(p_half[i + 1] / p_half[i])
-            height = z_half[i + 1] + w * (z_half[i] - z_half[i + 1])
-            break
-    return height
+        for j in range(width):
+            decay = 1.0
+            if p_half[i, j] < p_top:
+                decay = np.exp(-(((p_top - p_half[i, j]) / p_strato) ** 2))
+            kh[i, j] = lane[_K_E, j] * decay
+            km[i, j] = lane[_K_M, j] * decay
+    for j in range(width):
+        height = 0.0
+        for i in range(nlev - 1, 0, -1):
+            if p_half[i, j] <= p_top:
+                w = (np.log(p_half[i + 1, j] / p_top)
+                     / np.log(p_half[i + 1, j] / p_half[i, j]))
+                height = z_half[i + 1, j] + w * (z_half[i, j] - z_half[i + 1, j])
+                break
+        lane[_HEIGHT, j] = height
 
 
-@numba.njit(cache=True, inline="always")
-def _implicit_fluxes(chi, storage, conductance, dt, flux, sup, rhs, delta):
-    """Backward-Euler diffusion of each row j of chi (m, nlev) with its own matrix:
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _block_tendencies(offset, m, dt, work, out):
+    """Backward-Euler diffusion of theta, q, u, v over dt (s) with the block's storages
+    and conductances, and the flux-form tendencies of its first m columns into rows
+    offset.. of the chunk's dT (K s-1), dq (kg kg-1 s-1), du and dv (m s-2) in out, each
+    (columns, nlev). u and v share the factorization of their matrix (the same storage
+    and conductances, so the same bits as two)."""
+    dT, dq, du, dv = out
+    _solve_and_write(work, _CHI, _STORAGE_THETA, _COND_THETA, _SUP, _DENOM, _RHS, dt,
+                     False, offset, m, dT)
+    _solve_and_write(work, _CHI + 1, _MASS, _COND_Q, _SUP, _DENOM, _RHS + 1, dt,
+                     False, offset, m, dq)
+    _solve_and_write(work, _CHI + 2, _MASS, _COND_M, _SUP_M, _DENOM_M, _RHS + 2, dt,
+                     False, offset, m, du)
+    _solve_and_write(work, _CHI + 3, _MASS, _COND_M, _SUP_M, _DENOM_M, _RHS + 3, dt,
+                     True, offset, m, dv)
 
-        storage_jk (chi'_jk - chi_jk) / dt = G_j,k+1 - G_jk,
-        G_ji = conductance_ji (chi'_ji - chi'_j,i-1),
 
-    (storage (m, nlev), conductance (m, nlev + 1), 0 at both ends) for the increment
-    chi' - chi by the Thomas algorithm (the matrix is a diagonally dominant M-matrix, so
-    no pivoting is needed and chi' has no new extrema), and writes the upward interface
-    fluxes G of the solution into flux (m, nlev + 1). sup, rhs, delta (m, nlev) are work
-    space. The rows are solved together, level by level, so that their chains of
-    divisions overlap instead of waiting on each other."""
-    m, n = chi.shape
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _solve_and_write(work, chi, storage, cond, sup, denom, rhs, dt, factored, offset, m,
+                     out):
+    """One variable of _block_tendencies: chi, storage, cond, sup, denom, rhs are rows
+    of work (see _forward_sweep)."""
+    _forward_sweep(work, chi, storage, cond, sup, denom, rhs, dt, factored)
+    _back_substitution(work, sup, rhs)
+    _write_tendency(work, chi, cond, rhs, offset, m, out)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _forward_sweep(work, chi, storage, cond, sup, denom, rhs, dt, factored):
+    """Forward sweep of the Thomas algorithm for the increment chi' - chi of
+
+        storage_k (chi'_k - chi_k) / dt = G_k+1 - G_k,   G_i = cond_i (chi'_i - chi'_i-1),
+
+    (rows of work: storage (nlev,), cond (nlev + 1,), 0 at both ends) in every column of
+    the block; the matrix is a diagonally dominant M-matrix, so no pivoting is needed
+    and chi' has no new extrema. Writes the right-hand sides into row rhs and, unless
+    the matrix is already factored, the super-diagonal and pivots into rows sup, denom
+    (else it reads them)."""
+    width = work.shape[2]
+    n = work.shape[1] - 1
     for k in range(n):
-        for j in range(m):
-            below = dt * conductance[j, k + 1]
-            above = dt * conductance[j, k]
+        for j in range(width):
+            below = dt * work[cond, k + 1, j]
+            above = dt * work[cond, k, j]
             r = 0.0
             if k + 1 < n:
-                r += below * (chi[j, k + 1] - chi[j, k])
-            denominator = storage[j, k] + above + below  # a_k = -above
-            if k > 0:
-                r -= above * (chi[j, k] - chi[j, k - 1])
-                denominator += above * sup[j, k - 1]
-                rhs[j, k] = (r + above * rhs[j, k - 1]) / denominator
+                r += below * (work[chi, k + 1, j] - work[chi, k, j])
+            if factored:
+                denominator = work[denom, k, j]
             else:
-                rhs[j, k] = (r + above * 0.0) / denominator
-            sup[j, k] = -below / denominator
-    for j in range(m):
-        delta[j, n - 1] = rhs[j, n - 1]
+                denominator = work[storage, k, j] + above + below  # a_k = -above
+                if k > 0:
+                    denominator += above * work[sup, k - 1, j]
+                work[denom, k, j] = denominator
+                work[sup, k, j] = -below / denominator
+            if k > 0:
+                r -= above * (work[chi, k, j] - work[chi, k - 1, j])
+                work[rhs, k, j] = (r + above * work[rhs, k - 1, j]) / denominator
+            else:
+                work[rhs, k, j] = (r + above * 0.0) / denominator
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _back_substitution(work, sup, rhs):
+    """The increments delta_k = rhs_k - sup_k delta_k+1 of the Thomas algorithm, in
+    place of the right-hand sides in row rhs of work."""
+    width = work.shape[2]
+    n = work.shape[1] - 1
     for k in range(n - 2, -1, -1):
-        for j in range(m):
-            delta[j, k] = rhs[j, k] - sup[j, k] * delta[j, k + 1]
-    for j in range(m):
-        flux[j, 0] = 0.0
-        flux[j, n] = 0.0
-        for i in range(1, n):
-            flux[j, i] = conductance[j, i] * ((chi[j, i] - chi[j, i - 1])
-                                              + (delta[j, i] - delta[j, i - 1]))
+        for j in range(width):
+            work[rhs, k, j] = work[rhs, k, j] - work[sup, k, j] * work[rhs, k + 1, j]
 
 
-# rows of the work space of _column, each (nlev + 1,); _CHI .. _FLUX are four rows each
-# (theta, q, u, v), _STORAGE and _COND likewise (their storage and conductances)
-(_Z, _Z_HALF, _EXNER, _EXNER_HALF, _THETA_V, _WIND2, _MASS, _LOG_P, _LOG_P_HALF, _KH, _KM,
- _STORAGE, _COND, _SUP, _CHI, _RHS, _DELTA, _FLUX) = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                      11, 15, 19, 23, 27, 31, 35)
-_NWORK = 39
-
-
-@numba.njit(cache=True, parallel=True)
-def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
-                           dT, dq, du, dv, diagnose, k_heat, k_momentum, height):
-    """Tendencies dT (K s-1), dq (kg kg-1 s-1), du, dv (m s-2), all (ncol, nlev), from the
-    state (ncol, nlev) [p_half (ncol, nlev + 1)], ps, sst (ncol,), dt (s); also fills
-    height (ncol, m) and, if diagnose, k_heat and k_momentum (ncol, nlev + 1, m2 s-1;
-    else they may be empty). Helpers are inlined: as separate functions their array
-    views cost atomic reference counts, a third of the kernel's time."""
-    ncol, nlev = T.shape
-    # columns in blocks, so that work space is allocated once a block rather than once a
-    # column
-    nblock = min(ncol, 64)
-    for b in numba.prange(nblock):
-        work = np.zeros((_NWORK, nlev + 1))
-        first, last = b * ncol // nblock, (b + 1) * ncol // nblock
-        # the block's T, q, u, v gathered level by level into C order: in the model's
-        # transposed views one column's levels lie a power of two apart, which thrashes
-        # the cache when read column by column
-        state = np.empty((4, last - first, nlev))
-        for k in range(nlev):
-            for c in range(first, last):
-                state[0, c - first, k] = T[c, k]
-                state[1, c - first, k] = q[c, k]
-                state[2, c - first, k] = u[c, k]
-                state[3, c - first, k] = v[c, k]
-        for c in range(first, last):
-            work[_KH] = 0.0
-            work[_KM] = 0.0
-            _column(c, c - first, state, p, p_half, ps, sst, dt, profile, params,
-                    dT, dq, du, dv, height, work)
-            if diagnose:
-                k_heat[c] = work[_KH]
-                k_momentum[c] = work[_KM]
-
-
-@numba.njit(cache=True, inline="always")
-def _column(c, j, state, p, p_half, ps, sst, dt, profile, params,
-            dT, dq, du, dv, height, work):
-    """Column c of _boundary_layer_kernel, whose T, q, u, v are state[0:4, j] (nlev,);
-    work (_NWORK, nlev + 1) is scratch space whose first and last entries of the interface
-    rows (exner_half, cond_*) stay 0, and whose rows _KH, _KM (the diffusivities) must
-    come in zero."""
-    nlev = state.shape[2]
-    gust2 = params[4]
-    z, z_half = work[_Z, :nlev], work[_Z_HALF]
-    exner, exner_half = work[_EXNER, :nlev], work[_EXNER_HALF]
-    theta_v, wind2, mass = work[_THETA_V, :nlev], work[_WIND2, :nlev], work[_MASS, :nlev]
-    # the four diffused variables theta, q, u, v; their storages and conductances
-    chi, storage = work[_CHI:_CHI + 4, :nlev], work[_STORAGE:_STORAGE + 4, :nlev]
-    cond = work[_COND:_COND + 4]
-    theta = chi[0]
-    log_p, log_p_half = work[_LOG_P, :nlev], work[_LOG_P_HALF]
-    kh, km = work[_KH], work[_KM]
-    # logarithms of pressure once, for both the heights and the Exner function
-    for k in range(nlev):
-        log_p[k] = np.log(p[c, k])
-        log_p_half[k + 1] = np.log(p_half[c, k + 1])
-    _heights(state[0, j], state[1, j], log_p, log_p_half, z, z_half)
-    for k in range(nlev):
-        exner[k] = np.exp(KAPPA * (log_p[k] - LOG_P0))
-        theta[k] = state[0, j, k] / exner[k]
-        chi[1, k], chi[2, k], chi[3, k] = state[1, j, k], state[2, j, k], state[3, j, k]
-        theta_v[k] = theta[k] * (1.0 + VIRTUAL * state[1, j, k])
-        wind2[k] = max(state[2, j, k] ** 2 + state[3, j, k] ** 2 + gust2, SPEED2_FLOOR)
-        mass[k] = (p_half[c, k + 1] - p_half[c, k]) / GRAVITY
-    for i in range(1, nlev):
-        exner_half[i] = np.exp(KAPPA * (log_p_half[i] - LOG_P0))
-    speed_a = np.sqrt(wind2[nlev - 1])
-
-    if profile == 0:
-        qs = saturation_specific_humidity(sst[c], ps[c])
-        theta_v_surface = sst[c] * (P0 / ps[c]) ** KAPPA * (1.0 + VIRTUAL * qs)
-        height[c] = _frierson_diffusivity(theta_v, wind2, z, z_half, theta_v_surface,
-                                          speed_a, params, kh)
-        for i in range(nlev + 1):
-            km[i] = kh[i]
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _write_tendency(work, chi, cond, delta, offset, m, out):
+    """The upward interface fluxes G of the implicit solution chi + delta (rows of work)
+    applied in flux form, (G_k+1 - G_k) / (dp_k / g), into rows offset..offset+m-1 of
+    out (columns, nlev), written in out's memory order."""
+    width = work.shape[2]
+    n = work.shape[1] - 1
+    flux = work[_FLUX]
+    for j in range(width):
+        flux[0, j] = 0.0
+        flux[n, j] = 0.0
+    for i in range(1, n):
+        for j in range(width):
+            flux[i, j] = work[cond, i, j] * ((work[chi, i, j] - work[chi, i - 1, j])
+                                             + (work[delta, i, j] - work[delta, i - 1, j]))
+    tendency, mass = work[_TENDENCY], work[_MASS]
+    for k in range(n):
+        for j in range(width):
+            tendency[k, j] = (flux[k + 1, j] - flux[k, j]) / mass[k, j]
+    if out.strides[0] <= out.strides[1]:
+        for k in range(n):
+            for j in range(m):
+                out[offset + j, k] = tendency[k, j]
     else:
-        height[c] = _reed_jablonowski_diffusivity(p_half[c], z, z_half, speed_a, params,
-                                                  kh, km)
-
-    # conductances rho K / dz (kg m-2 s-1) at interfaces; 0 at the top and the surface
-    for i in range(1, nlev):
-        tv_half = 0.5 * (state[0, j, i - 1] * (1.0 + VIRTUAL * state[1, j, i - 1])
-                         + state[0, j, i] * (1.0 + VIRTUAL * state[1, j, i]))
-        rho_over_dz = p_half[c, i] / (RD * tv_half) / (z[i - 1] - z[i])
-        cond[1, i] = rho_over_dz * kh[i]
-        cond[2, i] = rho_over_dz * km[i]
-        cond[3, i] = cond[2, i]
-
-    # heat: theta diffused with enthalpy weights (storage Pi dp/g, flux Pi_half F)
-    for k in range(nlev):
-        storage[0, k] = mass[k] * exner[k]
-        storage[1, k] = storage[2, k] = storage[3, k] = mass[k]
-    for i in range(nlev + 1):
-        cond[0, i] = cond[1, i] * exner_half[i]
-    flux = work[_FLUX:_FLUX + 4]
-    _implicit_fluxes(chi, storage, cond, dt, flux, work[_SUP:_SUP + 4, :nlev],
-                     work[_RHS:_RHS + 4, :nlev], work[_DELTA:_DELTA + 4, :nlev])
-    for k in range(nlev):
-        dT[c, k] = (flux[0, k + 1] - flux[0, k]) / mass[k]
-        dq[c, k] = (flux[1, k + 1] - flux[1, k]) / mass[k]
-        du[c, k] = (flux[2, k + 1] - flux[2, k]) / mass[k]
-        dv[c, k] = (flux[3, k + 1] - flux[3, k]) / mass[k]
+        for j in range(m):
+            for k in range(n):
+                out[offset + j, k] = tendency[k, j]
