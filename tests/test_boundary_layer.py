@@ -2,7 +2,7 @@
 maximum principle and variance decay of the implicit solution for any step, the K-profiles
 of Frierson et al. (2006) and Reed & Jablonowski (2012) and the explicit limit by hand."""
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -315,3 +315,21 @@ def test_the_models_transposed_views_give_the_same_tendencies_and_diffusivities(
         assert np.array_equal(getattr(out, name), getattr(reference, name)), name
     assert np.any(scheme.diffusivity(views).k_heat > 0.0)
     assert np.array_equal(scheme.diffusivity(views).k_heat, scheme.diffusivity(columns).k_heat)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_columns_tendencies_do_not_depend_on_its_neighbours(profile):
+    """Blocks of columns are solved side by side (the lanes past a partly filled last
+    block repeat its last column); a permutation of the columns must permute the
+    tendencies, heights and diffusivities bit for bit."""
+    columns = realistic_columns(ncol=150)
+    order = np.random.default_rng(11).permutation(columns.ncol)
+    permuted = replace(columns, **{f.name: getattr(columns, f.name)[order]
+                                   for f in fields(ColumnState) if f.name != "time"})
+    scheme = BoundaryLayer(k_profile=profile)
+    reference, out = scheme(columns, DT), scheme(permuted, DT)
+    for name in ("temperature", "humidity", "u", "v"):
+        assert np.array_equal(getattr(out, name), getattr(reference, name)[order]), name
+    diag, diag_permuted = scheme.diffusivity(columns), scheme.diffusivity(permuted)
+    assert np.array_equal(diag_permuted.height, diag.height[order])
+    assert np.array_equal(diag_permuted.k_heat, diag.k_heat[order])

@@ -1,7 +1,7 @@
 """Simplified Betts-Miller convection (Frierson 2007): the parcel ascent, when it
 convects and what that does, relaxation to the reference profiles, column budgets."""
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -244,3 +244,21 @@ def test_the_models_transposed_views_give_the_same_tendencies_and_diagnostics():
     for out in (scheme(views, DT), scheme.diagnose(views, DT)[0]):
         for name in ("temperature", "humidity", "precipitation"):
             assert np.array_equal(getattr(out, name), getattr(reference, name)), name
+
+
+def test_a_columns_results_do_not_depend_on_its_neighbours():
+    """The kernel lifts and relaxes blocks of columns side by side; shuffling the columns
+    (other neighbours, other places in a block, a partly filled last block) must shuffle
+    the tendencies and diagnostics bit for bit."""
+    columns = moist_tropics(150)
+    order = np.random.default_rng(7).permutation(columns.ncol)
+    shuffled = replace(columns, **{f.name: getattr(columns, f.name)[order]
+                                   for f in fields(ColumnState) if f.name != "time"})
+    scheme = BettsMillerConvection()
+    out, diag = scheme.diagnose(columns, DT)
+    out_shuffled, diag_shuffled = scheme.diagnose(shuffled, DT)
+    assert np.any(diag.kind == DEEP) and np.any(diag.kind == SHALLOW)
+    for name in ("temperature", "humidity", "precipitation"):
+        assert np.array_equal(getattr(out_shuffled, name), getattr(out, name)[order]), name
+    for name in ("kind", "level_of_zero_buoyancy", "cape", "lcl_pressure"):
+        assert np.array_equal(getattr(diag_shuffled, name), getattr(diag, name)[order]), name
