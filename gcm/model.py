@@ -254,22 +254,18 @@ class Model:
         U, V = tr.cos_uv_from_vordiv(s.vorticity, s.divergence)
         gx, gy = tr.cos_gradient(s.log_surface_pressure)
         A, B, FX, FY, S = self._A, self._B, self._FX, self._FY, self._S
+        z = self._zero_grid
+        f = forcing or {}
         grid_tendencies(
             U, V, scalars[0], scalars[1], scalars[2], q_grid, gx, gy,
             self._coriolis, self._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
             vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
-            A, B, FX, FY, S,
+            A, B, FX, FY, S, f.get("u", z), f.get("v", z), f.get("T", z), f.get("q", z),
+            forcing is not None, moist,
         )
         dry_humidity_forcing = None
-        if forcing is not None:
-            cos_lat = np.sqrt(self._one_minus_mu2)[None, :, None]
-            A += cos_lat * forcing["u"]
-            B += cos_lat * forcing["v"]
-            S[nlev : 2 * nlev] += forcing["T"]
-            if moist:
-                S[2 * nlev : 3 * nlev] += forcing["q"]
-            elif forcing["q"].any():
-                dry_humidity_forcing = forcing["q"]
+        if forcing is not None and not moist and forcing["q"].any():
+            dry_humidity_forcing = forcing["q"]
         vor_t, div_ab = tr.vordiv_from_cos_uv(A, B)
         if moist:
             flux_div = tr.divergence_from_cos_uv(FX, FY)

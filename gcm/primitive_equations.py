@@ -95,7 +95,7 @@ def _column_temperature_terms(div, vgl, T, t_ref, dsig, half, alpha, log_ratio, 
 def grid_tendencies(
     U, V, vor, div, tdev, q, gx, gy, coriolis, one_minus_mu2,
     dsig, half, alpha, log_ratio, t_ref, gas_constant, kappa,
-    A, B, FX, FY, S,
+    A, B, FX, FY, S, forcing_u, forcing_v, forcing_t, forcing_q, forced, force_humidity,
 ):
     """Grid-point part of the explicit tendencies, one pass over every latitude row.
 
@@ -107,11 +107,17 @@ def grid_tendencies(
     S (3 nlev + 1, ...) scalars to analyse: E = (u^2 + v^2)/2, the rest of dT/dt
     (T' D - sdot dT/dsigma + kappa T omega/p), the rest of dq/dt (q D - sdot dq/dsigma),
     and d ln ps/dt.
+    If ``forced``, the physics tendencies forcing_u, forcing_v (m s-2), forcing_t (K s-1)
+    and, if also ``force_humidity``, forcing_q (kg kg-1 s-1), all (nlev, nlat, nlon), are
+    added: A += cos(phi) forcing_u, B += cos(phi) forcing_v, and to the rests of dT/dt and
+    dq/dt (here rather than afterwards in numpy: four fewer passes over the grid and no
+    temporaries; the sums are the same, rounded the same).
     Loops run over longitude innermost, so that they vectorize.
     """
     nlev, nlat, nlon = U.shape
     for j in numba.prange(nlat):
         inv_cos2 = 1.0 / one_minus_mu2[j]
+        cos_lat = np.sqrt(one_minus_mu2[j])
         f = coriolis[j]
         vgl = np.empty((nlev, nlon))  # v . grad ln ps
         above = np.zeros(nlon)  # sum over layers above of dsig (D + v.grad ln ps)
@@ -159,3 +165,11 @@ def grid_tendencies(
                 S[k, j, i] = 0.5 * (u_c * u_c + v_c * v_c) * inv_cos2
                 S[nlev + k, j, i] = td * div[k, j, i] - adv_t + kappa * temp * omega_p[k, i]
                 S[2 * nlev + k, j, i] = q[k, j, i] * div[k, j, i] - adv_q
+            if forced:
+                for i in range(nlon):
+                    A[k, j, i] += cos_lat * forcing_u[k, j, i]
+                    B[k, j, i] += cos_lat * forcing_v[k, j, i]
+                    S[nlev + k, j, i] += forcing_t[k, j, i]
+                if force_humidity:
+                    for i in range(nlon):
+                        S[2 * nlev + k, j, i] += forcing_q[k, j, i]

@@ -48,7 +48,7 @@ def test_semi_implicit_matrix_matches_the_grid_kernel(make_config):
     grid_tendencies(zeros3, zeros3, zeros3, div, zeros3, zeros3, zeros2, zeros2,
                     model._coriolis, model._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
                     vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
-                    A, B, FX, FY, S)
+                    A, B, FX, FY, S, zeros3, zeros3, zeros3, zeros3, False, False)
     H = vo.temperature_matrix()
     expected = -np.tensordot(H, div, axes=1)
     np.testing.assert_allclose(S[nlev:2 * nlev], expected, rtol=1e-12, atol=1e-18)
