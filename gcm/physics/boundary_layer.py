@@ -59,6 +59,7 @@ from gcm.constants import GRAVITY, KAPPA, P0, RD, RV
 from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import saturation_specific_humidity
 from gcm.physics.surface_fluxes import reed_jablonowski_drag
+from gcm.physics.vector_math import vexp, vlog
 
 K_PROFILES = ("frierson", "reed_jablonowski")
 VIRTUAL = RV / RD - 1.0  # T_v = T (1 + VIRTUAL q)
@@ -268,18 +269,19 @@ def _block_conductances(profile, params, work, lane):
     theta, theta_v, wind2, mass = work[_CHI], work[_THETA_V], work[_WIND2], work[_MASS]
     kh, km = work[_KH], work[_KM]
     gust2 = params[4]
-    # logarithms of pressure once, for both the heights and the Exner function
+    # logarithms of pressure once, for both the heights and the Exner function; vlog and
+    # vexp (gcm.physics.vector_math) let these loops vectorize, libm's calls do not
     for k in range(nlev):
         for j in range(width):
-            log_p[k, j] = np.log(p[k, j])
-            log_p_half[k + 1, j] = np.log(p_half[k + 1, j])
+            log_p[k, j] = vlog(p[k, j])
+            log_p_half[k + 1, j] = vlog(p_half[k + 1, j])
     _block_heights(T, q, log_p, log_p_half, z, z_half)
     for k in range(nlev):
         for j in range(width):
-            exner[k, j] = np.exp(KAPPA * (log_p[k, j] - LOG_P0))
+            exner[k, j] = vexp(KAPPA * (log_p[k, j] - LOG_P0))
     for i in range(1, nlev):
         for j in range(width):
-            exner_half[i, j] = np.exp(KAPPA * (log_p_half[i, j] - LOG_P0))
+            exner_half[i, j] = vexp(KAPPA * (log_p_half[i, j] - LOG_P0))
     for k in range(nlev):
         for j in range(width):
             theta[k, j] = T[k, j] / exner[k, j]
@@ -398,7 +400,7 @@ def _block_reed_jablonowski_diffusivity(p_half, z, z_half, params, lane, kh, km)
         for j in range(width):
             decay = 1.0
             if p_half[i, j] < p_top:
-                decay = np.exp(-(((p_top - p_half[i, j]) / p_strato) ** 2))
+                decay = vexp(-(((p_top - p_half[i, j]) / p_strato) ** 2))
             kh[i, j] = lane[_K_E, j] * decay
             km[i, j] = lane[_K_M, j] * decay
     for j in range(width):

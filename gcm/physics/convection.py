@@ -51,7 +51,11 @@ import numpy as np
 from gcm.constants import CP, GRAVITY, KAPPA, LV, RD, RV
 from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
 from gcm.physics.condensation import saturation_adjustment, saturation_humidity_and_slope
-from gcm.physics.saturation import EPSILON, saturation_vapour_pressure
+from gcm.physics.saturation import (
+    EPSILON,
+    saturation_vapour_pressure,
+    saturation_vapour_pressure_vectorizable,
+)
 
 MAX_LOG_PRESSURE_STEP = 0.1  # largest Runge-Kutta step of the pseudo-adiabat in ln p
 
@@ -260,8 +264,8 @@ BLOCK = 64  # columns lifted together: independent parcels keep the CPU's pipeli
 # rows of the Runge-Kutta scratch rk, each (BLOCK,), indexed by the place m of a parcel
 # in the list of those above their LCL at the current level: contiguous rows, so that
 # the arithmetic of the RK4 stages vectorizes across the parcels
-(_T_RK, _P_RK, _H, _HALF, _STEPS, _K1, _K2, _K3, _K4, _T_STAGE, _P_STAGE, _ES,
- _NRK) = range(13)
+(_T_RK, _P_RK, _H, _HALF, _STEPS, _K1, _K2, _K3, _K4, _T_STAGE, _P_STAGE,
+ _NRK) = range(12)
 RISING, BUOYANT, STOPPED = 0.0, 1.0, 2.0  # parcel states: no CAPE yet, CAPE found, done
 
 
@@ -355,18 +359,18 @@ def _pseudoadiabats(w, rk, active, n_active, moist, k, p, first):
         for m in range(BLOCK):
             rk[_T_STAGE, m] = rk[_T_RK, m]
             rk[_P_STAGE, m] = rk[_P_RK, m]
-        _stage_lapse_rates(rk, n_moist, step, _K1)
+        _stage_lapse_rates(rk, _K1)
         for m in range(BLOCK):
             rk[_T_STAGE, m] = rk[_T_RK, m] + 0.5 * rk[_H, m] * rk[_K1, m]
             rk[_P_STAGE, m] = rk[_P_RK, m] * rk[_HALF, m]
-        _stage_lapse_rates(rk, n_moist, step, _K2)
+        _stage_lapse_rates(rk, _K2)
         for m in range(BLOCK):
             rk[_T_STAGE, m] = rk[_T_RK, m] + 0.5 * rk[_H, m] * rk[_K2, m]
-        _stage_lapse_rates(rk, n_moist, step, _K3)
+        _stage_lapse_rates(rk, _K3)
         for m in range(BLOCK):
             rk[_T_STAGE, m] = rk[_T_RK, m] + rk[_H, m] * rk[_K3, m]
             rk[_P_STAGE, m] = rk[_P_STAGE, m] * rk[_HALF, m]
-        _stage_lapse_rates(rk, n_moist, step, _K4)
+        _stage_lapse_rates(rk, _K4)
         for m in range(BLOCK):
             stepped = _rk4_update(rk[_T_RK, m], rk[_H, m], rk[_K1, m], rk[_K2, m],
                                   rk[_K3, m], rk[_K4, m])
@@ -381,15 +385,13 @@ def _pseudoadiabats(w, rk, active, n_active, moist, k, p, first):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _stage_lapse_rates(rk, n, step, out):
-    """pseudoadiabatic_lapse_rate at (rk[_T_STAGE], rk[_P_STAGE]) into rk[out]: e_s for
-    the first n slots that still take steps in a loop of its own (libm's exp does not
-    vectorize), then the rest for all BLOCK slots in a loop that does."""
-    for m in range(n):
-        if step < rk[_STEPS, m]:
-            rk[_ES, m] = saturation_vapour_pressure(rk[_T_STAGE, m])
+def _stage_lapse_rates(rk, out):
+    """pseudoadiabatic_lapse_rate at (rk[_T_STAGE], rk[_P_STAGE]) into rk[out] for all
+    BLOCK slots in one loop that vectorizes: e_s by the vectorizable exp of
+    gcm.physics.vector_math (slots past the parcels compute values nobody reads)."""
     for m in range(BLOCK):
-        rk[out, m] = _lapse_rate_given_es(rk[_T_STAGE, m], rk[_P_STAGE, m], rk[_ES, m])
+        es = saturation_vapour_pressure_vectorizable(rk[_T_STAGE, m])
+        rk[out, m] = _lapse_rate_given_es(rk[_T_STAGE, m], rk[_P_STAGE, m], es)
 
 
 @numba.njit(cache=True, error_model="numpy")
