@@ -169,8 +169,8 @@ def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
     else they may be empty). Any memory layout: the model passes level-major views.
 
     Blocks of COLUMNS columns are solved side by side, level by level, in level-major
-    work space: the arithmetic of the loops over a block's columns vectorizes (the
-    logarithms and exponentials, libm calls, get loops of their own), and the model's
+    work space: the arithmetic of the loops over a block's columns vectorizes (with the
+    logarithms and exponentials of gcm.physics.vector_math), and the model's
     level-major arrays are read and written in their memory order. Each column's
     arithmetic is the same as if it were solved alone, so its bits do not depend on
     its neighbours. Helpers are inlined: as separate functions their array views cost

@@ -112,9 +112,8 @@ class TeacherPhysics:
         c = s["boundary_layer"](state, dt, out=part["boundary_layer"])
         heating = part["frictional_heating"].temperature
         _add_boundary_layer_and_heating(buffers.level_major,
-                                        *map(w, _profiles(c) + (state.u, state.v, columns.u,
-                                                                columns.v) + _profiles(total)
-                                             + (heating,)))
+                                        *map(w, _profiles(c) + (columns.u, columns.v)
+                                             + _profiles(total) + (heating,)))
         self.breakdown = dict(part)
         return total
 
@@ -257,18 +256,13 @@ def _add_surface_fluxes(dt, tT, tq, tu, tv, sT, sq, su, sv, aT, aq, au, av, shf,
 
 
 @numba.njit(cache=True, parallel=True)
-def _add_boundary_layer_and_heating(level_major, tT, tq, tu, tv, su, sv, u, v, aT, aq, au,
-                                    av, heating):
+def _add_boundary_layer_and_heating(level_major, tT, tq, tu, tv, u, v, aT, aq, au, av,
+                                    heating):
     """The boundary layer's tendencies complete the totals (whose winds so far exist at
     the lowest level only, the first row if ``level_major`` else the last column), then
     frictional heating -(u du + v dv) / cp (K s-1, into ``heating`` and the total) turns
     the kinetic energy the total wind tendencies du, dv (m s-2) remove from the columns'
-    winds u, v (m s-1) into heat. The state is not advanced: nothing runs after.
-
-    Above the lowest level the state's winds su, sv are u + 0.0, v + 0.0, which the
-    boundary layer has just read (so they are in cache, u and v long out of it) and which
-    equal u, v except for -0.0: where they are zero, and at the lowest level, u and v
-    themselves are read."""
+    winds u, v (m s-1) into heat. The state is not advanced: nothing runs after."""
     n, m = tT.shape
     for o in numba.prange(n):
         for j in range(m):
@@ -278,8 +272,6 @@ def _add_boundary_layer_and_heating(level_major, tT, tq, tu, tv, su, sv, u, v, a
             au[o, j] = du
             av[o, j] = dv
             aq[o, j] += tq[o, j]
-            wind_u = su[o, j] if not lowest and su[o, j] != 0.0 else u[o, j]
-            wind_v = sv[o, j] if not lowest and sv[o, j] != 0.0 else v[o, j]
-            h = -(wind_u * du + wind_v * dv) / CP
+            h = -(u[o, j] * du + v[o, j] * dv) / CP
             heating[o, j] = h
             aT[o, j] = (aT[o, j] + tT[o, j]) + h
