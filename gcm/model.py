@@ -22,6 +22,7 @@ from gcm.config import ModelConfig
 from gcm.conservation import IntervalMeans, Ledger, area_fraction, global_totals, physics_sources
 from gcm.gaussian_grid import gaussian_grid
 from gcm.moisture import fill_negative_humidity
+from gcm.old_level_grid import OldLevelGrid
 from gcm.physics import SCHEMES, ColumnState
 from gcm.primitive_equations import VerticalOperators, grid_tendencies
 from gcm.sigma_coordinates import sigma_coordinates
@@ -100,6 +101,11 @@ class Model:
         self.means = IntervalMeans()
         self._corrections = None
         self._boundary = None
+        self._inv_cos = 1.0 / self.grid.coslat
+        self._old_grid = OldLevelGrid(self.sigma.nlev, self.grid.nlat, self.grid.nlon)
+        # the (old, now) states the carried old-level grid belongs to; any other pair
+        # (a new initial state, a restart without it) is synthesized afresh
+        self._old_grid_for: tuple | None = None
         self._courant = collections.deque(maxlen=10)
 
     # ----------------------------------------------------------------- set-up
@@ -196,15 +202,18 @@ class Model:
         delta = 0.5 * self.dt if first else self.dt
         old = self.now if first else self.old
         now = self.now
-        forcing = self._physics_forcing(old, 2.0 * delta)
-        tend = self.dynamics_tendencies(now, forcing)
+        nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
+        now_grid = self.dynamics_grid(now)
+        forcing = self._physics_forcing(old, 2.0 * delta, now_grid,
+                                        0.0 if first else OldLevelGrid.filter_weight(nu, alpha))
+        tend = self.dynamics_tendencies(now, forcing, now_grid)
         new = self._implicit_step(old, tend, delta)
         if not first:
-            nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
             for name, x_new in new.arrays().items():
                 robert_asselin_williams(getattr(old, name), getattr(now, name), x_new, nu, alpha)
         self._apply_fixers(new)
         self.old, self.now = now, new
+        self._old_grid_for = (self.old, self.now) if self._uses_grid_physics else None
         self.step_count += 1
         if not np.isfinite(new.log_surface_pressure).all():
             # name the non-finite inputs and outputs of this step, to find where it began
@@ -237,27 +246,45 @@ class Model:
             if state is not None and (bad := state.first_nonfinite()):
                 self._raise_blow_up(bad)
 
-    def dynamics_tendencies(self, s: SpectralState, forcing: dict | None = None
-                            ) -> SpectralState:
+    def dynamics_grid(self, s: SpectralState) -> dict[str, np.ndarray]:
+        """The grid fields the dynamics needs from a state: vor, div (s-1), tdev = T - T_ref
+        (K), q (kg kg-1), U = u cos(phi), V = v cos(phi) (m s-1), each (nlev, nlat, nlon);
+        gx, gy = cos(phi) grad ln ps (m-1) and, in a model with grid physics (which reads
+        the old level from these, see gcm.old_level_grid), lnps, each (nlat, nlon)."""
+        tr = self.transform
+        nlev = self.sigma.nlev
+        moist = self.config.dynamics.humidity
+        fields = [s.vorticity, s.divergence, s.temperature] + ([s.humidity] if moist else [])
+        with_lnps = self._uses_grid_physics
+        if with_lnps:
+            fields.append(s.log_surface_pressure[None])
+        scalars = tr.to_grid(np.concatenate(fields))
+        U, V = tr.cos_uv_from_vordiv(s.vorticity, s.divergence)
+        gx, gy = tr.cos_gradient(s.log_surface_pressure)
+        return dict(vor=scalars[:nlev], div=scalars[nlev:2 * nlev],
+                    tdev=scalars[2 * nlev:3 * nlev],
+                    q=scalars[3 * nlev:4 * nlev] if moist else self._zero_grid,
+                    U=U, V=V, gx=gx, gy=gy, lnps=scalars[-1] if with_lnps else None)
+
+    def dynamics_tendencies(self, s: SpectralState, forcing: dict | None = None,
+                            grid: dict | None = None) -> SpectralState:
         """Explicit (non-implicit) tendencies N of every prognostic variable, spectral.
 
         ``forcing``: grid-point tendencies from the physics, "u", "v" (m s-2), "T" (K s-1),
         "q" (kg kg-1 s-1), each (nlev, nlat, nlon); added to the dynamics' own grid terms
-        before their analysis, so the physics costs no transforms of its own."""
+        before their analysis, so the physics costs no transforms of its own.
+        ``grid``: ``dynamics_grid(s)`` when the caller has it already."""
         tr = self.transform
         nlev = self.sigma.nlev
         vo = self.vertical
         moist = self.config.dynamics.humidity
-        scalars = tr.to_grid(np.stack([s.vorticity, s.divergence, s.temperature, s.humidity]
-                                      if moist else [s.vorticity, s.divergence, s.temperature]))
-        q_grid = scalars[3] if moist else self._zero_grid
-        U, V = tr.cos_uv_from_vordiv(s.vorticity, s.divergence)
-        gx, gy = tr.cos_gradient(s.log_surface_pressure)
+        g = self.dynamics_grid(s) if grid is None else grid
+        U, V, gx, gy = g["U"], g["V"], g["gx"], g["gy"]
         A, B, FX, FY, S = self._A, self._B, self._FX, self._FY, self._S
         z = self._zero_grid
         f = forcing or {}
         grid_tendencies(
-            U, V, scalars[0], scalars[1], scalars[2], q_grid, gx, gy,
+            U, V, g["vor"], g["div"], g["tdev"], g["q"], gx, gy,
             self._coriolis, self._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
             vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
             A, B, FX, FY, S, f.get("u", z), f.get("v", z), f.get("T", z), f.get("q", z),
@@ -401,14 +428,18 @@ class Model:
         """Air mass per grid point as a share of the global mean, kg m-2, (nlev, nlat, nlon)."""
         return self.sigma.thickness[:, None, None] * ps[None] / const.GRAVITY * self._fraction
 
-    def _physics_forcing(self, s: SpectralState, dt_phys: float) -> dict | None:
+    def _physics_forcing(self, s: SpectralState, dt_phys: float, now_grid: dict,
+                         filter_weight: float) -> dict | None:
         """Evaluate the column physics on the old level ``s`` (forward in time, as the
         leapfrog needs for damping terms), fill humidity holes, and measure the global
-        totals for the fixers. Returns the grid-point tendencies (see
-        dynamics_tendencies), or None for a model without grid physics."""
+        totals for the fixers. The old level's grid is rebuilt from the now level's
+        (``now_grid``, see dynamics_grid) and the carried sum of gcm.old_level_grid;
+        ``filter_weight`` is that module's kappa for this step's filter (0 if none).
+        Returns the grid-point tendencies (see dynamics_tendencies), or None for a model
+        without grid physics."""
         if not self._uses_grid_physics:
             return None
-        g = self.grid_state(s)
+        g = self._old_level_grid(s, now_grid, filter_weight)
         self._record_courant_number(g["u"], g["v"])
         totals = self.global_totals(g)
         diagnostics = {}
@@ -477,20 +508,40 @@ class Model:
         diag["physics_water_residual"] = float((np.abs(w_res) * self._fraction).sum())
         return diag
 
+    def _old_level_grid(self, s: SpectralState, now_grid: dict, filter_weight: float
+                        ) -> dict[str, np.ndarray]:
+        """Grid fields u, v, T, q, ps (see grid_state) of the old level ``s``, rebuilt
+        from the now level's grid by gcm.old_level_grid, and that carry advanced."""
+        carry = self._old_grid
+        if self.old is None:
+            carry.reset_to_now()
+        elif self._old_grid_for is None or self._old_grid_for[0] is not self.old \
+                or self._old_grid_for[1] is not self.now:
+            old = self.dynamics_grid(s)
+            carry.reset_to(old["U"], old["V"], old["tdev"], old["q"], old["lnps"])
+        g = now_grid
+        return carry.advance(g["U"], g["V"], g["tdev"], g["q"], g["lnps"], filter_weight,
+                             self._inv_cos, self.vertical.reference_temperature)
+
     def _apply_fixers(self, new: SpectralState) -> None:
-        """Remove the measured global errors from the new level (see gcm.conservation)."""
+        """Remove the measured global errors from the new level (see gcm.conservation),
+        and tell the carried old-level grid what was changed."""
         d = self._corrections
         if d is None:
             return
         fixers, old = self.config.dynamics.fixers, self._totals_old
+        unfix = self._old_grid.unfix
         if fixers.mass and d.mass:
-            new.log_surface_pressure[0, 0] += self._unit_coefficient * np.log1p(d.mass / old.mass)
+            unfix.log_pressure = np.log1p(d.mass / old.mass)
+            new.log_surface_pressure[0, 0] += self._unit_coefficient * unfix.log_pressure
         # a dry atmosphere carries only round-off humidity: scaling noise by the ratio
         # of two noise-level totals would amplify it, so the fixer needs real water
         if fixers.water and d.water and old.water > 1e-6:
-            new.humidity *= 1.0 + d.water / old.water
+            unfix.humidity_factor = 1.0 + d.water / old.water
+            new.humidity *= unfix.humidity_factor
         if fixers.energy and d.energy:
-            new.temperature[:, 0, 0] += self._unit_coefficient * d.energy / (const.CP * old.mass)
+            unfix.temperature = d.energy / (const.CP * old.mass)
+            new.temperature[:, 0, 0] += self._unit_coefficient * unfix.temperature
         self._corrections = None
 
     # ----------------------------------------------------------------- output
@@ -519,6 +570,8 @@ class Model:
         arrays["surface_geopotential"] = self.surface_geopotential
         arrays.update(self.ledger.arrays())
         arrays.update(self.means.arrays())
+        if self._old_grid_for is not None:
+            arrays.update(self._old_grid.arrays())
         return arrays
 
     def load_restart_arrays(self, arrays: dict[str, np.ndarray], step_count: int) -> None:
@@ -532,3 +585,5 @@ class Model:
         self.step_count = int(step_count)
         self.ledger.load(arrays)
         self.means.load(arrays)
+        carried = self.old is not None and self._old_grid.load(arrays)
+        self._old_grid_for = (self.old, self.now) if carried else None
