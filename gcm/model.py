@@ -30,7 +30,9 @@ from gcm.spherical_harmonics import SpectralTransform
 from gcm.state import SpectralState
 from gcm.time_integration import (
     ImplicitOperator,
+    damp,
     hyperdiffusion_rates,
+    leapfrog_damped,
     robert_asselin_williams,
 )
 
@@ -57,6 +59,27 @@ def _level_matvec(matrix, spec):
                     for n in range(spec.shape[2]):
                         out[k, m, n] += c * spec[j, m, n]
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _largest_angular_speed(u, v, inv_cos):
+    """max over latitudes of (max |u| / cos(phi) + max |v|), the maxima over levels and
+    longitudes of each row; u, v (nlev, nlat, nlon) m s-1, inv_cos (nlat,). One pass,
+    no temporaries. NaN propagates."""
+    nlev, nlat, nlon = u.shape
+    rows = np.empty(nlat)
+    for j in numba.prange(nlat):
+        zonal = 0.0
+        meridional = 0.0
+        for k in range(nlev):
+            for i in range(nlon):
+                a = abs(u[k, j, i])
+                b = abs(v[k, j, i])
+                # written so that a NaN wins (max() would keep the old value)
+                zonal = a if not a <= zonal else zonal
+                meridional = b if not b <= meridional else meridional
+        rows[j] = zonal * inv_cos[j] + meridional
+    return rows.max()
 
 
 class ModelBlowUpError(FloatingPointError):
@@ -236,8 +259,7 @@ class Model:
     def _record_courant_number(self, u: np.ndarray, v: np.ndarray) -> None:
         """Keep the largest advective Courant number of the last few steps, for the
         blow-up message; u, v (nlev, nlat, nlon) m s-1."""
-        zonal = np.abs(u).max(axis=(0, 2)) / np.sqrt(self._one_minus_mu2)
-        speed = float((zonal + np.abs(v).max(axis=(0, 2))).max())
+        speed = _largest_angular_speed(u, v, self._inv_cos)
         self._courant.append(speed * self.dt * self.grid.truncation / const.RADIUS)
 
     def check_finite(self) -> None:
@@ -316,21 +338,21 @@ class Model:
 
     def _implicit_step(self, old: SpectralState, tend: SpectralState, delta: float):
         op = self.implicit[delta]
+        damping, divergence_damping = self._damping[delta]
         new = SpectralState(
-            vorticity=old.vorticity + 2.0 * delta * tend.vorticity,
-            divergence=np.zeros_like(old.divergence),
+            vorticity=np.empty_like(old.vorticity),
+            divergence=np.zeros_like(old.divergence),  # the solve writes only n >= m
             temperature=np.zeros_like(old.temperature),
             log_surface_pressure=np.zeros_like(old.log_surface_pressure),
-            humidity=old.humidity + 2.0 * delta * tend.humidity,
+            humidity=np.empty_like(old.humidity),
         )
+        leapfrog_damped(old.vorticity, tend.vorticity, delta, damping, new.vorticity)
+        leapfrog_damped(old.humidity, tend.humidity, delta, damping, new.humidity)
         op.solve(old.divergence, old.temperature, old.log_surface_pressure,
                  tend.divergence, tend.temperature, tend.log_surface_pressure,
                  new.divergence, new.temperature, new.log_surface_pressure)
-        damping, divergence_damping = self._damping[delta]
-        new.vorticity *= damping
-        new.temperature *= damping
-        new.humidity *= damping
-        new.divergence *= divergence_damping
+        damp(new.temperature, damping)
+        damp(new.divergence, divergence_damping)
         return new
 
     # ----------------------------------------------------------------- physics
@@ -343,7 +365,7 @@ class Model:
         s = self.now if s is None else s
         if fill_holes and self.config.dynamics.hole_filling:
             g = self.grid_state(s)
-            g["q"], _ = fill_negative_humidity(g["q"], self._air_mass(g["ps"]))
+            g["q"], _ = fill_negative_humidity(g["q"], *self._air_mass_factors(g["ps"]))
             return g
         tr = self.transform
         if self.config.dynamics.humidity:
@@ -424,9 +446,11 @@ class Model:
                                 self.transform.to_grid(self.surface_geopotential))
         return self._phis_cache[1]
 
-    def _air_mass(self, ps: np.ndarray) -> np.ndarray:
-        """Air mass per grid point as a share of the global mean, kg m-2, (nlev, nlat, nlon)."""
-        return self.sigma.thickness[:, None, None] * ps[None] / const.GRAVITY * self._fraction
+    def _air_mass_factors(self, ps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Air mass of each grid value as a share of the global mean (kg m-2), as the
+        product of a factor per level, dsigma / g (nlev,), and one per point, ps times
+        the area fraction (nlat, nlon)."""
+        return self.sigma.thickness / const.GRAVITY, ps * self._fraction
 
     def _physics_forcing(self, s: SpectralState, dt_phys: float, now_grid: dict,
                          filter_weight: float) -> dict | None:
@@ -444,10 +468,12 @@ class Model:
         totals = self.global_totals(g)
         diagnostics = {}
         zero = np.zeros_like(g["q"])
-        forcing = dict(u=zero, v=zero, T=zero, q=np.zeros_like(g["q"]))
+        forcing = dict(u=zero, v=zero, T=zero, q=zero)
         if self.config.dynamics.hole_filling:
-            filled, moved = fill_negative_humidity(g["q"], self._air_mass(g["ps"]))
-            forcing["q"] += (filled - g["q"]) / dt_phys
+            filled, moved = fill_negative_humidity(g["q"], *self._air_mass_factors(g["ps"]))
+            if filled is not g["q"]:
+                forcing["q"] = np.subtract(filled, g["q"])
+                forcing["q"] /= dt_phys
             g["q"] = filled
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0
@@ -460,7 +486,10 @@ class Model:
                          (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}
             water_source, energy_source = physics_sources(g, grid_tend, self.sigma.thickness,
                                                           self._fraction)
-            forcing["q"] += grid_tend["q"]
+            if forcing["q"] is zero:
+                forcing["q"] = grid_tend["q"]
+            else:  # hole filling and physics: a new array (grid_tend["q"] is the teacher's)
+                forcing["q"] += grid_tend["q"]
             forcing.update(u=grid_tend["u"], v=grid_tend["v"], T=grid_tend["T"])
             diagnostics.update(self._surface_diagnostics(columns, out))
         self._corrections = self.ledger.deviation(totals)

@@ -143,10 +143,23 @@ def hyperdiffusion_rates(n_index, truncation, order, timescale_s, nlev,
     return rates
 
 
-@numba.njit(cache=True)
-def leapfrog_explicit(old, tendency, delta, out):
-    """out = old + 2 delta tendency, for fields without implicit terms."""
-    out[...] = old + 2.0 * delta * tendency
+@numba.njit(cache=True, parallel=True)
+def leapfrog_damped(old, tendency, delta, damping, out):
+    """out = (old + 2 delta tendency) damping, for fields without implicit terms; all
+    (nlev, T+1, T+1), damping real, the others complex. One pass, no temporaries."""
+    for k in numba.prange(old.shape[0]):
+        for m in range(old.shape[1]):
+            for n in range(old.shape[2]):
+                out[k, m, n] = (old[k, m, n] + 2.0 * delta * tendency[k, m, n]) * damping[k, m, n]
+
+
+@numba.njit(cache=True, parallel=True)
+def damp(x, damping):
+    """x *= damping in place; x complex, damping real, both (nlev, T+1, T+1)."""
+    for k in numba.prange(x.shape[0]):
+        for m in range(x.shape[1]):
+            for n in range(x.shape[2]):
+                x[k, m, n] *= damping[k, m, n]
 
 
 @numba.njit(cache=True)

@@ -1,0 +1,67 @@
+"""Hole filling (gcm.moisture): non-negative humidity with the global water unchanged."""
+
+import numba
+import numpy as np
+import pytest
+
+from gcm.moisture import fill_negative_humidity
+
+
+def humid_field(seed=0, shape=(6, 8, 16)):
+    """Humidity (kg kg-1) with ~15 % small negative values, layer masses (kg m-2) and
+    point weights (area fractions times ps / ps0)."""
+    rng = np.random.default_rng(seed)
+    q = rng.uniform(0.0, 0.02, shape)
+    holes = rng.random(shape) < 0.15
+    q[holes] = -rng.uniform(0.0, 1e-4, holes.sum())
+    layer_mass = rng.uniform(0.02, 0.1, shape[0]) * 1e4
+    point_weight = rng.uniform(0.5, 1.5, shape[1:]) / np.prod(shape[1:])
+    return q, layer_mass, point_weight
+
+
+def test_filled_humidity_is_non_negative_and_keeps_the_water():
+    q, layer_mass, point_weight = humid_field()
+    mass = layer_mass[:, None, None] * point_weight[None]
+    filled, moved = fill_negative_humidity(q, layer_mass, point_weight)
+    assert filled.min() >= 0.0
+    assert filled is not q and q.min() < 0.0  # the input is left alone
+    water = (q * mass).sum()
+    assert abs((filled * mass).sum() - water) < 1e-14 * water
+    assert moved == pytest.approx(-(q[q < 0] * mass[q < 0]).sum(), rel=1e-13)
+    # the water comes from the positive values in proportion to their mass
+    ratio = filled[q > 0] / q[q > 0]
+    assert np.ptp(ratio) < 1e-15 and ratio[0] < 1.0
+
+
+def test_nothing_negative_returns_the_field_itself():
+    q, layer_mass, point_weight = humid_field()
+    q = np.abs(q)
+    filled, moved = fill_negative_humidity(q, layer_mass, point_weight)
+    assert filled is q and moved == 0.0
+
+
+def test_the_result_does_not_depend_on_the_number_of_threads():
+    q, layer_mass, point_weight = humid_field(seed=3, shape=(25, 32, 64))
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one, moved_one = fill_negative_humidity(q, layer_mass, point_weight)
+    finally:
+        numba.set_num_threads(threads)
+    many, moved_many = fill_negative_humidity(q, layer_mass, point_weight)
+    assert np.array_equal(one, many) and moved_one == moved_many
+
+
+def test_more_holes_than_water_is_an_error_and_nan_stays_nan():
+    q, layer_mass, point_weight = humid_field()
+    with pytest.raises(FloatingPointError, match="negative water"):
+        fill_negative_humidity(-np.abs(q) - 1e-6, layer_mass, point_weight)
+    q[2, 3, 4] = np.nan
+    filled, _ = fill_negative_humidity(q, layer_mass, point_weight)
+    assert np.isnan(filled[2, 3, 4])
+
+
+def test_mismatched_masses_are_named():
+    q, layer_mass, point_weight = humid_field()
+    with pytest.raises(ValueError, match="layer_mass"):
+        fill_negative_humidity(q, layer_mass[:-1], point_weight)
