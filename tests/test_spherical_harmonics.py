@@ -555,3 +555,24 @@ def test_transform_kernels_stay_inside_their_arrays(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "in bounds" in result.stdout
+
+
+def test_both_fft_engines_give_the_same_transforms(monkeypatch):
+    """ducc0 (the default) and scipy agree to round-off on every transform kind; an
+    unknown GCM_FFT is named."""
+    pytest.importorskip("ducc0")
+    rng = np.random.default_rng(7)
+    engines = {}
+    for engine in ("ducc0", "scipy"):
+        monkeypatch.setenv("GCM_FFT", engine)
+        engines[engine] = SpectralTransform(gaussian_grid(42), radius=RADIUS)
+    spec = random_spec(engines["scipy"], rng, lead=(4,))
+    grid = engines["scipy"].to_grid(spec)
+    for name, call in [("to_grid", lambda st: st.to_grid(spec)),
+                       ("to_spectral", lambda st: st.to_spectral(grid)),
+                       ("uv", lambda st: np.stack(st.uv_from_vordiv(spec, spec))),
+                       ("vordiv", lambda st: np.stack(st.vordiv_from_cos_uv(grid, grid[::-1])))]:
+        assert rel_err(call(engines["ducc0"]), call(engines["scipy"])) < 1e-13, name
+    monkeypatch.setenv("GCM_FFT", "fftw")
+    with pytest.raises(ValueError, match="GCM_FFT='fftw'"):
+        SpectralTransform(gaussian_grid(21), radius=RADIUS)
