@@ -35,7 +35,11 @@ import numpy as np
 
 from gcm.constants import CP, GRAVITY, LV, RV
 from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
-from gcm.physics.saturation import EPSILON, saturation_vapour_pressure
+from gcm.physics.saturation import (
+    EPSILON,
+    saturation_vapour_pressure,
+    saturation_vapour_pressure_vectorizable,
+)
 
 
 @dataclass
@@ -117,7 +121,20 @@ def saturation_adjustment(T, q, p, threshold, iterations):
 BLOCK = 64  # columns processed together, level by level
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _saturation_row(T, p, k, first, last, qs):
+    """q_s (kg kg-1) of level k of columns first..last-1 into qs (BLOCK,), as
+    saturation_humidity_and_slope gives it but with a select instead of a branch and
+    the vectorizable exp (within 1 ulp), so that the loop vectorizes."""
+    for i in range(first, last):
+        pk = p[i, k]
+        es = saturation_vapour_pressure_vectorizable(T[i, k])
+        below = EPSILON * es / (pk - (1.0 - EPSILON) * es)
+        above = 1.0 + (es - pk) / (EPSILON * pk)
+        qs[i - first] = above if es >= pk else below
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _condensation_kernel(T, q, p, p_half, threshold, reevaporation, iterations, dt,
                          dT, dq, precip):
     """Fill dT (K s-1), dq (kg kg-1 s-1), (ncol, nlev), and precip (kg m-2 s-1, (ncol,))
@@ -133,12 +150,18 @@ def _condensation_kernel(T, q, p, p_half, threshold, reevaporation, iterations, 
         # sum dq dp of the column so far
         falling = np.zeros(last - first)
         column = np.zeros(last - first)
+        saturation = np.empty(last - first)
         for k in range(nlev):
+            # the saturation test needs q_s everywhere: computed for the whole row first,
+            # in a loop that vectorizes (vectorizing the Newton iterations of the third
+            # of the points that condense or re-evaporate as well was slower: 2.9 -> 3.3
+            # ms at T42 in a developed climate)
+            _saturation_row(T, p, k, first, last, saturation)
             for i in range(first, last):
                 j = i - first
                 dp = p_half[i, k + 1] - p_half[i, k]
                 mass = dp / GRAVITY  # kg m-2
-                qs, _ = saturation_humidity_and_slope(T[i, k], p[i, k])
+                qs = saturation[j]
                 change = 0.0  # humidity change over the step, kg kg-1
                 if q[i, k] > threshold * qs:
                     change = saturation_adjustment(T[i, k], q[i, k], p[i, k], threshold,

@@ -256,6 +256,7 @@ def _lcl_from_inverse_temperature(u, T0, p0):
 
 
 BLOCK = 64  # columns lifted together: independent parcels keep the CPU's pipelines busy
+SIMD_SLOTS = 8  # RK4 stage loops cover whole vectors of this many slots (AVX-512 width)
 
 # rows of the per-block scratch w of _lift_parcels, each (BLOCK,), indexed by the
 # column's place j in the block; the LCL rows are the Newton iteration's
@@ -353,25 +354,28 @@ def _pseudoadiabats(w, rk, active, n_active, moist, k, p, first):
         rk[_P_RK, n_moist], rk[_T_RK, n_moist] = w[_P_MOIST, j], w[_T_MOIST, j]
         n_moist += 1
         most = max(most, n)
-    for m in range(n_moist, BLOCK):
+    # the stage loops run over the parcels' slots rounded up to a multiple of SIMD_SLOTS:
+    # whole vectors, and no work for the empty end of a block with few moist parcels
+    slots = min(BLOCK, -(-n_moist // SIMD_SLOTS) * SIMD_SLOTS)
+    for m in range(n_moist, slots):
         rk[_STEPS, m] = 0.0
     for step in range(most):
-        for m in range(BLOCK):
+        for m in range(slots):
             rk[_T_STAGE, m] = rk[_T_RK, m]
             rk[_P_STAGE, m] = rk[_P_RK, m]
-        _stage_lapse_rates(rk, _K1)
-        for m in range(BLOCK):
+        _stage_lapse_rates(rk, _K1, slots)
+        for m in range(slots):
             rk[_T_STAGE, m] = rk[_T_RK, m] + 0.5 * rk[_H, m] * rk[_K1, m]
             rk[_P_STAGE, m] = rk[_P_RK, m] * rk[_HALF, m]
-        _stage_lapse_rates(rk, _K2)
-        for m in range(BLOCK):
+        _stage_lapse_rates(rk, _K2, slots)
+        for m in range(slots):
             rk[_T_STAGE, m] = rk[_T_RK, m] + 0.5 * rk[_H, m] * rk[_K2, m]
-        _stage_lapse_rates(rk, _K3)
-        for m in range(BLOCK):
+        _stage_lapse_rates(rk, _K3, slots)
+        for m in range(slots):
             rk[_T_STAGE, m] = rk[_T_RK, m] + rk[_H, m] * rk[_K3, m]
             rk[_P_STAGE, m] = rk[_P_STAGE, m] * rk[_HALF, m]
-        _stage_lapse_rates(rk, _K4)
-        for m in range(BLOCK):
+        _stage_lapse_rates(rk, _K4, slots)
+        for m in range(slots):
             stepped = _rk4_update(rk[_T_RK, m], rk[_H, m], rk[_K1, m], rk[_K2, m],
                                   rk[_K3, m], rk[_K4, m])
             taking = step < rk[_STEPS, m]  # parcels with fewer steps keep their end point
@@ -385,11 +389,11 @@ def _pseudoadiabats(w, rk, active, n_active, moist, k, p, first):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _stage_lapse_rates(rk, out):
-    """pseudoadiabatic_lapse_rate at (rk[_T_STAGE], rk[_P_STAGE]) into rk[out] for all
-    BLOCK slots in one loop that vectorizes: e_s by the vectorizable exp of
+def _stage_lapse_rates(rk, out, slots):
+    """pseudoadiabatic_lapse_rate at (rk[_T_STAGE], rk[_P_STAGE]) into rk[out] for the
+    first ``slots`` slots in one loop that vectorizes: e_s by the vectorizable exp of
     gcm.physics.vector_math (slots past the parcels compute values nobody reads)."""
-    for m in range(BLOCK):
+    for m in range(slots):
         es = saturation_vapour_pressure_vectorizable(rk[_T_STAGE, m])
         rk[out, m] = _lapse_rate_given_es(rk[_T_STAGE, m], rk[_P_STAGE, m], es)
 
