@@ -24,6 +24,9 @@ Fields are carried in the dynamics' form: U = u cos(phi), V = v cos(phi), T' = T
 q, ln ps; the physics gets u, v, T, q, ps. The partial sum is part of the restart, so a
 run continued from a restart is bitwise the straight run; without it (an older
 restart) the first old level is synthesized, as before this module existed.
+The model synthesizes afresh too when its ``old`` or ``now`` state is replaced by
+another object between steps; an edit in place of ``model.old``'s arrays is not seen
+(assign a new state instead).
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def check_aquaplanet_climate(history, spinup_days=90):
 
 @pytest.mark.slow
 def test_one_year_climate_t42(tmp_path):
-    """The default configuration (T42L25, 20-minute step) for a year: about 30 minutes
+    """The default configuration (T42L25, 20-minute step) for a year: about 17 minutes
     on 2 cores. (At T31 with a 30-minute step the northern storm track came out at
     1.49 times the subtropical minimum, just under this check's 1.5.)"""
     config = load_config("run/aquaplanet.yaml")
