@@ -192,6 +192,9 @@ def _longwave_depth_kernel(T, q, p_half, sst, solin, latitude, params, dtau):
         _longwave_layer_depths(i, q, p_half, latitude, params, dtau[i])
 
 
+RADIATION_BLOCK = 64  # columns worked together, level by level
+
+
 @numba.njit(cache=True, parallel=True)
 def _gray_two_stream_kernel(T, q, p_half, sst, solin, latitude, params, keep_fluxes,
                             sw_down, sw_up, lw_down, lw_up, dT, fsnt, fsns, flnt, flns):
@@ -202,66 +205,89 @@ def _gray_two_stream_kernel(T, q, p_half, sst, solin, latitude, params, keep_flu
     LONGWAVE_SCHEMES, the GrayRadiation fields, sigma_SB, g, cp). Fills dT (ncol, nlev)
     K s-1 and the boundary fluxes fsnt, fsns, flnt, flns (ncol,) W m-2, and with
     keep_fluxes the interface fluxes sw_down, sw_up, lw_down, lw_up (ncol, nlev+1) W m-2
-    (else they are not touched). Any memory layout.
+    (else they are not touched). Any memory layout; the model's level-major profiles
+    are read in memory order, as blocks of columns go through the levels together (each
+    column's arithmetic is that of a column alone, in the same order).
     """
     ncol, nlev = T.shape
-    nblock = min(ncol, 64)
+    nblock = (ncol + RADIATION_BLOCK - 1) // RADIATION_BLOCK
     for b in numba.prange(nblock):
-        # work space allocated once a block of columns
-        dtau = np.empty(nlev)
-        fluxes = np.empty((4, nlev + 1))
-        for i in range(b * ncol // nblock, (b + 1) * ncol // nblock):
-            _lw_sw_column(i, T, q, p_half, sst, solin, latitude, params, dtau,
-                          fluxes[0], fluxes[1], fluxes[2], fluxes[3], dT)
-            fsnt[i] = fluxes[0, 0] - fluxes[1, 0]
-            fsns[i] = fluxes[0, nlev] - fluxes[1, nlev]
-            flnt[i] = fluxes[3, 0] - fluxes[2, 0]
-            flns[i] = fluxes[3, nlev] - fluxes[2, nlev]
-            if keep_fluxes:
-                sw_down[i], sw_up[i] = fluxes[0], fluxes[1]
-                lw_down[i], lw_up[i] = fluxes[2], fluxes[3]
+        first, last = b * RADIATION_BLOCK, min(ncol, (b + 1) * RADIATION_BLOCK)
+        # work space allocated once a block: interface fluxes and layer depths
+        fluxes = np.empty((4, nlev + 1, last - first))
+        dtau = np.empty((nlev, last - first))
+        _lw_sw_block(first, last, T, q, p_half, sst, solin, latitude, params, dtau,
+                     fluxes[0], fluxes[1], fluxes[2], fluxes[3], dT)
+        for i in range(first, last):
+            j = i - first
+            fsnt[i] = fluxes[0, 0, j] - fluxes[1, 0, j]
+            fsns[i] = fluxes[0, nlev, j] - fluxes[1, nlev, j]
+            flnt[i] = fluxes[3, 0, j] - fluxes[2, 0, j]
+            flns[i] = fluxes[3, nlev, j] - fluxes[2, nlev, j]
+        if keep_fluxes:
+            for i in range(first, last):
+                for k in range(nlev + 1):
+                    sw_down[i, k], sw_up[i, k] = fluxes[0, k, i - first], fluxes[1, k, i - first]
+                    lw_down[i, k], lw_up[i, k] = fluxes[2, k, i - first], fluxes[3, k, i - first]
 
 
 @numba.njit(cache=True)
-def _lw_sw_column(i, T, q, p_half, sst, solin, latitude, params, dtau,
-                  sw_down, sw_up, lw_down, lw_up, dT):
-    """Column i of _gray_two_stream_kernel: interface fluxes (nlev + 1,) and heating;
-    dtau (nlev,) is work space."""
-    nlev = dtau.size
+def _lw_sw_block(first, last, T, q, p_half, sst, solin, latitude, params, dtau,
+                 sw_down, sw_up, lw_down, lw_up, dT):
+    """Columns first..last-1 of _gray_two_stream_kernel: interface fluxes (nlev + 1, n)
+    and heating; dtau (nlev, n) is work space (n = last - first)."""
+    nlev = dtau.shape[0]
     albedo, sigma, g, cp = params[_ALBEDO], params[_SIGMA], params[_G], params[_CP]
     tau_sw = params[_TAU_SW]
     # shortwave: Beer's law on the way down, reflected beam passes untouched
-    ps = p_half[i, nlev]
     for k in range(nlev + 1):
-        if tau_sw == 0.0:
-            sw_down[k] = solin[i]  # exp(-0) = 1: a transparent atmosphere
-        else:
-            tau = tau_sw * (p_half[i, k] / ps) ** params[_SW_EXPONENT]
-            sw_down[k] = solin[i] * np.exp(-tau)
-    reflected = albedo * sw_down[nlev]
+        for i in range(first, last):
+            if tau_sw == 0.0:
+                sw_down[k, i - first] = solin[i]  # exp(-0) = 1: a transparent atmosphere
+            else:
+                tau = tau_sw * (p_half[i, k] / p_half[i, nlev]) ** params[_SW_EXPONENT]
+                sw_down[k, i - first] = solin[i] * np.exp(-tau)
     for k in range(nlev + 1):
-        sw_up[k] = reflected
+        for i in range(first, last):
+            sw_up[k, i - first] = albedo * sw_down[nlev, i - first]
     # longwave: exact slab solution, 1 - exp(-x) via expm1 for thin layers; the
     # transmission (in dtau) and the emission (in lw_up) once a layer, for both streams
-    _longwave_layer_depths(i, q, p_half, latitude, params, dtau)
+    _longwave_block_depths(first, last, q, p_half, latitude, params, dtau)
     for k in range(nlev):
-        absorbed = -np.expm1(-dtau[k])
-        lw_up[k] = sigma * T[i, k] ** 4 * absorbed
-        # 1 - absorbed is exact to round-off where the layer transmits more than half
-        dtau[k] = 1.0 - absorbed if dtau[k] < 0.5 else np.exp(-dtau[k])
-    lw_down[0] = 0.0
+        for i in range(first, last):
+            j = i - first
+            absorbed = -np.expm1(-dtau[k, j])
+            lw_up[k, j] = sigma * T[i, k] ** 4 * absorbed
+            # 1 - absorbed is exact to round-off where the layer transmits more than half
+            dtau[k, j] = 1.0 - absorbed if dtau[k, j] < 0.5 else np.exp(-dtau[k, j])
+    for i in range(first, last):
+        lw_down[0, i - first] = 0.0
     for k in range(nlev):
-        lw_down[k + 1] = lw_down[k] * dtau[k] + lw_up[k]
-    emission = lw_up[nlev - 1]
-    lw_up[nlev] = sigma * sst[i] ** 4
+        for j in range(last - first):
+            lw_down[k + 1, j] = lw_down[k, j] * dtau[k, j] + lw_up[k, j]
+    # upward: each layer's emission (held in lw_up[k] until overwritten) joins the beam
+    emission = lw_up[nlev - 1].copy()
+    for i in range(first, last):
+        lw_up[nlev, i - first] = sigma * sst[i] ** 4
     for k in range(nlev - 1, -1, -1):
-        emission_above = lw_up[k - 1] if k > 0 else 0.0
-        lw_up[k] = lw_up[k + 1] * dtau[k] + emission
-        emission = emission_above
+        for j in range(last - first):
+            emission_above = lw_up[k - 1, j] if k > 0 else 0.0
+            lw_up[k, j] = lw_up[k + 1, j] * dtau[k, j] + emission[j]
+            emission[j] = emission_above
     # heating = convergence of the net downward flux between the layer's interfaces
     for k in range(nlev):
-        above = sw_down[k] - sw_up[k] + lw_down[k] - lw_up[k]
-        below = sw_down[k + 1] - sw_up[k + 1] + lw_down[k + 1] - lw_up[k + 1]
-        dp = p_half[i, k + 1] - p_half[i, k]
-        # an empty layer has dtau = 0 and passes both streams unchanged
-        dT[i, k] = g * (above - below) / (cp * dp) if dp > 0.0 else 0.0
+        for i in range(first, last):
+            j = i - first
+            above = sw_down[k, j] - sw_up[k, j] + lw_down[k, j] - lw_up[k, j]
+            below = sw_down[k + 1, j] - sw_up[k + 1, j] + lw_down[k + 1, j] - lw_up[k + 1, j]
+            dp = p_half[i, k + 1] - p_half[i, k]
+            # an empty layer has dtau = 0 and passes both streams unchanged
+            dT[i, k] = g * (above - below) / (cp * dp) if dp > 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def _longwave_block_depths(first, last, q, p_half, latitude, params, dtau):
+    """_longwave_layer_depths of columns first..last-1 into the columns of dtau
+    (nlev, n)."""
+    for i in range(first, last):
+        _longwave_layer_depths(i, q, p_half, latitude, params, dtau[:, i - first])
