@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(_benchmarks()), help="which benchmark")
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    bench.add_argument("--quick", action="store_true", help="fewer steps (noisier figures)")
+    bench.add_argument("--quick", action="store_true",
+                       help="fewer steps and no spin-up (noisier, earlier-state figures)")
     return parser
 
 

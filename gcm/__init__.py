@@ -13,12 +13,12 @@ import os
 __all__ = ["Model", "ModelConfig", "load_config"]
 
 # numba's OpenMP workers spin for a while after each parallel region; on a machine with
-# as many cores as threads they then steal the cores from scipy's FFT threads and from
+# as many cores as threads they then steal the cores from the FFT's threads and from
 # the next numba region (the step alternates between the two hundreds of times).
 # Sleeping workers made a T42L25 moist step ~5 % faster on 2 cores (climnn bench
-# aquaplanet). Models with very short steps lose by it (dry T31L8 on 2 threads ran ~25 %
-# slower): set OMP_WAIT_POLICY=ACTIVE for those (README, Speed). Read by libgomp when
-# numba first starts its threads; a value the user set wins.
+# aquaplanet). Models with very short steps can lose by it: set OMP_WAIT_POLICY=ACTIVE
+# for those (README, Speed). Read by libgomp when numba first starts its threads; a
+# value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

@@ -125,7 +125,8 @@ class Model:
         self._corrections = None
         self._boundary = None
         self._inv_cos = 1.0 / self.grid.coslat
-        self._old_grid = OldLevelGrid(self.sigma.nlev, self.grid.nlat, self.grid.nlon)
+        self._old_grid = (OldLevelGrid(self.sigma.nlev, self.grid.nlat, self.grid.nlon)
+                          if self._uses_grid_physics else None)
         # the (old, now) states the carried old-level grid belongs to; any other pair
         # (a new initial state, a restart without it) is synthesized afresh
         self._old_grid_for: tuple | None = None
@@ -175,6 +176,8 @@ class Model:
         self._FY = np.empty((2 * nlev, nlat, nlon))
         self._S = np.empty((3 * nlev + 1, nlat, nlon))
         self._zero_grid = np.zeros((nlev, nlat, nlon))
+        # shared zeros (absent forcing, dry humidity): only ever read. Not flagged
+        # read-only: numba would compile the kernels again for read-only arguments
 
     def _initial_state(self) -> SpectralState:
         ini = self.config.initial
@@ -470,7 +473,7 @@ class Model:
         self._record_courant_number(g["u"], g["v"])
         totals = self.global_totals(g)
         diagnostics = {}
-        zero = np.zeros_like(g["q"])
+        zero = self._zero_grid
         forcing = dict(u=zero, v=zero, T=zero, q=zero)
         if self.config.dynamics.hole_filling:
             filled, moved = fill_negative_humidity(g["q"], *self._air_mass_factors(g["ps"]))
@@ -617,5 +620,6 @@ class Model:
         self.step_count = int(step_count)
         self.ledger.load(arrays)
         self.means.load(arrays)
-        carried = self.old is not None and self._old_grid.load(arrays)
+        carried = (self.old is not None and self._old_grid is not None
+                   and self._old_grid.load(arrays))
         self._old_grid_for = (self.old, self.now) if carried else None

@@ -83,7 +83,10 @@ class Simulation:
             raise ValueError(f"{path}: the restart was written with a different configuration "
                              f"({'; '.join(diffs[:5])}); run without a config or with the same one")
         model = Model(saved)
-        model.load_restart_arrays(arrays, meta["step_count"])
+        try:
+            model.load_restart_arrays(arrays, meta["step_count"])
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
         out = Path(output_dir) if output_dir is not None else path.parent.parent
         return cls(model, out, progress=progress, run_id=meta["run_id"], resume=True)
 

@@ -108,3 +108,20 @@ def test_a_restart_with_a_carried_sum_of_another_grid_is_refused():
     arrays["old_level_grid/partial"] = arrays["old_level_grid/partial"][:, :-1]
     with pytest.raises(ValueError, match="old_level_grid/partial"):
         aquaplanet().load_restart_arrays(arrays, model.step_count)
+
+
+def test_a_bad_carried_sum_in_a_restart_file_names_the_file(tmp_path):
+    from gcm.restart import load_restart, save_restart
+    from gcm.simulation import Simulation
+
+    config = load_config("run/aquaplanet.yaml", **{
+        "resolution.truncation": 21, "time.step_minutes": 30.0, "output.interval_hours": 6.0,
+        "output.restart_interval_days": 0.25})
+    sim = Simulation(Model(config), tmp_path / "run", progress=False)
+    sim.run(0.25)
+    arrays, meta = load_restart(sim.last_restart)
+    arrays["old_level_grid/partial"] = arrays["old_level_grid/partial"][:-1]
+    broken = tmp_path / "run" / "restart" / "broken.npz"
+    save_restart(broken, arrays, meta)
+    with pytest.raises(ValueError, match=f"{broken}: restart: old_level_grid/partial"):
+        Simulation.from_restart(broken, progress=False)

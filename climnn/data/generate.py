@@ -151,7 +151,10 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
         if meta["config_hash"] != model.config.digest():
             raise DatasetError(f"{out}: was generated with another configuration "
                                f"({meta['config_hash']} != {model.config.digest()})")
-        model.load_restart_arrays(arrays, meta["step_count"])
+        try:
+            model.load_restart_arrays(arrays, meta["step_count"])
+        except ValueError as err:
+            raise DatasetError(f"{state}: {err}") from None
         recorder.previous_shf = arrays.get("previous_shf")
         recorder.previous_lhf = arrays.get("previous_lhf")
         samples = int(meta["samples"])

@@ -91,6 +91,9 @@ E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13 = (1.0 / math.factorial(n)
                                                        for n in range(2, 14))
 # atanh series coefficients 2/(2n + 1), n = 1..10
 A1, A2, A3, A4, A5, A6, A7, A8, A9, A10 = (2.0 / (2 * n + 1) for n in range(1, 11))
+# the two polynomials, highest coefficient first (Horner's order)
+EXP_POLYNOMIAL = (E13, E12, E11, E10, E9, E8, E7, E6, E5, E4, E3, E2)
+LOG_POLYNOMIAL = (A10, A9, A8, A7, A6, A5, A4, A3, A2, A1)
 SQRT2 = math.sqrt(2.0)
 SMALLEST_NORMAL = 2.0**-1022
 SUBNORMAL_SCALE = 2.0**54
@@ -102,6 +105,16 @@ TWO_TO_52 = 2.0**52
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
+def _horner(x, coefficients):
+    """sum_i coefficients[i] x^(n-1-i) by Horner's rule (a constant tuple: the loop is
+    unrolled, the same operations as written out)."""
+    p = coefficients[0]
+    for c in coefficients[1:]:
+        p = p * x + c
+    return p
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _exp_reduced(x):
     """(k, exp(r) - 1) with exp(x) = 2^k exp(r), k an int64 and |r| <= ln 2 / 2, for
     x in [EXP_ARGUMENT_MIN, EXP_ARGUMENT_MAX] (garbage, but no error, outside)."""
@@ -109,19 +122,7 @@ def _exp_reduced(x):
     kf = shifted - ROUNDING_SHIFT
     k = _as_bits(shifted) - ROUNDING_SHIFT_BITS  # the integer kf, without a conversion
     r = (x - kf * LN2_HI) - kf * LN2_LO
-    p = E13
-    p = p * r + E12
-    p = p * r + E11
-    p = p * r + E10
-    p = p * r + E9
-    p = p * r + E8
-    p = p * r + E7
-    p = p * r + E6
-    p = p * r + E5
-    p = p * r + E4
-    p = p * r + E3
-    p = p * r + E2
-    return k, r + (r * r) * p
+    return k, r + (r * r) * _horner(r, EXP_POLYNOMIAL)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -161,17 +162,7 @@ def vlog(x):
     f = m - 1.0  # exact
     s = f / (2.0 + f)
     z = s * s
-    R = A10
-    R = R * z + A9
-    R = R * z + A8
-    R = R * z + A7
-    R = R * z + A6
-    R = R * z + A5
-    R = R * z + A4
-    R = R * z + A3
-    R = R * z + A2
-    R = R * z + A1
-    R = R * z
+    R = _horner(z, LOG_POLYNOMIAL) * z
     y = e * LN2_HI + ((f - s * (f - R)) + e * LN2_LO)
     y = y if x < np.inf else x  # +inf stays, NaN stays
     return y if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
