@@ -146,11 +146,16 @@ def _step(levels: np.ndarray, source: float, dt_phys: float, time_filter) -> np.
 
 
 class IntervalMeans:
-    """Running sums of diagnostics between two outputs; ``means()`` averages and resets."""
+    """Running sums of diagnostics over one output interval: ``means()`` reads their
+    averages (without changing them), ``reset(step)`` starts the next interval.
+
+    ``start_step`` is the model step at which the current interval began (-1 where a
+    restart from an older file did not record it)."""
 
     def __init__(self):
         self.sums: dict[str, np.ndarray] = {}
         self.count = 0
+        self.start_step = 0
 
     def add(self, values: dict[str, np.ndarray | float]) -> None:
         for name, value in values.items():
@@ -161,16 +166,21 @@ class IntervalMeans:
         self.count += 1
 
     def means(self) -> dict[str, np.ndarray]:
-        out = {k: v / max(self.count, 1) for k, v in self.sums.items()}
-        self.sums, self.count = {}, 0
-        return out
+        """The averages since the interval began (empty before any step)."""
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+    def reset(self, step: int) -> None:
+        """Start a new interval at model step ``step``."""
+        self.sums, self.count, self.start_step = {}, 0, int(step)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {f"means/{k}": v for k, v in self.sums.items()}
         out["means_count"] = np.array(self.count)
+        out["means_start_step"] = np.array(self.start_step)
         return out
 
     def load(self, arrays: dict[str, np.ndarray]) -> None:
         self.sums = {k.split("/", 1)[1]: np.array(v) for k, v in arrays.items()
                      if k.startswith("means/")}
         self.count = int(arrays.get("means_count", 0))
+        self.start_step = int(arrays.get("means_start_step", -1))

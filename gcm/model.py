@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+from dataclasses import dataclass
 
 import cftime
 import numba
@@ -23,7 +24,7 @@ from gcm.conservation import IntervalMeans, Ledger, area_fraction, global_totals
 from gcm.gaussian_grid import gaussian_grid
 from gcm.moisture import fill_negative_humidity
 from gcm.old_level_grid import OldLevelGrid
-from gcm.physics import SCHEMES, ColumnState
+from gcm.physics import SCHEMES, ColumnState, ColumnTendencies
 from gcm.primitive_equations import VerticalOperators, grid_tendencies
 from gcm.sigma_coordinates import sigma_coordinates
 from gcm.spherical_harmonics import SpectralTransform
@@ -35,6 +36,7 @@ from gcm.time_integration import (
     leapfrog_damped,
     robert_asselin_williams,
 )
+from gcm.timing import NULL_TIMER
 
 
 def level_product(matrix: np.ndarray, spec: np.ndarray) -> np.ndarray:
@@ -80,6 +82,19 @@ def _largest_angular_speed(u, v, inv_cos):
                 meridional = b if not b <= meridional else meridional
         rows[j] = zonal * inv_cos[j] + meridional
     return rows.max()
+
+
+@dataclass
+class PhysicsCall:
+    """One call of the column physics during a step: what it saw and what it returned.
+
+    The arrays may be the model's or the scheme's reusable buffers, valid until the next
+    step: copy what you keep. ``dt`` is the interval (s) over which the tendencies are
+    applied (2 dt on a leapfrog step, dt on the first, forward, step)."""
+
+    columns: ColumnState
+    tendencies: ColumnTendencies
+    dt: float
 
 
 class ModelBlowUpError(FloatingPointError):
@@ -131,6 +146,22 @@ class Model:
         # (a new initial state, a restart without it) is synthesized afresh
         self._old_grid_for: tuple | None = None
         self._courant = collections.deque(maxlen=10)
+        # the latest call of the column physics (see PhysicsCall); None before the first
+        self.last_physics: PhysicsCall | None = None
+        self.timer = NULL_TIMER
+
+    @property
+    def timer(self):
+        """The timing hook (gcm.timing): sections of the step are timed by it. Setting it
+        hands it to the transforms and to a physics scheme that has a ``timer``."""
+        return self._timer
+
+    @timer.setter
+    def timer(self, timer) -> None:
+        self._timer = timer
+        self.transform.timer = timer
+        if hasattr(self.physics, "timer"):
+            self.physics.timer = timer
 
     # ----------------------------------------------------------------- set-up
     def _build_physics(self):
@@ -224,6 +255,10 @@ class Model:
     # ----------------------------------------------------------------- step
     def step(self) -> None:
         """Advance one time step: a forward step first, leapfrog afterwards."""
+        with self._timer.section("step"):
+            self._step()
+
+    def _step(self) -> None:
         first = self.old is None
         delta = 0.5 * self.dt if first else self.dt
         old = self.now if first else self.old
@@ -484,20 +519,22 @@ class Model:
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0
         if self.config.physics.scheme != "none":
-            # the old level's time: one step back, except at the first (forward) step
-            seconds = self.elapsed_seconds - (0.0 if self.old is None else self.dt)
-            columns = self._columns_from_grid(g, seconds)
-            out = self.physics(columns, dt_phys)
-            grid_tend = {name: self._scatter(getattr(out, field)) for name, field in
-                         (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}
-            water_source, energy_source = physics_sources(g, grid_tend, self.sigma.thickness,
-                                                          self._fraction)
-            if forcing["q"] is zero:
-                forcing["q"] = grid_tend["q"]
-            else:  # hole filling and physics: a new array (grid_tend["q"] is the teacher's)
-                forcing["q"] += grid_tend["q"]
-            forcing.update(u=grid_tend["u"], v=grid_tend["v"], T=grid_tend["T"])
-            diagnostics.update(self._surface_diagnostics(columns, out))
+            with self._timer.section("physics"):
+                # the old level's time: one step back, except at the first (forward) step
+                seconds = self.elapsed_seconds - (0.0 if self.old is None else self.dt)
+                columns = self._columns_from_grid(g, seconds)
+                out = self.physics(columns, dt_phys)
+                self.last_physics = PhysicsCall(columns, out, dt_phys)
+                grid_tend = {name: self._scatter(getattr(out, field)) for name, field in
+                             (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}
+                water_source, energy_source = physics_sources(
+                    g, grid_tend, self.sigma.thickness, self._fraction)
+                if forcing["q"] is zero:
+                    forcing["q"] = grid_tend["q"]
+                else:  # hole filling and physics: a new array (grid_tend["q"] is the teacher's)
+                    forcing["q"] += grid_tend["q"]
+                forcing.update(u=grid_tend["u"], v=grid_tend["v"], T=grid_tend["T"])
+                diagnostics.update(self._surface_diagnostics(columns, out))
         self._corrections = self.ledger.deviation(totals)
         dyn = self.config.dynamics
         first = self.old is None
@@ -582,10 +619,17 @@ class Model:
     # ----------------------------------------------------------------- output
     def snapshot(self) -> xr.Dataset:
         """The current state on the Gaussian grid with CF metadata; dims
-        (time, lev, lat, lon)."""
+        (time, lev, lat, lon). Interval means are those since the last
+        ``start_output_interval()``; nothing is reset."""
         from gcm.cf_metadata import snapshot_dataset
 
         return snapshot_dataset(self)
+
+    def start_output_interval(self) -> None:
+        """Begin a new interval of the interval means (pr, fluxes, fixers, ...) at the
+        current step; the history writer calls it after each snapshot it writes.
+        ``snapshot()`` itself changes nothing."""
+        self.means.reset(self.step_count)
 
     def run(self, days: float, interval_hours: float | None = None, progress: bool = False
             ) -> xr.Dataset:

@@ -118,6 +118,7 @@ class Simulation:
 
     def write_output(self) -> None:
         ds = self.model.snapshot()
+        self.model.start_output_interval()
         if self.writer is None:
             self.snapshots.append(ds)
         else:

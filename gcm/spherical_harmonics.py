@@ -71,6 +71,7 @@ except ImportError:  # pragma: no cover - ducc0 is a dependency; scipy is the fa
     ducc0 = None
 
 from gcm.gaussian_grid import GaussianGrid, gaussian_grid
+from gcm.timing import NULL_TIMER
 
 # "contract" gives fused multiply-adds, "reassoc" lets LLVM vectorise the dot-product
 # reductions of the analysis; both change results only at the rounding level.
@@ -524,6 +525,7 @@ class SpectralTransform:
         self.spec_shape = (nm, nm)
         self.grid_shape = (self.nlat, self.nlon)
         self._fft = fft_engine()
+        self.timer = NULL_TIMER  # see gcm.timing; the model hands its own timer down
         _retain_freed_heap_memory()
         self._setup_spectral(nm)
         self._setup_tables()
@@ -622,11 +624,12 @@ class SpectralTransform:
 
     def _synthesize(self, a, b, mode, scale) -> np.ndarray:
         """Legendre synthesis (numba) then inverse FFT: (K or 2K, nlat, nlon) grids."""
-        four = _synthesis(
-            a, b, mode, self._ptab, self._lo, self._hi, self._ginv, 1.0 / self.radius,
-            self.nlat, self.nfreq, scale,
-        )
-        return self._grid_from_fourier(four)
+        with self.timer.section("transforms"):
+            four = _synthesis(
+                a, b, mode, self._ptab, self._lo, self._hi, self._ginv, 1.0 / self.radius,
+                self.nlat, self.nfreq, scale,
+            )
+            return self._grid_from_fourier(four)
 
     # -- scalar transforms --
 
@@ -643,7 +646,8 @@ class SpectralTransform:
         the triangle evaluated by Gaussian quadrature.
         """
         flat, lead = self._flat_grid(grid)
-        spec = _analysis(self._fourier(flat), self._ptab, self._w_scalar)
+        with self.timer.section("transforms"):
+            spec = _analysis(self._fourier(flat), self._ptab, self._w_scalar)
         return spec.reshape(lead + self.spec_shape)
 
     # -- spectral operators --
@@ -728,10 +732,11 @@ class SpectralTransform:
         fb, lead_b = self._flat_grid(B)
         if lead != lead_b:
             raise ValueError(f"A and B shapes differ: {np.shape(A)} vs {np.shape(B)}")
-        vor, div = _analysis_vordiv(
-            self._fourier(fa), self._fourier(fb), self._ptab, weights, self._up, self._dn,
-            want_vor,
-        )
+        with self.timer.section("transforms"):
+            vor, div = _analysis_vordiv(
+                self._fourier(fa), self._fourier(fb), self._ptab, weights, self._up, self._dn,
+                want_vor,
+            )
         shape = lead + self.spec_shape
         return (vor.reshape(shape) if want_vor else None), div.reshape(shape)
 

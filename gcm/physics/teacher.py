@@ -42,6 +42,7 @@ from gcm.physics.condensation import LargeScaleCondensation
 from gcm.physics.convection import BettsMillerConvection
 from gcm.physics.radiation import GrayRadiation
 from gcm.physics.surface_fluxes import SurfaceFluxes
+from gcm.timing import NULL_TIMER
 
 SURFACE_FIELDS = ("precipitation", "shf", "lhf", "fsnt", "fsns", "flnt", "flns")
 
@@ -84,32 +85,38 @@ class TeacherPhysics:
                 raise TypeError(f"{name}: {err}") from None
         self.breakdown: dict[str, ColumnTendencies] = {}
         self._buffers: SuiteBuffers | None = None
+        self.timer = NULL_TIMER  # gcm.timing: the model hands its own timer down
 
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
         buffers = self._buffers_for(columns)
-        part, s = buffers.parts, self.schemes
+        part, s, timer = buffers.parts, self.schemes, self.timer
         # the running state: the suite's profiles, the columns' pressures and boundary
         state = replace(columns, **buffers.state)
         total = _new_tendencies(columns.temperature)  # new: the caller may keep it
         # the stage kernels see every profile with its contiguous axis last
         w = buffers.walk
         # the stages follow ORDER; convection reads the input, which any layout serves
-        conv = s["convection"](columns, dt, out=part["convection"])
+        with timer.section("physics_convection"):
+            conv = s["convection"](columns, dt, out=part["convection"])
         _start_state(dt, *map(w, _profiles(columns) + _profiles(state)),
                      w(conv.temperature), w(conv.humidity))
-        c = s["condensation"](state, dt, out=part["condensation"])
+        with timer.section("physics_condensation"):
+            c = s["condensation"](state, dt, out=part["condensation"])
         _add_condensation_start_totals(
             dt, w(c.temperature), w(c.humidity), w(state.temperature), w(state.humidity),
             w(conv.temperature), w(conv.humidity), w(total.temperature), w(total.humidity),
             c.precipitation, conv.precipitation, total.precipitation)
-        c = s["radiation"](state, dt, out=part["radiation"])
+        with timer.section("physics_radiation"):
+            c = s["radiation"](state, dt, out=part["radiation"])
         _add_radiation(dt, w(c.temperature), w(state.temperature), w(total.temperature),
                        c.fsnt, c.fsns, c.flnt, c.flns, total.fsnt, total.fsns, total.flnt,
                        total.flns)
-        c = s["surface_fluxes"](state, dt, out=part["surface_fluxes"])
+        with timer.section("physics_surface_fluxes"):
+            c = s["surface_fluxes"](state, dt, out=part["surface_fluxes"])
         _add_surface_fluxes(dt, *(x[:, -1] for x in _profiles(c) + _profiles(state)
                                   + _profiles(total)), c.shf, c.lhf, total.shf, total.lhf)
-        c = s["boundary_layer"](state, dt, out=part["boundary_layer"])
+        with timer.section("physics_boundary_layer"):
+            c = s["boundary_layer"](state, dt, out=part["boundary_layer"])
         heating = part["frictional_heating"].temperature
         _add_boundary_layer_and_heating(buffers.level_major,
                                         *map(w, _profiles(c) + (columns.u, columns.v)
