@@ -9,7 +9,7 @@ import yaml
 
 from climnn.cli import main
 from gcm.model import Model, ModelBlowUpError
-from gcm.output import open_history
+from gcm.io.history import open_history
 from gcm.simulation import Simulation
 
 

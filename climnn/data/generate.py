@@ -133,7 +133,7 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
     from tqdm.auto import tqdm
 
     from gcm.model import Model
-    from gcm.restart import load_restart
+    from gcm.io.restart import load_restart
 
     out = Path(out)
     if every < 1:
@@ -201,7 +201,7 @@ def _flush(out: Path, pending: list[xr.Dataset], samples: int) -> int:
 
 def _checkpoint(state: Path, model, recorder: SampleRecorder, samples: int) -> None:
     """The model's restart plus what a resumed generation needs, written atomically."""
-    from gcm.restart import save_restart
+    from gcm.io.restart import save_restart
 
     arrays = model.restart_arrays()
     if recorder.previous_shf is not None:
