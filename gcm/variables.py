@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["QUANTITIES", "Quantity", "by_dataset_name", "by_output_field"]
+__all__ = ["QUANTITIES", "Quantity", "by_output_field", "by_output_name"]
 
 #: Where a quantity's value comes from in one physics call ``out = scheme(columns, dt)``.
 SOURCES = ("columns", "tendencies", "previous")
@@ -115,15 +115,6 @@ QUANTITIES: tuple[Quantity, ...] = (
 del Q
 
 
-def by_dataset_name(name: str) -> Quantity:
-    """The quantity stored as dataset variable ``name`` (e.g. "PRECT")."""
-    for quantity in QUANTITIES:
-        if quantity.dataset == name:
-            return quantity
-    known = ", ".join(q.dataset for q in QUANTITIES)
-    raise KeyError(f"no quantity is stored as dataset variable {name!r}; known: {known}")
-
-
 def by_output_field(field: str) -> Quantity:
     """The quantity of contract field ``field`` that the history writes (e.g. "shf" ->
     the same-step flux hfss)."""
@@ -132,3 +123,9 @@ def by_output_field(field: str) -> Quantity:
             return quantity
     known = ", ".join(q.field for q in QUANTITIES if q.output is not None)
     raise KeyError(f"no quantity of contract field {field!r} is in the history; known: {known}")
+
+
+def by_output_name(name: str) -> Quantity | None:
+    """The quantity the history writes as CF variable ``name`` (e.g. "pr"), or None if
+    ``name`` is not a quantity of the contract (e.g. "zeta")."""
+    return next((q for q in QUANTITIES if q.output == name), None)

@@ -25,7 +25,8 @@ import zarr
 import zarr.codecs
 
 from gcm.io.atomic import atomic_directory
-from gcm.variables import by_dataset_name
+from gcm.physics.column import PROFILE_FIELDS
+from gcm.variables import QUANTITIES, Quantity
 
 SCHEMA_NAME = "climnn-columns"
 SCHEMA_VERSION = 1
@@ -94,11 +95,16 @@ def _table(*rows: VariableSpec) -> dict[str, VariableSpec]:
     return {row.name: row for row in rows}
 
 
-def _data(name: str, dims: tuple[str, ...], required: bool = True) -> VariableSpec:
-    """Row of a data variable: units, role and long name from gcm.variables."""
-    quantity = by_dataset_name(name)
-    return VariableSpec(name, dims, quantity.units, quantity.role,
-                        quantity.dataset_long_name, required)
+#: Data variables a source may omit.
+OPTIONAL = ("U", "SST", "UPHYS", "VPHYS", "SHF", "LHF")
+
+
+def _data(quantity: Quantity) -> VariableSpec:
+    """Row of a data variable: name, units, role and long name from gcm.variables;
+    profiles are the contract's level-dependent fields."""
+    dims = PROFILE if quantity.field in PROFILE_FIELDS else SURFACE
+    return VariableSpec(quantity.dataset, dims, quantity.units, quantity.role,
+                        quantity.dataset_long_name, quantity.dataset not in OPTIONAL)
 
 
 V = VariableSpec
@@ -113,28 +119,8 @@ VARIABLES: dict[str, VariableSpec] = _table(
     V("hyai", (ILEV,), None, "geometry", "hybrid A coefficient at interfaces"),
     V("hybi", (ILEV,), None, "geometry", "hybrid B coefficient at interfaces"),
     V("P0", (), "Pa", "geometry", "reference pressure of the hybrid coordinate"),
-    # inputs: the state before physics
-    _data("T", PROFILE),
-    _data("Q", PROFILE),
-    _data("U", PROFILE, required=False),
-    _data("V", PROFILE),
-    _data("PS", SURFACE),
-    _data("SST", SURFACE, required=False),
-    _data("SOLIN", SURFACE),
-    _data("SHFLX", SURFACE),
-    _data("LHFLX", SURFACE),
-    # outputs: what the physics did
-    _data("TPHYSTND", PROFILE),
-    _data("PHQ", PROFILE),
-    _data("UPHYS", PROFILE, required=False),
-    _data("VPHYS", PROFILE, required=False),
-    _data("PRECT", SURFACE),
-    _data("FSNT", SURFACE),
-    _data("FSNS", SURFACE),
-    _data("FLNT", SURFACE),
-    _data("FLNS", SURFACE),
-    _data("SHF", SURFACE, required=False),
-    _data("LHF", SURFACE, required=False),
+    # inputs (the state before physics), then outputs (what the physics did)
+    *(_data(quantity) for quantity in QUANTITIES),
 )
 del V
 

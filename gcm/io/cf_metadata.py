@@ -33,7 +33,7 @@ import datetime
 import numpy as np
 import xarray as xr
 
-from gcm.variables import QUANTITIES, by_output_field
+from gcm.variables import by_output_field, by_output_name
 
 TIME_BOUNDS = "time_bnds"
 POINT, MEAN = "time: point", "time: mean"
@@ -85,7 +85,7 @@ def coordinates(model) -> dict[str, xr.DataArray]:
 def _attrs(name: str, cell_methods: str | None = None) -> dict:
     """CF attributes of output variable ``name``: from gcm.variables for the contract's
     quantities, else VARIABLE_ATTRS; "(interval mean)" added to the long name of means."""
-    quantity = next((q for q in QUANTITIES if q.output == name), None)
+    quantity = by_output_name(name)
     attrs = dict(quantity.cf_attrs() if quantity is not None else VARIABLE_ATTRS[name])
     if cell_methods == MEAN and quantity is not None:
         attrs["long_name"] += " (interval mean)"
