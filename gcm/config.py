@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+import numpy as np
 import yaml
 
 from gcm.sigma_coordinates import SIGMA_SETS, sigma_coordinates
@@ -165,13 +167,30 @@ class ModelConfig:
         return self
 
     def digest(self) -> str:
-        """Hash of everything that defines the model (not the run length time.days)."""
-        import hashlib
+        """Hash of everything that defines the model (not the run length time.days);
+        ``config_hash(self.to_dict())``."""
+        return config_hash(self.to_dict())
 
-        data = self.to_dict()
-        data["time"].pop("days")
-        text = json.dumps(data, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+def config_hash(config: dict) -> str:
+    """The configuration hash that restarts, histories and datasets record.
+
+    The first 16 hex digits of the sha256 of the UTF-8 bytes of
+    ``json.dumps(config, sort_keys=True)`` (Python's default separators ", " and ": ",
+    non-ASCII escaped) after removing ``config["time"]["days"]``: the run length does
+    not define the model, so continuing a run for longer keeps its hash. numpy scalars
+    count as their Python values and other non-JSON values as ``str(value)``; key order
+    does not matter. ``config``: a ModelConfig's ``to_dict()`` or any JSON-like dict.
+    """
+    data = dict(config)
+    if isinstance(data.get("time"), dict):
+        data["time"] = {k: v for k, v in data["time"].items() if k != "days"}
+    text = json.dumps(data, sort_keys=True, default=_json_value)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _json_value(value):
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 def _fail(source: str, key: str, message: str):

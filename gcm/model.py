@@ -621,7 +621,7 @@ class Model:
         """The current state on the Gaussian grid with CF metadata; dims
         (time, lev, lat, lon). Interval means are those since the last
         ``start_output_interval()``; nothing is reset."""
-        from gcm.cf_metadata import snapshot_dataset
+        from gcm.io.cf_metadata import snapshot_dataset
 
         return snapshot_dataset(self)
 

@@ -24,8 +24,8 @@ import yaml
 from tqdm.auto import tqdm
 
 from gcm.config import config_from_dict
-from gcm.output import OutputWriter
-from gcm.restart import load_restart, save_restart
+from gcm.io.history import OutputWriter
+from gcm.io.restart import load_restart, save_restart
 
 logger = logging.getLogger("gcm")
 

@@ -6,8 +6,8 @@ import pytest
 
 from gcm.config import load_config
 from gcm.constants import LV
+from gcm.io.history import open_history
 from gcm.model import Model
-from gcm.output import open_history
 from gcm.simulation import Simulation
 
 

@@ -64,7 +64,7 @@ def test_short_run_is_stable_and_hemispherically_symmetric():
 def test_climatology_600_days_t42(tmp_path):
     """Zonal-mean zonal wind averaged over days 200-600: westerly jets of 25-35 m/s
     near 40-50 degrees in the upper troposphere of both hemispheres."""
-    from gcm.output import open_history
+    from gcm.io.history import open_history
     from gcm.simulation import Simulation
 
     config = load_config("run/held_suarez.yaml")

@@ -11,9 +11,9 @@ Our T42L20 run gives 948.8 hPa at (60N, 214E) on day 9 and a 850 hPa maximum of
 import numpy as np
 import pytest
 
+from climnn.diagnostics.vertical_interpolation import to_pressure_level
 from gcm.config import load_config
 from gcm.model import Model
-from gcm.vertical_interpolation import to_pressure_level
 
 
 def jw_model(truncation, levels, perturbation, step_minutes=20.0):

@@ -111,7 +111,7 @@ def test_a_restart_with_a_carried_sum_of_another_grid_is_refused():
 
 
 def test_a_bad_carried_sum_in_a_restart_file_names_the_file(tmp_path):
-    from gcm.restart import load_restart, save_restart
+    from gcm.io.restart import load_restart, save_restart
     from gcm.simulation import Simulation
 
     config = load_config("run/aquaplanet.yaml", **{

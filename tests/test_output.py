@@ -1,4 +1,4 @@
-"""Tests of gcm.output: zarr and netCDF history, run ownership, kill safety."""
+"""Tests of gcm.io.history: zarr and netCDF history, run ownership, kill safety."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pytest
 import xarray as xr
 import zarr
 
-from gcm import output
-from gcm.output import (
+from gcm.io import history as output
+from gcm.io.history import (
     OutputDirectoryError,
     OutputWriter,
     SnapshotError,
@@ -290,7 +290,7 @@ def test_killed_append_is_detected_and_repaired(tmp_path):
         import zarr
         sys.path.insert(0, {str(REPO / "tests")!r})
         from test_output import snapshot, times
-        from gcm.output import OutputWriter
+        from gcm.io.history import OutputWriter
         writer = OutputWriter({str(tmp_path)!r}, run_id="abc")
         t = times("360_day", 3)
         writer.append(snapshot(t[0], seed=0))

@@ -1,7 +1,8 @@
-"""Tests of gcm.restart: bitwise round trip, atomic writes, clear errors."""
+"""Tests of gcm.io.restart: bitwise round trip, atomic writes, clear errors."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -15,8 +16,9 @@ import cftime
 import numpy as np
 import pytest
 
-from gcm import restart
-from gcm.restart import (
+from gcm.config import ModelConfig
+from gcm.io import restart
+from gcm.io.restart import (
     config_hash,
     load_restart,
     restart_metadata,
@@ -120,7 +122,7 @@ def test_killed_write_never_leaves_a_partial_file_under_the_final_name(tmp_path)
         f"""
         import os, signal
         import numpy as np
-        from gcm import restart
+        from gcm.io import restart
         real = np.lib.format.write_array
         n = []
         def write_then_die(fp, array, *a, **k):
@@ -208,8 +210,31 @@ def test_config_hash_is_canonical():
     assert config_hash(reordered) == digest
     assert config_hash({**CONFIG, "dt": np.float64(900.0), "levels": np.int64(10)}) == digest
     assert config_hash({**CONFIG, "dt": 900.0000001}) != digest
-    canonical = json.dumps(CONFIG, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert digest == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    documented = json.dumps(CONFIG, sort_keys=True)  # the formula in gcm.io.restart's docstring
+    assert digest == hashlib.sha256(documented.encode()).hexdigest()[:16]
+
+
+def test_config_hash_leaves_out_the_run_length_only():
+    config = ModelConfig().to_dict()
+    longer = copy.deepcopy(config)
+    longer["time"]["days"] += 30.0
+    other_step = copy.deepcopy(config)
+    other_step["time"]["step_minutes"] /= 2
+    assert config_hash(longer) == config_hash(config) == ModelConfig().digest()
+    assert config_hash(other_step) != config_hash(config)
+    assert config["time"]["days"] != longer["time"]["days"]  # the input is not changed
+
+
+def test_restart_metadata_takes_a_model_config_or_its_dict():
+    time = cftime.datetime(2000, 1, 2, calendar="360_day")
+    config = ModelConfig()
+    from_config = restart_metadata(time, 48, config, run_id="r1")
+    assert from_config == restart_metadata(time, 48, config.to_dict(), run_id="r1")
+    assert from_config["config"] == config.to_dict()
+    assert from_config["config_hash"] == config.digest()
+    assert from_config["run_id"] == "r1" and from_config["step_count"] == 48
+    with pytest.raises(TypeError, match="ModelConfig or a dict, found str"):
+        restart_metadata(time, 48, "run/aquaplanet.yaml")
 
 
 def test_restart_metadata_and_time_for_other_calendars():

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from climnn.cli import main
+from gcm.io.history import open_history
 from gcm.model import Model, ModelBlowUpError
-from gcm.output import open_history
 from gcm.simulation import Simulation
 
 

@@ -57,6 +57,7 @@ import numpy as np
 import xarray as xr
 
 from climnn.data.schema import P0, VARIABLES, DatasetError, validate_store, write_store
+from gcm.io.atomic import publish_directory
 
 __all__ = ["convert_climsim", "convert_cbrain", "CLIMSIM_TIMESTEP", "WATER_DENSITY"]
 
@@ -314,16 +315,7 @@ class _StoreWriter:
         if not self.written:
             raise _fail(None, "no time steps to write")
         validate_store(self.partial, self.require_outputs)
-        if self.out.exists():
-            retired = self.out.with_name(self.out.name + ".replaced")
-            if retired.exists():
-                shutil.rmtree(retired)
-            self.out.rename(retired)
-            self.partial.rename(self.out)
-            shutil.rmtree(retired)
-        else:
-            self.partial.rename(self.out)
-        return self.out
+        return publish_directory(self.partial, self.out, replace=True)
 
     def abandon(self) -> None:
         if self.partial.exists():
@@ -355,27 +347,35 @@ def _run(writer: _StoreWriter, blocks: Iterable[xr.Dataset]) -> Path:
 
 # --------------------------------------------------------------------------- ClimSim
 
+def _units_of(name: str) -> str:
+    """Units a source variable must have: those of schema variable ``name`` it becomes."""
+    return VARIABLES[name].units
+
+
+# Expected units of each source variable; the schema's, except precipitation, which the
+# sources give as liquid-water-equivalent m s-1 (times WATER_DENSITY gives PRECT).
+_SOURCE_PRECIPITATION_UNITS = "m s-1"
 _CLIMSIM_MLI_UNITS = {
-    "state_t": "K",
-    "state_q0001": "kg kg-1",
-    "state_u": "m s-1",
-    "state_v": "m s-1",
-    "state_ps": "Pa",
-    "pbuf_SOLIN": "W m-2",
-    "pbuf_LHFLX": "W m-2",
-    "pbuf_SHFLX": "W m-2",
+    "state_t": _units_of("T"),
+    "state_q0001": _units_of("Q"),
+    "state_u": _units_of("U"),
+    "state_v": _units_of("V"),
+    "state_ps": _units_of("PS"),
+    "pbuf_SOLIN": _units_of("SOLIN"),
+    "pbuf_LHFLX": _units_of("LHFLX"),
+    "pbuf_SHFLX": _units_of("SHFLX"),
 }
 _CLIMSIM_MLO_UNITS = {
-    "state_t": "K",
-    "state_q0001": "kg kg-1",
-    "cam_out_NETSW": "W m-2",
-    "cam_out_FLWDS": "W m-2",
-    "cam_out_PRECC": "m s-1",
+    "state_t": _units_of("T"),
+    "state_q0001": _units_of("Q"),
+    "cam_out_NETSW": _units_of("FSNS"),
+    "cam_out_FLWDS": _units_of("FLNS"),
+    "cam_out_PRECC": _SOURCE_PRECIPITATION_UNITS,
 }
 _CLIMSIM_OPTIONAL_UNITS = {
-    "cam_in_LWUP": "W m-2",  # mli: makes FLNS = LWUP - FLWDS
-    "state_u": "m s-1",  # mlo: makes UPHYS
-    "state_v": "m s-1",  # mlo: makes VPHYS
+    "cam_in_LWUP": _units_of("FLNS"),  # mli: makes FLNS = LWUP - FLWDS
+    "state_u": _units_of("U"),  # mlo: makes UPHYS
+    "state_v": _units_of("V"),  # mlo: makes VPHYS
 }
 
 
@@ -592,27 +592,22 @@ def convert_climsim(
 
 # --------------------------------------------------------------------------- CBRAIN / SPCAM
 
-_CBRAIN_UNITS = {
-    "TBP": ("K", True),
-    "QBP": ("kg kg-1", True),
-    "VBP": ("m s-1", True),
-    "PS": ("Pa", False),
-    "SOLIN": ("W m-2", False),
-    "SHFLX": ("W m-2", False),
-    "LHFLX": ("W m-2", False),
-    "TPHYSTND": ("K s-1", True),
-    "PHQ": ("kg kg-1 s-1", True),
-    "FSNT": ("W m-2", False),
-    "FSNS": ("W m-2", False),
-    "FLNT": ("W m-2", False),
-    "FLNS": ("W m-2", False),
-    "PRECT": ("m s-1", False),
-}
 _SPCAM_SAME_NAME = ("PS", "SOLIN", "SHFLX", "LHFLX", "TPHYSTND", "PHQ")
 _SPCAM_SAME_NAME += ("FSNT", "FSNS", "FLNT", "FLNS", "PRECT")
 _CBRAIN_TO_SCHEMA = {"TBP": "T", "QBP": "Q", "UBP": "U", "VBP": "V"} | {
     name: name for name in _SPCAM_SAME_NAME
 }
+
+
+def _cbrain_units(name: str) -> tuple[str, bool]:
+    """(expected units, is a profile) of CBRAIN variable ``name``."""
+    target = _CBRAIN_TO_SCHEMA[name]
+    units = _SOURCE_PRECIPITATION_UNITS if target == "PRECT" else _units_of(target)
+    return units, VARIABLES[target].is_profile
+
+
+# every CBRAIN variable but the optional UBP
+_CBRAIN_UNITS = {name: _cbrain_units(name) for name in _CBRAIN_TO_SCHEMA if name != "UBP"}
 
 
 @dataclass
@@ -657,7 +652,7 @@ def _check_cbrain_file(
         has_u = "UBP" in ds.variables
         table = dict(_CBRAIN_UNITS)
         if has_u:
-            table["UBP"] = ("m s-1", True)
+            table["UBP"] = _cbrain_units("UBP")
         for name, (units, profile) in table.items():
             da = ds[name]
             _check_units(path, name, da, units, assumed)

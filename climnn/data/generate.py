@@ -58,31 +58,23 @@ class GenerationResult:
 
 def sample_dataset(model, sample, config_path: str) -> xr.Dataset:
     """One stored sample (time length 1) from a recorded (columns, tendencies, shflx, lhflx)."""
+    import datetime
+    import types
+
+    from gcm.conservation import area_fraction
+    from gcm.variables import QUANTITIES
+
     columns, out, shflx, lhflx = sample
-    profile = ("time", "column", "lev")
-    surface = ("time", "column")
-
-    def p(x):
-        return np.ascontiguousarray(x)[None]
-
-    data = {
-        "T": (profile, p(columns.temperature), "K"), "Q": (profile, p(columns.humidity), "kg kg-1"),
-        "U": (profile, p(columns.u), "m s-1"), "V": (profile, p(columns.v), "m s-1"),
-        "PS": (surface, p(columns.surface_pressure), "Pa"), "SST": (surface, p(columns.sst), "K"),
-        "SOLIN": (surface, p(columns.insolation), "W m-2"),
-        "SHFLX": (surface, p(shflx), "W m-2"), "LHFLX": (surface, p(lhflx), "W m-2"),
-        "TPHYSTND": (profile, p(out.temperature), "K s-1"),
-        "PHQ": (profile, p(out.humidity), "kg kg-1 s-1"),
-        "UPHYS": (profile, p(out.u), "m s-2"), "VPHYS": (profile, p(out.v), "m s-2"),
-        "PRECT": (surface, p(out.precipitation), "kg m-2 s-1"),
-        "FSNT": (surface, p(out.fsnt), "W m-2"), "FSNS": (surface, p(out.fsns), "W m-2"),
-        "FLNT": (surface, p(out.flnt), "W m-2"), "FLNS": (surface, p(out.flns), "W m-2"),
-        "SHF": (surface, p(out.shf), "W m-2"), "LHF": (surface, p(out.lhf), "W m-2"),
-    }
+    sources = {"columns": columns, "tendencies": out,
+               "previous": types.SimpleNamespace(shf=shflx, lhf=lhflx)}
+    data = {}
+    for quantity in QUANTITIES:  # every dataset variable, from the contract's fields
+        value = np.ascontiguousarray(getattr(sources[quantity.source], quantity.field))
+        dims = ("time", "column", "lev") if value.ndim == 2 else ("time", "column")
+        data[quantity.dataset] = (dims, value[None], quantity.units)
     sigma = model.sigma
     grid = model.grid
-    area = np.repeat(grid.weights / (2.0 * grid.nlon), grid.nlon)
-    import datetime
+    area = np.broadcast_to(area_fraction(grid.weights, grid.nlon), (grid.nlat, grid.nlon)).ravel()
 
     time = model.start_time + datetime.timedelta(seconds=float(columns.time))
     ds = xr.Dataset(
@@ -132,8 +124,8 @@ def generate(config, out, days: float, every: int = 1, config_path: str = "",
     and makes the rest again (bitwise the same, the model being deterministic)."""
     from tqdm.auto import tqdm
 
+    from gcm.io.restart import load_restart
     from gcm.model import Model
-    from gcm.restart import load_restart
 
     out = Path(out)
     if every < 1:
@@ -201,7 +193,7 @@ def _flush(out: Path, pending: list[xr.Dataset], samples: int) -> int:
 
 def _checkpoint(state: Path, model, recorder: SampleRecorder, samples: int) -> None:
     """The model's restart plus what a resumed generation needs, written atomically."""
-    from gcm.restart import save_restart
+    from gcm.io.restart import save_restart
 
     arrays = model.restart_arrays()
     if recorder.previous_shf is not None:

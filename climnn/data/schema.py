@@ -24,6 +24,10 @@ import xarray as xr
 import zarr
 import zarr.codecs
 
+from gcm.io.atomic import atomic_directory
+from gcm.physics.column import PROFILE_FIELDS
+from gcm.variables import QUANTITIES, Quantity
+
 SCHEMA_NAME = "climnn-columns"
 SCHEMA_VERSION = 1
 
@@ -91,6 +95,18 @@ def _table(*rows: VariableSpec) -> dict[str, VariableSpec]:
     return {row.name: row for row in rows}
 
 
+#: Data variables a source may omit.
+OPTIONAL = ("U", "SST", "UPHYS", "VPHYS", "SHF", "LHF")
+
+
+def _data(quantity: Quantity) -> VariableSpec:
+    """Row of a data variable: name, units, role and long name from gcm.variables;
+    profiles are the contract's level-dependent fields."""
+    dims = PROFILE if quantity.field in PROFILE_FIELDS else SURFACE
+    return VariableSpec(quantity.dataset, dims, quantity.units, quantity.role,
+                        quantity.dataset_long_name, quantity.dataset not in OPTIONAL)
+
+
 V = VariableSpec
 #: The variable table of schema v1, in the order messages and statistics follow.
 VARIABLES: dict[str, VariableSpec] = _table(
@@ -103,28 +119,8 @@ VARIABLES: dict[str, VariableSpec] = _table(
     V("hyai", (ILEV,), None, "geometry", "hybrid A coefficient at interfaces"),
     V("hybi", (ILEV,), None, "geometry", "hybrid B coefficient at interfaces"),
     V("P0", (), "Pa", "geometry", "reference pressure of the hybrid coordinate"),
-    # inputs: the state before physics
-    V("T", PROFILE, "K", "input", "temperature before physics"),
-    V("Q", PROFILE, "kg kg-1", "input", "specific humidity before physics"),
-    V("U", PROFILE, "m s-1", "input", "zonal wind before physics", required=False),
-    V("V", PROFILE, "m s-1", "input", "meridional wind before physics"),
-    V("PS", SURFACE, "Pa", "input", "surface pressure"),
-    V("SST", SURFACE, "K", "input", "sea surface temperature", required=False),
-    V("SOLIN", SURFACE, "W m-2", "input", "insolation at the top of the atmosphere"),
-    V("SHFLX", SURFACE, "W m-2", "input", "upward surface sensible heat flux (previous step)"),
-    V("LHFLX", SURFACE, "W m-2", "input", "upward surface latent heat flux (previous step)"),
-    # outputs: what the physics did
-    V("TPHYSTND", PROFILE, "K s-1", "output", "temperature tendency due to physics"),
-    V("PHQ", PROFILE, "kg kg-1 s-1", "output", "specific humidity tendency due to physics"),
-    V("UPHYS", PROFILE, "m s-2", "output", "zonal wind tendency due to physics", False),
-    V("VPHYS", PROFILE, "m s-2", "output", "meridional wind tendency due to physics", False),
-    V("PRECT", SURFACE, "kg m-2 s-1", "output", "total precipitation rate"),
-    V("FSNT", SURFACE, "W m-2", "output", "net shortwave flux at the top, downward"),
-    V("FSNS", SURFACE, "W m-2", "output", "net shortwave flux at the surface, downward"),
-    V("FLNT", SURFACE, "W m-2", "output", "net longwave flux at the top, upward"),
-    V("FLNS", SURFACE, "W m-2", "output", "net longwave flux at the surface, upward"),
-    V("SHF", SURFACE, "W m-2", "output", "upward surface sensible heat flux (same step)", False),
-    V("LHF", SURFACE, "W m-2", "output", "upward surface latent heat flux (same step)", False),
+    # inputs (the state before physics), then outputs (what the physics did)
+    *(_data(quantity) for quantity in QUANTITIES),
 )
 del V
 
@@ -466,6 +462,10 @@ def write_store(
         looked at, so a writer that appends many times and checked the store when it
         opened it passes False)
 
+    A new store ("w-", "w") is written into a temporary directory beside ``path`` and
+    renamed into place when complete (gcm.io.atomic), so ``path`` never holds a partly
+    written store; "w" replaces an existing one only then.
+
     Sets the group attributes ``schema``, ``schema_version`` and, when absent,
     ``time_range``; fills ``long_name``/``role`` from the table where missing and units "1"
     of the dimensionless geometry. Provenance attributes must be in ``ds.attrs``. The
@@ -475,6 +475,8 @@ def write_store(
     if mode not in ("w-", "w", "a"):
         raise ValueError(f"write_store: mode must be 'w-', 'w' or 'a', found {mode!r}")
     path = Path(path)
+    if mode == "w-" and path.exists():
+        raise FileExistsError(f"write_store: {path} exists; pass mode='w' to replace it")
     ds = _with_schema_attrs(ds.drop_encoding())
     validate_store(ds, require_outputs, check_values=False)
     if mode == "a":
@@ -507,7 +509,9 @@ def write_store(
     encoding[TIME].update(
         {"units": f"days since {first.isoformat()}", "calendar": calendar, "dtype": "float64"}
     )
-    _chunked(ds).to_zarr(path, mode=mode, encoding=encoding, write_empty_chunks=True, **_ZARR_KW)
+    with atomic_directory(path, replace=True) as tmp:
+        _chunked(ds).to_zarr(tmp, mode="w", encoding=encoding, write_empty_chunks=True,
+                             **_ZARR_KW)
     return path
 
 

@@ -39,10 +39,9 @@ from climnn.data.schema import (
     sample_count,
     validate_store,
 )
+from gcm.constants import CP, LV  # the seed network's scales use the model's constants
 
 STATS_GROUP = "stats"
-CP = 1004.64  # specific heat of dry air at constant pressure, J kg-1 K-1 (Rasp et al. 2018)
-LV = 2.501e6  # latent heat of vaporization, J kg-1
 LV_PLUS_LF = 2.8347e6  # latent heat of vaporization + fusion, J kg-1 (CBRAIN's PHQ scale)
 FLUX_SCALE = 1e-3  # energy fluxes, W m-2 -> O(1)
 

@@ -12,12 +12,19 @@ coordinate holds cftime datetimes (any calendar). Time is encoded as float64
 objects (xarray writes this as "days since YYYY-MM-DD"). The units are fixed by the
 first write and reused by every append, because xarray otherwise picks units from
 the first write alone and can silently round later times (pydata/xarray#5969,
-#10639).
+#10639). A CF bounds variable of time (named by the ``bounds`` attribute of ``time``,
+e.g. ``time_bnds`` of interval means, see gcm.io.cf_metadata) is encoded the same way.
+
+The zarr store carries consolidated metadata (rewritten after every append; a few
+milliseconds), so ``xr.open_zarr(DIR / "history.zarr")`` opens it without a warning.
+The consolidated copy lags the arrays only while an append is under way, so a reader
+using it sees the last complete entry. ``open_history`` reads the arrays' own metadata.
 
 Robustness against a killed process:
 
-* netCDF files are written under a temporary name and renamed with ``os.replace``,
-  so a file either is complete or does not exist under its final name.
+* netCDF files and ``run.json`` are written under a temporary name and renamed with
+  ``os.replace`` (gcm.io.atomic), so a file either is complete or does not exist under
+  its final name.
 * The zarr store is created in a temporary directory and renamed into place. An
   append that is killed part way can leave the last time entry incomplete; every
   chunk is written even when it equals the fill value (``write_empty_chunks``), so
@@ -36,8 +43,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -46,6 +51,8 @@ import cftime
 import numpy as np
 import xarray as xr
 import zarr
+
+from gcm.io.atomic import atomic_directory, atomic_path, write_json
 
 __all__ = [
     "FORMATS",
@@ -63,7 +70,10 @@ RUN_FILE = "run.json"
 ZARR_NAME = "history.zarr"
 NETCDF_DIR = "history"
 _NETCDF_RE = re.compile(r"^history_(\d{6,})\.nc$")
-_ZARR_KW = {"zarr_format": 3, "consolidated": False}
+# Writes consolidate the metadata (for plain xr.open_zarr); our own reads use the
+# arrays' metadata, which an interrupted append may have left ahead of the consolidated.
+_ZARR_WRITE = {"zarr_format": 3, "consolidated": True}
+_ZARR_READ = {"zarr_format": 3, "consolidated": False}
 
 
 class OutputDirectoryError(ValueError):
@@ -123,7 +133,7 @@ class OutputWriter:
         _claim_directory(self.directory, self.run_id, format, resume)
         self.directory.mkdir(parents=True, exist_ok=True)
         if _read_run_record(self.directory) is None:
-            _write_json_atomic(self.directory / RUN_FILE, self._run_record())
+            write_json(self.directory / RUN_FILE, self._run_record())
         # State of the history on disk; filled by the first append or by resuming.
         self._units: str | None = None
         self._calendar: str | None = None
@@ -190,7 +200,9 @@ class OutputWriter:
             # checked equal; leaving them out avoids rewriting them each append.
             dynamic = ds.drop_vars(list(ds.drop_dims(TIME).variables))
             try:
-                dynamic.to_zarr(self.path, append_dim=TIME, write_empty_chunks=True, **_ZARR_KW)
+                with _quiet_consolidation():
+                    dynamic.to_zarr(self.path, append_dim=TIME, write_empty_chunks=True,
+                                    **_ZARR_WRITE)
             except BaseException:
                 # A failure after xarray resized some arrays would leave a torn
                 # last entry that later appends would build on; remove it now.
@@ -205,8 +217,8 @@ class OutputWriter:
         """Encoding for a write that creates variables: time units, chunks."""
         time_enc = {"units": self._units, "calendar": self._calendar, "dtype": "float64"}
         if self.format == "netcdf":
-            # CF: coordinate variables must not have missing values.
-            return {TIME: {**time_enc, "_FillValue": None}}
+            # CF: coordinate variables (and their bounds) must not have missing values.
+            return {name: {**time_enc, "_FillValue": None} for name in _time_names(ds)}
         enc = {}
         for name, var in ds.variables.items():
             if TIME in var.dims:
@@ -215,7 +227,8 @@ class OutputWriter:
                     1 if d == TIME else n for d, n in zip(var.dims, var.shape, strict=True)
                 )
                 enc[name] = {"chunks": chunks}
-        enc[TIME].update(time_enc)
+        for name in _time_names(ds):
+            enc[name].update(time_enc)
         return enc
 
     def _check_fits(self, ds: xr.Dataset, time: cftime.datetime) -> None:
@@ -323,20 +336,6 @@ def _read_run_record(directory: Path) -> dict | None:
     return record
 
 
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    """Write ``obj`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _history_names(directory: Path) -> list[str]:
     """Names of the histories (of any format) present in ``directory``."""
     names = []
@@ -374,22 +373,32 @@ def _snapshot_time(ds: xr.Dataset) -> cftime.datetime:
     return time
 
 
+def _time_names(ds: xr.Dataset) -> list[str]:
+    """``time`` and its CF bounds variable (if the ``bounds`` attribute names one in ``ds``)."""
+    bounds = ds[TIME].attrs.get("bounds")
+    return [TIME] + ([bounds] if bounds in ds.variables else [])
+
+
 def _prepare(ds: xr.Dataset) -> xr.Dataset:
     """Copy of ``ds`` ready to write: no inherited encoding, no time units in attrs."""
     ds = ds.drop_encoding()
     # Units and calendar of time are set by the writer; xarray refuses to encode
     # a variable whose attrs already carry them.
-    time = ds[TIME].variable.copy(deep=False)
-    time.attrs = {k: v for k, v in time.attrs.items() if k not in ("units", "calendar")}
-    return ds.assign_coords({TIME: time})
+    for name in _time_names(ds):
+        var = ds[name].variable.copy(deep=False)
+        var.attrs = {k: v for k, v in var.attrs.items() if k not in ("units", "calendar")}
+        ds = ds.assign_coords({TIME: var}) if name == TIME else ds.assign({name: var})
+    return ds
 
 
 def _schema(ds: xr.Dataset) -> dict[str, tuple]:
-    """Map variable name -> (dims, sizes of non-time dims, dtype) for every variable."""
+    """Map variable name -> (dims, sizes of non-time dims, dtype) for every variable
+    (no dtype for time and its bounds: cftime objects in a snapshot, float64 on disk)."""
     schema = {}
+    times = _time_names(ds)
     for name, var in ds.variables.items():
         sizes = tuple(n for d, n in zip(var.dims, var.shape, strict=True) if d != TIME)
-        dtype = np.dtype(var.encoding.get("dtype", var.dtype)) if name != TIME else None
+        dtype = np.dtype(var.encoding.get("dtype", var.dtype)) if name not in times else None
         schema[str(name)] = (tuple(var.dims), sizes, dtype)
     return schema
 
@@ -436,13 +445,17 @@ def _check_static(expected: xr.Dataset, ds: xr.Dataset, where: str) -> None:
 
 def _zarr_create(path: Path, ds: xr.Dataset, encoding: dict) -> None:
     """Create the store at ``path`` from the first snapshot, atomically by rename."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        ds.to_zarr(tmp, mode="w", encoding=encoding, write_empty_chunks=True, **_ZARR_KW)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_directory(path) as tmp, _quiet_consolidation():
+        ds.to_zarr(tmp, mode="w", encoding=encoding, write_empty_chunks=True, **_ZARR_WRITE)
+
+
+@contextlib.contextmanager
+def _quiet_consolidation():
+    """Silence zarr's note that consolidated metadata is not yet in the zarr v3 spec
+    (zarr-python and xarray read it; we write it for them)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        yield
 
 
 def _zarr_time_arrays(group: zarr.Group) -> dict[str, zarr.Array]:
@@ -460,7 +473,7 @@ def _zarr_lengths(path: Path) -> tuple[int, dict[str, int]]:
     Only the entry of an interrupted append can be incomplete, since an append
     adds one entry and every chunk is written.
     """
-    group = zarr.open_group(path, mode="r", zarr_format=3)
+    group = zarr.open_group(path, mode="r", zarr_format=3, use_consolidated=False)
     arrays = _zarr_time_arrays(group)
     lengths = {n: a.shape[a.metadata.dimension_names.index(TIME)] for n, a in arrays.items()}
     shortest = min(lengths.values())
@@ -473,7 +486,8 @@ def _zarr_lengths(path: Path) -> tuple[int, dict[str, int]]:
 
 
 def repair_history(directory: str | os.PathLike) -> int:
-    """Remove an incomplete last time entry left in the zarr history by a kill.
+    """Remove an incomplete last time entry left in the zarr history by a kill, and
+    rewrite the store's consolidated metadata from the arrays' own.
 
     Parameters
     ----------
@@ -490,14 +504,17 @@ def repair_history(directory: str | os.PathLike) -> int:
     if not path.exists():
         return 0
     complete, lengths = _zarr_lengths(path)
-    if complete == max(lengths.values()):
-        return 0
-    group = zarr.open_group(path, mode="r+", zarr_format=3)
-    for arr in _zarr_time_arrays(group).values():
-        axis = arr.metadata.dimension_names.index(TIME)
-        shape = list(arr.shape)
-        shape[axis] = complete
-        arr.resize(tuple(shape))
+    group = zarr.open_group(path, mode="r+", zarr_format=3, use_consolidated=False)
+    if complete < max(lengths.values()):
+        for arr in _zarr_time_arrays(group).values():
+            axis = arr.metadata.dimension_names.index(TIME)
+            shape = list(arr.shape)
+            shape[axis] = complete
+            arr.resize(tuple(shape))
+    # also when nothing was cut: a kill after the last array grew but before the
+    # consolidation leaves the consolidated metadata one entry behind
+    with _quiet_consolidation():
+        zarr.consolidate_metadata(group.store, zarr_format=3)
     return max(lengths.values()) - complete
 
 
@@ -506,10 +523,10 @@ def _open_zarr_history(path: Path) -> xr.Dataset:
     if len(set(lengths.values())) > 1:
         raise ValueError(
             f"{path} was interrupted in the middle of an append: arrays have different "
-            f"lengths along '{TIME}' ({lengths}); call gcm.output.repair_history"
+            f"lengths along '{TIME}' ({lengths}); call gcm.io.history.repair_history"
             f"({str(path.parent)!r}) or resume the run to drop the incomplete entry"
         )
-    ds = xr.open_dataset(path, engine="zarr", chunks=_chunks(), **_decode_kw(), **_ZARR_KW)
+    ds = xr.open_dataset(path, engine="zarr", chunks=_chunks(), **_decode_kw(), **_ZARR_READ)
     if complete < ds.sizes[TIME]:
         warnings.warn(
             f"{path}: hiding the incomplete last time entry of an interrupted append",
@@ -539,17 +556,8 @@ def _netcdf_write(folder: Path, index: int, ds: xr.Dataset, encoding: dict) -> N
     """Write ``ds`` to ``folder/history_{index:06d}.nc`` via a temporary file."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"history_{index:06d}.nc"
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(final) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding, unlimited_dims=[TIME])
-        _fsync_file(tmp)
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
 
 
 def _open_netcdf_one(path: Path) -> xr.Dataset:
@@ -576,21 +584,6 @@ def _open_netcdf_history(files: list[Path]) -> xr.Dataset:
         with _open_netcdf_one(path) as part:
             parts.append(part.load())
     return xr.concat(parts, dim=TIME, join="exact", combine_attrs="override", **combine)
-
-
-def _fsync_file(path: str | Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where directories cannot be opened)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -------------------------------------------------------------------------- reading

@@ -8,28 +8,34 @@ The metadata is JSON, stored as a uint8 array of UTF-8 bytes under the member
     time         model time, ISO 8601 string (``cftime.datetime.isoformat()``)
     calendar     CF calendar of ``time`` (e.g. "360_day", "noleap")
     step_count   number of time steps taken
-    config       run configuration (a JSON-serialisable dict)
-    config_hash  ``config_hash(config)``
+    config       run configuration (``ModelConfig.to_dict()``, or any JSON-serialisable
+                 dict for other writers)
+    config_hash  ``config_hash(config)`` (gcm.config): the first 16 hex digits of the
+                 sha256 of ``json.dumps(config, sort_keys=True)`` with ``time.days``
+                 removed, so that a run continued for longer keeps its hash; the same
+                 value as ``ModelConfig.digest()`` and the ``config_hash`` attribute of
+                 histories and teacher datasets
 
-``restart_metadata`` builds such a dict and ``restart_time`` turns it back into a
-cftime datetime. Writes go to a temporary file in the target directory that is
-renamed over the final name with ``os.replace``, so a killed process leaves either
-the previous restart file or the new one, never a half-written file.
+``restart_metadata`` builds such a dict (every writer of restarts uses it) and
+``restart_time`` turns it back into a cftime datetime. Writes go through
+gcm.io.atomic: a temporary file in the target directory, fsynced and renamed over the
+final name, so a killed process leaves either the previous restart file or the new
+one, never a half-written file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 import cftime
 import numpy as np
+
+from gcm.config import ModelConfig, config_hash
+from gcm.io.atomic import atomic_open
 
 __all__ = [
     "METADATA_KEY",
@@ -66,19 +72,20 @@ def _canonical_json(obj) -> str:
     )
 
 
-def config_hash(config: dict) -> str:
-    """Return the first 16 hex digits of the sha256 of ``config`` as canonical JSON.
-
-    Key order and numpy-vs-Python scalar types do not change the hash.
-    """
-    return hashlib.sha256(_canonical_json(config).encode("utf-8")).hexdigest()[:16]
-
-
-def restart_metadata(time: cftime.datetime, step_count: int, config: dict, **extra) -> dict:
+def restart_metadata(time: cftime.datetime, step_count: int, config: ModelConfig | dict,
+                     **extra) -> dict:
     """Build the metadata dict of a restart at model ``time`` after ``step_count`` steps.
 
-    ``extra`` entries (JSON-serialisable) are added as they are.
+    ``config`` is the run's ModelConfig (stored as its ``to_dict()``) or a plain dict;
+    ``extra`` entries (JSON-serialisable, e.g. ``run_id``) are added as they are.
     """
+    if isinstance(config, ModelConfig):
+        config = config.to_dict()
+    elif not isinstance(config, dict):
+        raise TypeError(
+            f"restart_metadata: config must be a ModelConfig or a dict, found "
+            f"{type(config).__name__}"
+        )
     return {
         "format_version": FORMAT_VERSION,
         "time": time.isoformat(),
@@ -127,19 +134,8 @@ def save_restart(path: str | os.PathLike, arrays: dict[str, np.ndarray], metadat
     """
     path = Path(path)
     members = _members(path, arrays, metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, members)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_open(path, "wb") as f:
+        _write_npz(f, members)
 
 
 def _members(path: Path, arrays: dict, metadata: dict) -> dict[str, np.ndarray]:
@@ -148,7 +144,7 @@ def _members(path: Path, arrays: dict, metadata: dict) -> dict[str, np.ndarray]:
     if missing:
         raise ValueError(
             f"restart {path}: metadata lacks {missing}; expected at least "
-            f"{list(REQUIRED_METADATA)} (see gcm.restart.restart_metadata)"
+            f"{list(REQUIRED_METADATA)} (see gcm.io.restart.restart_metadata)"
         )
     members = {}
     for name, value in arrays.items():
@@ -184,16 +180,6 @@ def _write_npz(f, members: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, array, allow_pickle=False)
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make the rename in ``path`` durable (no-op where directories cannot be opened)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 # --------------------------------------------------------------------------- load
 
 
@@ -220,7 +206,7 @@ def load_restart(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     if not path.is_file() or _magic(path) != _ZIP_MAGIC:
         raise ValueError(
             f"{path} is not a restart file: expected a .npz (zip) archive written by "
-            "gcm.restart.save_restart"
+            "gcm.io.restart.save_restart"
         )
     try:
         return _read_npz(path)

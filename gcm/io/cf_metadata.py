@@ -1,42 +1,48 @@
 """Grid-point snapshots of the model as xarray Datasets with CF-1.8 metadata.
 
-Variable names follow CMIP short names (ua, va, ta, hus, ps, zeta); the vertical
-coordinate is the CF ``atmosphere_sigma_coordinate`` with ``formula_terms`` so that
-CF tools can reconstruct pressure: p(n,k,j,i) = ptop + lev(k) * (ps(n,j,i) - ptop).
+Variable names follow CMIP short names (ua, va, ta, hus, ps, zeta, pr, hfss, ...; the
+quantities of the column-physics contract take name, units and standard name from
+gcm.variables); the vertical coordinate is the CF ``atmosphere_sigma_coordinate`` with
+``formula_terms`` so that CF tools can reconstruct pressure:
+p(n,k,j,i) = ptop + lev(k) * (ps(n,j,i) - ptop).
+
+What each value covers in time (CF ``cell_methods`` and ``bounds``):
+
+* The state (ua, va, ta, hus, zeta, ps) and the global totals atmosphere_* are
+  instantaneous at ``time``: ``cell_methods = "time: point"`` (the totals "area: mean
+  time: point").
+* The interval means (pr, hfss, hfls, fsnt, fsns, flnt, flns, rsdt and the global
+  hole_filling, fixer_*, physics_*_residual) average the diagnostics of every model step
+  taken since the output interval began (``model.means.start_step``, set by
+  ``model.start_output_interval()``) up to ``time``: ``cell_methods = "time: mean"``
+  ("area: mean time: mean" for the global ones), and ``time`` has ``bounds =
+  "time_bnds"``, a (time, nbnd) variable holding [start of the interval, time]. (Each
+  step's physics is evaluated on the leapfrog's old level, one step before the step's
+  start; see gcm.model.)
+* The first snapshot of a run, at the initial time, follows no step: its time_bnds are
+  [t0, t0] (an empty interval) and its interval means are NaN. Keeping it on the one
+  time axis keeps the history one dataset with one time coordinate.
+
+A model without interval means (no grid physics) has neither time_bnds nor mean fields.
 """
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import xarray as xr
 
+from gcm.variables import by_output_field, by_output_name
+
+TIME_BOUNDS = "time_bnds"
+POINT, MEAN = "time: point", "time: mean"
+GLOBAL_POINT, GLOBAL_MEAN = "area: mean time: point", "area: mean time: mean"
+
+# Attributes of the variables that are not quantities of the column contract.
 VARIABLE_ATTRS = {
-    "ua": dict(standard_name="eastward_wind", long_name="eastward wind", units="m s-1"),
-    "va": dict(standard_name="northward_wind", long_name="northward wind", units="m s-1"),
-    "ta": dict(standard_name="air_temperature", long_name="air temperature", units="K"),
-    "hus": dict(standard_name="specific_humidity", long_name="specific humidity",
-                units="kg kg-1"),
     "zeta": dict(standard_name="atmosphere_relative_vorticity", long_name="relative vorticity",
                  units="s-1"),
-    "ps": dict(standard_name="surface_air_pressure", long_name="surface pressure", units="Pa"),
-    "pr": dict(standard_name="precipitation_flux", long_name="precipitation (interval mean)",
-               units="kg m-2 s-1"),
-    "hfss": dict(standard_name="surface_upward_sensible_heat_flux",
-                 long_name="surface sensible heat flux (interval mean)", units="W m-2"),
-    "hfls": dict(standard_name="surface_upward_latent_heat_flux",
-                 long_name="surface latent heat flux (interval mean)", units="W m-2"),
-    "fsnt": dict(long_name="net downward shortwave flux at the top (interval mean)",
-                 units="W m-2"),
-    "fsns": dict(standard_name="surface_net_downward_shortwave_flux",
-                 long_name="net downward shortwave flux at the surface (interval mean)",
-                 units="W m-2"),
-    "flnt": dict(standard_name="toa_outgoing_longwave_flux",
-                 long_name="net upward longwave flux at the top (interval mean)", units="W m-2"),
-    "flns": dict(standard_name="surface_net_upward_longwave_flux",
-                 long_name="net upward longwave flux at the surface (interval mean)",
-                 units="W m-2"),
-    "rsdt": dict(standard_name="toa_incoming_shortwave_flux",
-                 long_name="top-of-atmosphere insolation (interval mean)", units="W m-2"),
     "hole_filling": dict(long_name="global-mean water moved by the humidity hole filler",
                          units="kg m-2 s-1"),
     "fixer_mass": dict(long_name="global mass fixer: dynamical-core mass error removed",
@@ -76,6 +82,18 @@ def coordinates(model) -> dict[str, xr.DataArray]:
     )
 
 
+def _attrs(name: str, cell_methods: str | None = None) -> dict:
+    """CF attributes of output variable ``name``: from gcm.variables for the contract's
+    quantities, else VARIABLE_ATTRS; "(interval mean)" added to the long name of means."""
+    quantity = by_output_name(name)
+    attrs = dict(quantity.cf_attrs() if quantity is not None else VARIABLE_ATTRS[name])
+    if cell_methods == MEAN and quantity is not None:
+        attrs["long_name"] += " (interval mean)"
+    if cell_methods is not None:
+        attrs["cell_methods"] = cell_methods
+    return attrs
+
+
 def snapshot_dataset(model) -> xr.Dataset:
     """The model's current state, one time (dims time, lev, lat, lon)."""
     g = model.grid_state(fill_holes=True)
@@ -88,16 +106,21 @@ def snapshot_dataset(model) -> xr.Dataset:
         "ps": (("time", "lat", "lon"), g["ps"][None]),
     }
     ds = xr.Dataset(
-        {name: xr.Variable(dims, values, VARIABLE_ATTRS[name]) for name, (dims, values)
+        {name: xr.Variable(dims, values, _attrs(name, POINT)) for name, (dims, values)
          in data.items()},
         coords=coordinates(model),
     )
-    _add_interval_means(ds, model)
-    ds["orog"] = xr.Variable(("lat", "lon"), orog, VARIABLE_ATTRS["orog"])
+    has_means = _add_interval_means(ds, model)
+    ds["orog"] = xr.Variable(("lat", "lon"), orog, _attrs("orog"))
     ds["ptop"] = xr.Variable((), 0.0, dict(long_name="pressure at the model top", units="Pa"))
     ds["lev_bnds"] = xr.Variable(
         ("lev", "nbnd"), np.stack([model.sigma.half[:-1], model.sigma.half[1:]], axis=1))
-    ds = ds.assign_coords(time=("time", [model.time], dict(standard_name="time", axis="T")))
+    time_attrs = dict(standard_name="time", axis="T")
+    if has_means:
+        time_attrs["bounds"] = TIME_BOUNDS
+        ds[TIME_BOUNDS] = xr.Variable(("time", "nbnd"), [[interval_start(model), model.time]],
+                                      dict(long_name="interval of the interval means"))
+    ds = ds.assign_coords(time=("time", [model.time], time_attrs))
     ds.attrs.update(
         Conventions="CF-1.8",
         title=f"climnn gcm: {model.config.name}",
@@ -109,25 +132,30 @@ def snapshot_dataset(model) -> xr.Dataset:
     return ds
 
 
-# contract field name -> output name
-OUTPUT_NAMES = {"precipitation": "pr", "shf": "hfss", "lhf": "hfls", "fsnt": "fsnt",
-                "fsns": "fsns", "flnt": "flnt", "flns": "flns", "insolation": "rsdt"}
+def interval_start(model):
+    """Model time (cftime) at which the current output interval began: at step
+    ``model.means.start_step``, or, where an old restart did not record it (-1), one
+    step back for every step the means hold (each step adds one value)."""
+    means = model.means
+    step = means.start_step if means.start_step >= 0 else model.step_count - means.count
+    return model.start_time + datetime.timedelta(seconds=step * model.dt)
 
 
-def _add_interval_means(ds: xr.Dataset, model) -> None:
-    """Physics and conservation diagnostics averaged since the previous snapshot (NaN at
-    the first snapshot of a run), and the global totals of the current state."""
+def _add_interval_means(ds: xr.Dataset, model) -> bool:
+    """Add the physics and conservation diagnostics averaged over the output interval (NaN
+    at the first snapshot of a run) and the global totals of the current state; return
+    whether there were any."""
     fields, scalars = model.diagnostic_names()
     means = model.means.means()
     shape = (model.grid.nlat, model.grid.nlon)
     for name in fields:
-        out = OUTPUT_NAMES[name]
+        out = by_output_field(name).output
         value = means.get(name, np.full(shape, np.nan))
         ds[out] = xr.Variable(("time", "lat", "lon"), np.asarray(value)[None],
-                              VARIABLE_ATTRS[out])
+                              _attrs(out, MEAN))
     for name in scalars:
         ds[name] = xr.Variable(("time",), [float(means.get(name, np.nan))],
-                               VARIABLE_ATTRS[name])
+                               _attrs(name, GLOBAL_MEAN))
     if fields or scalars:
         # the mean of the two leapfrog levels: each receives the physics on alternate
         # steps, their mean receives every step's sources over one dt
@@ -136,4 +164,5 @@ def _add_interval_means(ds: xr.Dataset, model) -> None:
         for name in ("mass", "water", "energy"):
             value = 0.5 * (getattr(now, name) + getattr(old, name))
             ds[f"atmosphere_{name}"] = xr.Variable(("time",), [value],
-                                                   VARIABLE_ATTRS[f"atmosphere_{name}"])
+                                                   _attrs(f"atmosphere_{name}", GLOBAL_POINT))
+    return bool(fields or scalars)
