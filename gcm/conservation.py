@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, LV
+from gcm.time_integration import raw_filter
 
 
 @dataclass
@@ -139,9 +140,7 @@ def _step(levels: np.ndarray, source: float, dt_phys: float, time_filter) -> np.
     old, now = levels
     new = old + dt_phys * source
     if time_filter is not None:
-        nu, alpha = time_filter
-        d = 0.5 * nu * (old - 2.0 * now + new)
-        now, new = now + alpha * d, new - (1.0 - alpha) * d
+        now, new = raw_filter(old, now, new, *time_filter)
     return np.array([now, new])
 
 

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from gcm.time_integration import raw_filter
+
 
 @dataclass
 class Unfix:
@@ -59,8 +61,12 @@ class OldLevelGrid:
 
     @staticmethod
     def filter_weight(nu: float, alpha: float) -> float:
-        """kappa = alpha nu/2 / (1 - (1 - alpha) nu/2) of the Robert–Asselin–Williams filter."""
-        return alpha * 0.5 * nu / (1.0 - (1.0 - alpha) * 0.5 * nu)
+        """kappa = alpha nu/2 / (1 - (1 - alpha) nu/2) of the Robert–Asselin–Williams filter,
+        read off the filter itself: it is linear, and on a unit old level (1, 0, 0) it
+        gives the filtered now level a = alpha nu/2 and new level -b = -(1 - alpha) nu/2;
+        kappa = a / (1 - b) (exactly these roundings: the halving is exact)."""
+        a, minus_b = raw_filter(1.0, 0.0, 0.0, nu, alpha)
+        return a / (1.0 + minus_b)
 
     def reset_to_now(self) -> None:
         """The next old level is the now level itself (a forward first step)."""
