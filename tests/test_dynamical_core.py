@@ -46,7 +46,7 @@ def test_semi_implicit_matrix_matches_the_grid_kernel(make_config):
     S = np.empty((3 * nlev + 1, nlat, nlon))
     vo = model.vertical
     grid_tendencies(zeros3, zeros3, zeros3, div, zeros3, zeros3, zeros2, zeros2,
-                    model._coriolis, model._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
+                    model.dynamics.coriolis, model.dynamics.one_minus_mu2, vo.thickness, vo.half, vo.alpha,
                     vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
                     A, B, FX, FY, S, zeros3, zeros3, zeros3, zeros3, False, False)
     H = vo.temperature_matrix()
