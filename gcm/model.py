@@ -71,7 +71,7 @@ class Model:
             cfg = dataclasses.replace(
                 cfg, physics=PhysicsConfig(scheme=protocol.scheme_name(physics)))
         self.config = cfg
-        self.physics = physics
+        self._physics = physics
         if cfg.threads > 0:
             numba.set_num_threads(min(cfg.threads, numba.config.NUMBA_NUM_THREADS))
         self.grid = gaussian_grid(cfg.resolution.truncation, cfg.resolution.grid)
@@ -114,6 +114,21 @@ class Model:
         # the latest call of the column physics (see PhysicsCall); None before the first
         self.last_physics: PhysicsCall | None = None
         self.timer = NULL_TIMER
+
+    @property
+    def physics(self) -> ColumnPhysics:
+        """The column scheme the model calls (gcm.physics.column). It may be replaced
+        (e.g. by a wrapper that records its calls), but a model built without physics
+        has no place for one: build it with the scheme instead."""
+        return self._physics
+
+    @physics.setter
+    def physics(self, scheme: ColumnPhysics) -> None:
+        if protocol.has_physics(scheme) and not protocol.has_physics(self._physics):
+            raise ValueError(f"physics scheme {protocol.scheme_name(scheme)!r}: this model was "
+                             f"built without physics; pass it as Model(config, physics=...)")
+        self._physics = scheme
+        protocol.hand_timer(scheme, self._timer)
 
     @property
     def timer(self):

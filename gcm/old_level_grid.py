@@ -5,10 +5,12 @@ linear in the spectral state, and every step already synthesizes the now level f
 the dynamics, so the old level can be rebuilt in grid space instead of costing a
 second synthesis of 4 nlev + 1 fields (about a tenth of a T42L25 moist step).
 
-The Robert–Asselin–Williams filter of step n (gcm.time_integration) is, with
+The Robert–Asselin–Williams filter of step n (gcm.time_integration.raw_filter) is, with
 d = nu/2 (X_old - 2 X_now + X_raw):  next old = X_now + alpha d,  next now =
 fix(X_raw - (1 - alpha) d), where ``fix`` is the global fixers' known change
-(gcm.model.Model._apply_fixers). Eliminating X_raw gives
+(gcm.conservation.apply_fixers). Eliminating X_raw gives (the filter solved for its
+next old level in terms of its next now level, so it is written here in that inverse
+form, with kappa read off raw_filter itself: OldLevelGrid.filter_weight)
 
     next old = X_now + kappa (X_old - 2 X_now + fix^-1(next now)),
     kappa = alpha nu/2 / (1 - (1 - alpha) nu/2),
