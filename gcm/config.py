@@ -78,7 +78,7 @@ class DynamicsConfig:
 
 @dataclass
 class PhysicsConfig:
-    scheme: str = "held_suarez"  # a scheme name from gcm.physics.SCHEMES, or "none"
+    scheme: str = "held_suarez"  # a name in gcm.physics.registry (scheme_names()), or "none"
     parameters: dict = field(default_factory=dict)  # keyword arguments of the scheme
 
 

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, LV
+from gcm.time_integration import raw_filter
 
 
 @dataclass
@@ -139,10 +140,40 @@ def _step(levels: np.ndarray, source: float, dt_phys: float, time_filter) -> np.
     old, now = levels
     new = old + dt_phys * source
     if time_filter is not None:
-        nu, alpha = time_filter
-        d = 0.5 * nu * (old - 2.0 * now + new)
-        now, new = now + alpha * d, new - (1.0 - alpha) * d
+        now, new = raw_filter(old, now, new, *time_filter)
     return np.array([now, new])
+
+
+def fixer_diagnostics(corrections: GlobalTotals, dt_phys: float, fixers) -> dict[str, float]:
+    """The fixers' corrections of one step as rates, for the interval means: fixer_mass
+    (kg m-2 s-1), fixer_water (kg m-2 s-1), fixer_energy (W m-2); zero for a fixer that is
+    off (``fixers``: gcm.config.FixersConfig)."""
+    return {"fixer_mass": corrections.mass / dt_phys * fixers.mass,
+            "fixer_water": corrections.water / dt_phys * fixers.water,
+            "fixer_energy": corrections.energy / dt_phys * fixers.energy}
+
+
+def apply_fixers(new, corrections: GlobalTotals, old: GlobalTotals, fixers, unfix,
+                 unit_coefficient: float) -> None:
+    """Remove the measured global errors ``corrections`` (ledger minus the old level's
+    totals ``old``) from the new level ``new`` (a gcm.state.SpectralState, changed in
+    place), for the fixers on in ``fixers`` (gcm.config.FixersConfig): ln ps is shifted
+    for mass, q scaled for water, T' shifted uniformly for energy. ``unfix``
+    (gcm.old_level_grid.Unfix) records each change so the carried old-level grid can
+    undo it; ``unit_coefficient`` is the spectral coefficient (0, 0) of a field equal
+    to 1 everywhere."""
+    d = corrections
+    if fixers.mass and d.mass:
+        unfix.log_pressure = np.log1p(d.mass / old.mass)
+        new.log_surface_pressure[0, 0] += unit_coefficient * unfix.log_pressure
+    # a dry atmosphere carries only round-off humidity: scaling noise by the ratio
+    # of two noise-level totals would amplify it, so the fixer needs real water
+    if fixers.water and d.water and old.water > 1e-6:
+        unfix.humidity_factor = 1.0 + d.water / old.water
+        new.humidity *= unfix.humidity_factor
+    if fixers.energy and d.energy:
+        unfix.temperature = d.energy / (CP * old.mass)
+        new.temperature[:, 0, 0] += unit_coefficient * unfix.temperature
 
 
 class IntervalMeans:

@@ -1,16 +1,20 @@
 """The spectral model: grid, transforms, levels, dynamics, physics and the time step.
 
-``Model(config)`` builds everything a run needs from a ModelConfig; ``step()``
-advances one leapfrog step; ``snapshot()`` gives the grid-point state as an
-xarray.Dataset with CF metadata; ``run(days)`` is the short notebook path (see
-gcm.simulation for runs with files, restarts and progress).
+``Model(config)`` (or ``Model(config, physics=scheme)``) builds everything a run needs
+from a ModelConfig; ``step()`` advances one leapfrog step; ``snapshot()`` gives the
+grid-point state as an xarray.Dataset with CF metadata; ``run(days)`` is the short
+notebook path (see gcm.simulation for runs with files, restarts and progress).
+
+The model holds the state, the time and the order of a step; the parts live apart:
+the dynamics in gcm.dynamics, the column physics' coupling in gcm.column_coupling, the
+fixers and their ledger in gcm.conservation, the carried old level in
+gcm.old_level_grid, the blow-up check in gcm.blow_up.
 """
 
 from __future__ import annotations
 
-import collections
+import dataclasses
 import datetime
-from dataclasses import dataclass
 
 import cftime
 import numba
@@ -19,110 +23,71 @@ import xarray as xr
 
 from gcm import constants as const
 from gcm import initial_conditions
-from gcm.config import ModelConfig
-from gcm.conservation import IntervalMeans, Ledger, area_fraction, global_totals, physics_sources
+from gcm.blow_up import BlowUpCheck, ModelBlowUpError, nonfinite_arrays
+from gcm.column_coupling import ColumnCoupling, PhysicsCall, diagnostic_names
+from gcm.config import ModelConfig, PhysicsConfig
+from gcm.conservation import (
+    IntervalMeans,
+    Ledger,
+    apply_fixers,
+    area_fraction,
+    fixer_diagnostics,
+    global_totals,
+    physics_sources,
+)
+from gcm.dynamics import SpectralDynamics
 from gcm.gaussian_grid import gaussian_grid
 from gcm.moisture import fill_negative_humidity
 from gcm.old_level_grid import OldLevelGrid
-from gcm.physics import SCHEMES, ColumnState, ColumnTendencies
-from gcm.primitive_equations import VerticalOperators, grid_tendencies
+from gcm.physics import column as protocol
+from gcm.physics.column import ColumnPhysics, ColumnState
+from gcm.physics.registry import build_scheme
 from gcm.sigma_coordinates import sigma_coordinates
 from gcm.spherical_harmonics import SpectralTransform
 from gcm.state import SpectralState
-from gcm.time_integration import (
-    ImplicitOperator,
-    damp,
-    hyperdiffusion_rates,
-    leapfrog_damped,
-    robert_asselin_williams,
-)
+from gcm.time_integration import robert_asselin_williams
 from gcm.timing import NULL_TIMER
 
+__all__ = ["Model", "ModelBlowUpError", "PhysicsCall"]
 
-def level_product(matrix: np.ndarray, spec: np.ndarray) -> np.ndarray:
-    """sum_j matrix[k, j] spec[j, ...] for a real matrix (nlev, nlev) or vector (nlev,)
-    and complex spectral fields (nlev, T+1, T+1)."""
-    if matrix.ndim == 1:
-        return _level_matvec(matrix[None, :], spec)[0]
-    return _level_matvec(matrix, spec)
-
-
-@numba.njit(cache=True, parallel=True)
-def _level_matvec(matrix, spec):
-    # a plain loop: BLAS threads fight numba's for these small products
-    nout, nlev = matrix.shape
-    out = np.zeros((nout,) + spec.shape[1:], dtype=np.complex128)
-    for k in numba.prange(nout):
-        for j in range(nlev):
-            c = matrix[k, j]
-            if c != 0.0:
-                # explicit loops: out[k] += c * spec[j] would allocate a temporary
-                for m in range(spec.shape[1]):
-                    for n in range(spec.shape[2]):
-                        out[k, m, n] += c * spec[j, m, n]
-    return out
-
-
-@numba.njit(cache=True, parallel=True)
-def _largest_angular_speed(u, v, inv_cos):
-    """max over latitudes of (max |u| / cos(phi) + max |v|), the maxima over levels and
-    longitudes of each row; u, v (nlev, nlat, nlon) m s-1, inv_cos (nlat,). One pass,
-    no temporaries. NaN propagates."""
-    nlev, nlat, nlon = u.shape
-    rows = np.empty(nlat)
-    for j in numba.prange(nlat):
-        zonal = 0.0
-        meridional = 0.0
-        for k in range(nlev):
-            for i in range(nlon):
-                a = abs(u[k, j, i])
-                b = abs(v[k, j, i])
-                # written so that a NaN wins (max() would keep the old value)
-                zonal = a if not a <= zonal else zonal
-                meridional = b if not b <= meridional else meridional
-        rows[j] = zonal * inv_cos[j] + meridional
-    return rows.max()
-
-
-@dataclass
-class PhysicsCall:
-    """One call of the column physics during a step: what it saw and what it returned.
-
-    The arrays may be the model's or the scheme's reusable buffers, valid until the next
-    step: copy what you keep. ``dt`` is the interval (s) over which the tendencies are
-    applied (2 dt on a leapfrog step, dt on the first, forward, step)."""
-
-    columns: ColumnState
-    tendencies: ColumnTendencies
-    dt: float
-
-
-class ModelBlowUpError(FloatingPointError):
-    """The state holds NaN or inf; the message names the field, step and time."""
+PHYSICS_STATE = "physics/"  # restart arrays of the physics scheme's own state
 
 
 class Model:
-    """A primitive-equation aquaplanet (or dry) model built from a ModelConfig."""
+    """A primitive-equation aquaplanet (or dry) model built from a ModelConfig.
 
-    def __init__(self, config: ModelConfig | None = None):
-        self.config = (config or ModelConfig()).validate()
-        cfg = self.config
+    ``physics``: a column scheme (gcm.physics.column.ColumnPhysics) to use instead of the
+    one the config names (physics.scheme, built by gcm.physics.registry). The model's
+    ``config`` then names the scheme by its ``name`` (with no parameters, unless it is
+    the config's own scheme), so that output and restarts say what ran; a restart of
+    such a run is continued by passing the scheme again (Simulation.from_restart)."""
+
+    def __init__(self, config: ModelConfig | None = None,
+                 physics: ColumnPhysics | None = None):
+        cfg = (config or ModelConfig()).validate()
+        if physics is None:
+            physics = build_scheme(cfg.physics.scheme, cfg.physics.parameters)
+        elif protocol.scheme_name(physics) != cfg.physics.scheme:
+            cfg = dataclasses.replace(
+                cfg, physics=PhysicsConfig(scheme=protocol.scheme_name(physics)))
+        self.config = cfg
+        self._physics = physics
         if cfg.threads > 0:
             numba.set_num_threads(min(cfg.threads, numba.config.NUMBA_NUM_THREADS))
         self.grid = gaussian_grid(cfg.resolution.truncation, cfg.resolution.grid)
         self.transform = SpectralTransform(self.grid, radius=const.RADIUS)
         self.sigma = sigma_coordinates(cfg.resolution.sigma, cfg.resolution.levels)
         self.dt = cfg.time.step_minutes * 60.0
-        self.vertical = VerticalOperators.build(
-            self.sigma, cfg.dynamics.reference_temperature, const.RD, const.KAPPA
-        )
-        self._build_implicit_operators()
-        self.physics = self._build_physics()
+        # grid physics: the physics, hole filling and fixers act on the old level's grid
+        fixers = cfg.dynamics.fixers
+        self._uses_grid_physics = (protocol.has_physics(physics)
+                                   or fixers.mass or fixers.water or fixers.energy)
+        self.dynamics = SpectralDynamics(cfg, self.grid, self.transform, self.sigma, self.dt,
+                                         with_lnps=self._uses_grid_physics)
+        self.vertical = self.dynamics.vertical
         lat2d, lon2d = np.meshgrid(np.deg2rad(self.grid.lat), np.deg2rad(self.grid.lon),
                                    indexing="ij")
         self._lat2d, self._lon2d = lat2d, lon2d
-        self._coriolis = 2.0 * const.OMEGA * self.grid.mu
-        self._one_minus_mu2 = 1.0 - self.grid.mu**2
         self.start_time = cftime.datetime.strptime(
             cfg.time.start, "%Y-%m-%d", calendar=cfg.time.calendar
         ) if len(cfg.time.start) == 10 else cftime.datetime.strptime(
@@ -131,24 +96,39 @@ class Model:
         self.step_count = 0
         self.old: SpectralState | None = None
         self.now: SpectralState = self._initial_state()
-        self._allocate_work_arrays()
         self._fraction = area_fraction(self.grid.weights, self.grid.nlon)
+        self.coupling = ColumnCoupling(self.sigma, lat2d, lon2d, self._fraction, cfg.surface,
+                                       cfg.insolation)
         # spectral coefficient (0, 0) of a field equal to 1 everywhere
         self._unit_coefficient = self.transform.to_spectral(np.ones(self._lat2d.shape))[0, 0].real
         self.ledger = Ledger(self.global_totals())
         self.means = IntervalMeans()
         self._corrections = None
-        self._boundary = None
         self._inv_cos = 1.0 / self.grid.coslat
         self._old_grid = (OldLevelGrid(self.sigma.nlev, self.grid.nlat, self.grid.nlon)
                           if self._uses_grid_physics else None)
         # the (old, now) states the carried old-level grid belongs to; any other pair
         # (a new initial state, a restart without it) is synthesized afresh
         self._old_grid_for: tuple | None = None
-        self._courant = collections.deque(maxlen=10)
+        self.blow_up = BlowUpCheck(self.dt, self.grid.truncation, self._inv_cos)
         # the latest call of the column physics (see PhysicsCall); None before the first
         self.last_physics: PhysicsCall | None = None
         self.timer = NULL_TIMER
+
+    @property
+    def physics(self) -> ColumnPhysics:
+        """The column scheme the model calls (gcm.physics.column). It may be replaced
+        (e.g. by a wrapper that records its calls), but a model built without physics
+        has no place for one: build it with the scheme instead."""
+        return self._physics
+
+    @physics.setter
+    def physics(self, scheme: ColumnPhysics) -> None:
+        if protocol.has_physics(scheme) and not protocol.has_physics(self._physics):
+            raise ValueError(f"physics scheme {protocol.scheme_name(scheme)!r}: this model was "
+                             f"built without physics; pass it as Model(config, physics=...)")
+        self._physics = scheme
+        protocol.hand_timer(scheme, self._timer)
 
     @property
     def timer(self):
@@ -160,56 +140,9 @@ class Model:
     def timer(self, timer) -> None:
         self._timer = timer
         self.transform.timer = timer
-        if hasattr(self.physics, "timer"):
-            self.physics.timer = timer
+        protocol.hand_timer(self.physics, timer)
 
     # ----------------------------------------------------------------- set-up
-    def _build_physics(self):
-        cfg = self.config.physics
-        if cfg.scheme not in SCHEMES:
-            raise ValueError(f"physics.scheme: unknown scheme {cfg.scheme!r}; "
-                             f"choose one of {sorted(SCHEMES)}")
-        try:
-            return SCHEMES[cfg.scheme](**cfg.parameters)
-        except TypeError as err:
-            raise ValueError(f"physics.parameters for {cfg.scheme!r}: {err}") from None
-
-    def _build_implicit_operators(self):
-        T = self.grid.truncation
-        G = self.sigma.geopotential_matrix(const.RD)
-        H = self.vertical.temperature_matrix()
-        n = np.arange(T + 1)
-        cn = n * (n + 1.0) / const.RADIUS**2
-        rt = const.RD * self.vertical.reference_temperature
-        self.implicit = {
-            delta: ImplicitOperator.build(delta, G, H, self.sigma.thickness, rt, cn)
-            for delta in (self.dt, 0.5 * self.dt)
-        }
-        dyn = self.config.dynamics
-        tau = dyn.diffusion.timescale_hours * 3600.0
-        sponge = dyn.sponge
-        rates = hyperdiffusion_rates(
-            self.transform.n_index, T, dyn.diffusion.order, tau, self.sigma.nlev,
-            sponge.levels, sponge.timescale_hours * 3600.0,
-        )
-        # implicit damping factors 1 / (1 + 2 delta K) for both step lengths
-        self._damping = {
-            delta: (1.0 / (1.0 + 2.0 * delta * rates),
-                    1.0 / (1.0 + 2.0 * delta * rates * dyn.diffusion.divergence_factor))
-            for delta in self.implicit
-        }
-
-    def _allocate_work_arrays(self):
-        nlev, nlat, nlon = self.sigma.nlev, self.grid.nlat, self.grid.nlon
-        self._A = np.empty((nlev, nlat, nlon))
-        self._B = np.empty((nlev, nlat, nlon))
-        self._FX = np.empty((2 * nlev, nlat, nlon))
-        self._FY = np.empty((2 * nlev, nlat, nlon))
-        self._S = np.empty((3 * nlev + 1, nlat, nlon))
-        self._zero_grid = np.zeros((nlev, nlat, nlon))
-        # shared zeros (absent forcing, dry humidity): only ever read. Not flagged
-        # read-only: numba would compile the kernels again for read-only arguments
-
     def _initial_state(self) -> SpectralState:
         ini = self.config.initial
         args = (self._lat2d, self._lon2d, self.sigma.full)
@@ -264,11 +197,11 @@ class Model:
         old = self.now if first else self.old
         now = self.now
         nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
-        now_grid = self.dynamics_grid(now)
+        now_grid = self.dynamics.grid_fields(now)
         forcing = self._physics_forcing(old, 2.0 * delta, now_grid,
                                         0.0 if first else OldLevelGrid.filter_weight(nu, alpha))
-        tend = self.dynamics_tendencies(now, forcing, now_grid)
-        new = self._implicit_step(old, tend, delta)
+        tend = self.dynamics.tendencies(now, self.surface_geopotential, forcing, now_grid)
+        new = self.dynamics.implicit_step(old, tend, delta)
         if not first:
             for name, x_new in new.arrays().items():
                 robert_asselin_williams(getattr(old, name), getattr(now, name), x_new, nu, alpha)
@@ -278,120 +211,17 @@ class Model:
         self.step_count += 1
         if not np.isfinite(new.log_surface_pressure).all():
             # name the non-finite inputs and outputs of this step, to find where it began
-            where = [f"{label}.{name}" for label, state in (("old", old), ("now", now),
-                                                            ("tendency", tend), ("new", new))
-                     for name, x in state.arrays().items() if not np.isfinite(x).all()]
+            where = nonfinite_arrays(dict(old=old, now=now, tendency=tend, new=new))
             self._raise_blow_up("log_surface_pressure; non-finite: " + ", ".join(where))
 
     def _raise_blow_up(self, field: str):
-        hint = ""
-        if self._courant:
-            hint = (f"; the advective Courant number dt T (|u|/(a cos lat) + |v|/a) reached "
-                    f"{max(self._courant):.2f} in the last {len(self._courant)} steps"
-                    + (" (above 1: reduce time.step_minutes)" if max(self._courant) > 1 else ""))
-        raise ModelBlowUpError(
-            f"the model state became non-finite ({field}) at step {self.step_count}, "
-            f"model time {self.time.isoformat()}; output written before this step is kept"
-            + hint)
-
-    def _record_courant_number(self, u: np.ndarray, v: np.ndarray) -> None:
-        """Keep the largest advective Courant number of the last few steps, for the
-        blow-up message; u, v (nlev, nlat, nlon) m s-1."""
-        speed = _largest_angular_speed(u, v, self._inv_cos)
-        self._courant.append(speed * self.dt * self.grid.truncation / const.RADIUS)
+        raise self.blow_up.error(field, self.step_count, self.time.isoformat())
 
     def check_finite(self) -> None:
         """Raise ModelBlowUpError if any prognostic field holds NaN or inf."""
         for state in (self.old, self.now):
             if state is not None and (bad := state.first_nonfinite()):
                 self._raise_blow_up(bad)
-
-    def dynamics_grid(self, s: SpectralState) -> dict[str, np.ndarray]:
-        """The grid fields the dynamics needs from a state: vor, div (s-1), tdev = T - T_ref
-        (K), q (kg kg-1), U = u cos(phi), V = v cos(phi) (m s-1), each (nlev, nlat, nlon);
-        gx, gy = cos(phi) grad ln ps (m-1) and, in a model with grid physics (which reads
-        the old level from these, see gcm.old_level_grid), lnps, each (nlat, nlon)."""
-        tr = self.transform
-        nlev = self.sigma.nlev
-        moist = self.config.dynamics.humidity
-        fields = [s.vorticity, s.divergence, s.temperature] + ([s.humidity] if moist else [])
-        with_lnps = self._uses_grid_physics
-        if with_lnps:
-            fields.append(s.log_surface_pressure[None])
-        scalars = tr.to_grid(np.concatenate(fields))
-        U, V = tr.cos_uv_from_vordiv(s.vorticity, s.divergence)
-        gx, gy = tr.cos_gradient(s.log_surface_pressure)
-        return dict(vor=scalars[:nlev], div=scalars[nlev:2 * nlev],
-                    tdev=scalars[2 * nlev:3 * nlev],
-                    q=scalars[3 * nlev:4 * nlev] if moist else self._zero_grid,
-                    U=U, V=V, gx=gx, gy=gy, lnps=scalars[-1] if with_lnps else None)
-
-    def dynamics_tendencies(self, s: SpectralState, forcing: dict | None = None,
-                            grid: dict | None = None) -> SpectralState:
-        """Explicit (non-implicit) tendencies N of every prognostic variable, spectral.
-
-        ``forcing``: grid-point tendencies from the physics, "u", "v" (m s-2), "T" (K s-1),
-        "q" (kg kg-1 s-1), each (nlev, nlat, nlon); added to the dynamics' own grid terms
-        before their analysis, so the physics costs no transforms of its own.
-        ``grid``: ``dynamics_grid(s)`` when the caller has it already."""
-        tr = self.transform
-        nlev = self.sigma.nlev
-        vo = self.vertical
-        moist = self.config.dynamics.humidity
-        g = self.dynamics_grid(s) if grid is None else grid
-        U, V, gx, gy = g["U"], g["V"], g["gx"], g["gy"]
-        A, B, FX, FY, S = self._A, self._B, self._FX, self._FY, self._S
-        z = self._zero_grid
-        f = forcing or {}
-        grid_tendencies(
-            U, V, g["vor"], g["div"], g["tdev"], g["q"], gx, gy,
-            self._coriolis, self._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
-            vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
-            A, B, FX, FY, S, f.get("u", z), f.get("v", z), f.get("T", z), f.get("q", z),
-            forcing is not None, moist,
-        )
-        dry_humidity_forcing = None
-        if forcing is not None and not moist and forcing["q"].any():
-            dry_humidity_forcing = forcing["q"]
-        vor_t, div_ab = tr.vordiv_from_cos_uv(A, B)
-        if moist:
-            flux_div = tr.divergence_from_cos_uv(FX, FY)
-            spec = tr.to_spectral(S)
-        else:  # skip the humidity fluxes and the humidity rest-term
-            flux_div = tr.divergence_from_cos_uv(FX[:nlev], FY[:nlev])
-            spec = np.empty((3 * nlev + 1,) + s.log_surface_pressure.shape, complex)
-            spec[: 2 * nlev] = tr.to_spectral(S[: 2 * nlev])
-            spec[3 * nlev] = tr.to_spectral(S[3 * nlev])
-        implicit = self.implicit[self.dt]
-        div_t = div_ab - tr.laplacian(spec[:nlev] + self.surface_geopotential)
-        t_t = spec[nlev : 2 * nlev] - flux_div[:nlev] + level_product(implicit.H, s.divergence)
-        p_t = spec[3 * nlev] + level_product(implicit.thickness, s.divergence)
-        if self.config.dynamics.humidity:
-            q_t = spec[2 * nlev : 3 * nlev] - flux_div[nlev:]
-        else:
-            q_t = np.zeros_like(s.humidity)
-            if dry_humidity_forcing is not None:
-                q_t += tr.to_spectral(dry_humidity_forcing)
-        return SpectralState(vor_t, div_t, t_t, p_t, q_t)
-
-    def _implicit_step(self, old: SpectralState, tend: SpectralState, delta: float):
-        op = self.implicit[delta]
-        damping, divergence_damping = self._damping[delta]
-        new = SpectralState(
-            vorticity=np.empty_like(old.vorticity),
-            divergence=np.zeros_like(old.divergence),  # the solve writes only n >= m
-            temperature=np.zeros_like(old.temperature),
-            log_surface_pressure=np.zeros_like(old.log_surface_pressure),
-            humidity=np.empty_like(old.humidity),
-        )
-        leapfrog_damped(old.vorticity, tend.vorticity, delta, damping, new.vorticity)
-        leapfrog_damped(old.humidity, tend.humidity, delta, damping, new.humidity)
-        op.solve(old.divergence, old.temperature, old.log_surface_pressure,
-                 tend.divergence, tend.temperature, tend.log_surface_pressure,
-                 new.divergence, new.temperature, new.log_surface_pressure)
-        damp(new.temperature, damping)
-        damp(new.divergence, divergence_damping)
-        return new
 
     # ----------------------------------------------------------------- physics
     def grid_state(self, s: SpectralState | None = None, fill_holes: bool = False
@@ -419,58 +249,13 @@ class Model:
 
     def columns(self, s: SpectralState | None = None) -> ColumnState:
         """The state gathered into (ncol, nlev) columns for the physics contract."""
-        return self._columns_from_grid(self.grid_state(s))
-
-    def _columns_from_grid(self, g: dict, seconds: float | None = None) -> ColumnState:
-        seconds = self.elapsed_seconds if seconds is None else seconds
-        ps = g["ps"].reshape(-1)
-
-        def gather(x):
-            # a (ncol, nlev) view of level-major memory: no copy, numba takes any layout
-            return x.reshape(x.shape[0], -1).T
-
-        boundary = self.boundary_fields(seconds)
-        # pressures level-major too, like the profiles: the schemes that go down blocks of
-        # columns level by level then read them in memory order (bitwise the same
-        # physics, ~1 ms a T42L25 step faster than column-major pressures)
-        return ColumnState(
-            temperature=gather(g["T"]), humidity=gather(g["q"]), u=gather(g["u"]),
-            v=gather(g["v"]), pressure=(self.sigma.full[:, None] * ps[None, :]).T,
-            pressure_half=(self.sigma.half[:, None] * ps[None, :]).T, surface_pressure=ps,
-            sst=boundary["sst"].reshape(-1), insolation=boundary["insolation"].reshape(-1),
-            latitude=self._lat2d.reshape(-1), longitude=self._lon2d.reshape(-1),
-            time=seconds,
-        )
-
-    def _scatter(self, x: np.ndarray) -> np.ndarray:
-        """(ncol, nlev) -> (nlev, nlat, nlon)."""
-        return np.ascontiguousarray(x.T).reshape(-1, self.grid.nlat, self.grid.nlon)
-
-    @property
-    def _uses_grid_physics(self) -> bool:
-        fixers = self.config.dynamics.fixers
-        return self.config.physics.scheme != "none" or fixers.mass or fixers.water or fixers.energy
+        return self.coupling.gather(self.grid_state(s), self.elapsed_seconds)
 
     def boundary_fields(self, seconds: float | None = None) -> dict[str, np.ndarray]:
         """Sea-surface temperature (K) and top-of-atmosphere insolation (W m-2) on the
         grid, (nlat, nlon), at ``seconds`` since the start (default: the current time)."""
-        seconds = self.elapsed_seconds if seconds is None else seconds
-        from gcm.physics.insolation import Insolation
-        from gcm.physics.sea_surface import sea_surface_temperature
-
-        if self._boundary is None:
-            surface = self.config.surface
-            insolation = Insolation(**self.config.insolation)
-            self._boundary = dict(
-                sst=sea_surface_temperature(surface.sst, self._lat2d, surface.sst_offset),
-                insolation=insolation,
-                # without diurnal or seasonal cycle the insolation never changes
-                fixed=None if insolation.diurnal_cycle or insolation.seasonal_cycle
-                else insolation(self._lat2d, self._lon2d, 0.0))
-        b = self._boundary
-        solin = b["fixed"] if b["fixed"] is not None else b["insolation"](
-            self._lat2d, self._lon2d, seconds)
-        return dict(sst=b["sst"], insolation=solin)
+        return self.coupling.boundary_fields(
+            self.elapsed_seconds if seconds is None else seconds)
 
     def global_totals(self, grid: dict | None = None):
         """Global mass, water and energy (per m2) of a grid state (default: now)."""
@@ -498,17 +283,17 @@ class Model:
         """Evaluate the column physics on the old level ``s`` (forward in time, as the
         leapfrog needs for damping terms), fill humidity holes, and measure the global
         totals for the fixers. The old level's grid is rebuilt from the now level's
-        (``now_grid``, see dynamics_grid) and the carried sum of gcm.old_level_grid;
-        ``filter_weight`` is that module's kappa for this step's filter (0 if none).
-        Returns the grid-point tendencies (see dynamics_tendencies), or None for a model
-        without grid physics."""
+        (``now_grid``, see SpectralDynamics.grid_fields) and the carried sum of
+        gcm.old_level_grid; ``filter_weight`` is that module's kappa for this step's filter
+        (0 if none). Returns the grid-point tendencies (see SpectralDynamics.tendencies),
+        or None for a model without grid physics."""
         if not self._uses_grid_physics:
             return None
         g = self._old_level_grid(s, now_grid, filter_weight)
-        self._record_courant_number(g["u"], g["v"])
+        self.blow_up.record_courant_number(g["u"], g["v"])
         totals = self.global_totals(g)
         diagnostics = {}
-        zero = self._zero_grid
+        zero = self.dynamics.zero_grid
         forcing = dict(u=zero, v=zero, T=zero, q=zero)
         if self.config.dynamics.hole_filling:
             filled, moved = fill_negative_humidity(g["q"], *self._air_mass_factors(g["ps"]))
@@ -518,15 +303,12 @@ class Model:
             g["q"] = filled
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0
-        if self.config.physics.scheme != "none":
+        if protocol.has_physics(self.physics):
             with self._timer.section("physics"):
                 # the old level's time: one step back, except at the first (forward) step
                 seconds = self.elapsed_seconds - (0.0 if self.old is None else self.dt)
-                columns = self._columns_from_grid(g, seconds)
-                out = self.physics(columns, dt_phys)
-                self.last_physics = PhysicsCall(columns, out, dt_phys)
-                grid_tend = {name: self._scatter(getattr(out, field)) for name, field in
-                             (("T", "temperature"), ("q", "humidity"), ("u", "u"), ("v", "v"))}
+                self.last_physics, grid_tend, surface = self.coupling.call(
+                    self.physics, g, seconds, dt_phys)
                 water_source, energy_source = physics_sources(
                     g, grid_tend, self.sigma.thickness, self._fraction)
                 if forcing["q"] is zero:
@@ -534,16 +316,13 @@ class Model:
                 else:  # hole filling and physics: a new array (grid_tend["q"] is the teacher's)
                     forcing["q"] += grid_tend["q"]
                 forcing.update(u=grid_tend["u"], v=grid_tend["v"], T=grid_tend["T"])
-                diagnostics.update(self._surface_diagnostics(columns, out))
+                diagnostics.update(surface)
         self._corrections = self.ledger.deviation(totals)
         dyn = self.config.dynamics
         first = self.old is None
         self.ledger.advance(water_source, energy_source, dt_phys,
                             None if first else (dyn.robert_filter, dyn.williams_alpha))
-        fixers = self.config.dynamics.fixers
-        diagnostics["fixer_mass"] = self._corrections.mass / dt_phys * fixers.mass
-        diagnostics["fixer_water"] = self._corrections.water / dt_phys * fixers.water
-        diagnostics["fixer_energy"] = self._corrections.energy / dt_phys * fixers.energy
+        diagnostics.update(fixer_diagnostics(self._corrections, dt_phys, dyn.fixers))
         self._totals_old = totals
         self.means.add(diagnostics)
         return forcing
@@ -551,34 +330,12 @@ class Model:
     def diagnostic_names(self) -> tuple[list[str], list[str]]:
         """Names of the interval-mean diagnostics this model reports: (2-D fields, global
         scalars)."""
-        fields, scalars = [], []
         if not self._uses_grid_physics:
-            return fields, scalars
-        if self.config.dynamics.hole_filling:
-            scalars.append("hole_filling")
+            return [], []
+        scalars = ["hole_filling"] if self.config.dynamics.hole_filling else []
         scalars += ["fixer_mass", "fixer_water", "fixer_energy"]
-        if self.config.physics.scheme != "none":
-            fields += ["precipitation", "shf", "lhf", "fsnt", "fsns", "flnt", "flns",
-                       "insolation"]
-            if getattr(self.physics, "closes_budgets", True):
-                scalars += ["physics_energy_residual", "physics_water_residual"]
-        return fields, scalars
-
-    def _surface_diagnostics(self, columns: ColumnState, out) -> dict:
-        shape = (self.grid.nlat, self.grid.nlon)
-        diag = {name: getattr(out, name).reshape(shape) for name in
-                ("precipitation", "shf", "lhf", "fsnt", "fsns", "flnt", "flns")}
-        diag["insolation"] = columns.insolation.reshape(shape)
-        if not getattr(self.physics, "closes_budgets", True):
-            return diag
-        from gcm.physics.budgets import column_residuals
-
-        heating = getattr(self.physics, "frictional_heating", False)
-        e_res, w_res = (r.reshape(shape) for r in
-                        column_residuals(columns, out, frictional_heating=heating))
-        diag["physics_energy_residual"] = float((np.abs(e_res) * self._fraction).sum())
-        diag["physics_water_residual"] = float((np.abs(w_res) * self._fraction).sum())
-        return diag
+        fields, physics_scalars = diagnostic_names(self.physics)
+        return fields, scalars + physics_scalars
 
     def _old_level_grid(self, s: SpectralState, now_grid: dict, filter_weight: float
                         ) -> dict[str, np.ndarray]:
@@ -589,31 +346,19 @@ class Model:
             carry.reset_to_now()
         elif self._old_grid_for is None or self._old_grid_for[0] is not self.old \
                 or self._old_grid_for[1] is not self.now:
-            old = self.dynamics_grid(s)
+            old = self.dynamics.grid_fields(s)
             carry.reset_to(old["U"], old["V"], old["tdev"], old["q"], old["lnps"])
         g = now_grid
         return carry.advance(g["U"], g["V"], g["tdev"], g["q"], g["lnps"], filter_weight,
                              self._inv_cos, self.vertical.reference_temperature)
 
     def _apply_fixers(self, new: SpectralState) -> None:
-        """Remove the measured global errors from the new level (see gcm.conservation),
-        and tell the carried old-level grid what was changed."""
-        d = self._corrections
-        if d is None:
+        """Remove the measured global errors from the new level (gcm.conservation), and
+        tell the carried old-level grid what was changed."""
+        if self._corrections is None:
             return
-        fixers, old = self.config.dynamics.fixers, self._totals_old
-        unfix = self._old_grid.unfix
-        if fixers.mass and d.mass:
-            unfix.log_pressure = np.log1p(d.mass / old.mass)
-            new.log_surface_pressure[0, 0] += self._unit_coefficient * unfix.log_pressure
-        # a dry atmosphere carries only round-off humidity: scaling noise by the ratio
-        # of two noise-level totals would amplify it, so the fixer needs real water
-        if fixers.water and d.water and old.water > 1e-6:
-            unfix.humidity_factor = 1.0 + d.water / old.water
-            new.humidity *= unfix.humidity_factor
-        if fixers.energy and d.energy:
-            unfix.temperature = d.energy / (const.CP * old.mass)
-            new.temperature[:, 0, 0] += self._unit_coefficient * unfix.temperature
+        apply_fixers(new, self._corrections, self._totals_old, self.config.dynamics.fixers,
+                     self._old_grid.unfix, self._unit_coefficient)
         self._corrections = None
 
     # ----------------------------------------------------------------- output
@@ -651,12 +396,18 @@ class Model:
         arrays.update(self.means.arrays())
         if self._old_grid_for is not None:
             arrays.update(self._old_grid.arrays())
+        arrays.update({f"{PHYSICS_STATE}{k}": v
+                       for k, v in protocol.state_arrays(self.physics).items()})
         return arrays
 
     def load_restart_arrays(self, arrays: dict[str, np.ndarray], step_count: int) -> None:
+        """Continue from ``restart_arrays()`` of a model of the same configuration, at
+        model step ``step_count``; ValueError if the physics scheme's own state in the
+        arrays is not the one it has (see gcm.physics.column.load_state_arrays)."""
         def level(prefix):
             return {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix)}
 
+        protocol.load_state_arrays(self.physics, level(PHYSICS_STATE))
         self.now = SpectralState.from_arrays(level("now/"))
         old = level("old/")
         self.old = SpectralState.from_arrays(old) if old else None

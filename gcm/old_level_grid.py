@@ -5,10 +5,12 @@ linear in the spectral state, and every step already synthesizes the now level f
 the dynamics, so the old level can be rebuilt in grid space instead of costing a
 second synthesis of 4 nlev + 1 fields (about a tenth of a T42L25 moist step).
 
-The Robert–Asselin–Williams filter of step n (gcm.time_integration) is, with
+The Robert–Asselin–Williams filter of step n (gcm.time_integration.raw_filter) is, with
 d = nu/2 (X_old - 2 X_now + X_raw):  next old = X_now + alpha d,  next now =
 fix(X_raw - (1 - alpha) d), where ``fix`` is the global fixers' known change
-(gcm.model.Model._apply_fixers). Eliminating X_raw gives
+(gcm.conservation.apply_fixers). Eliminating X_raw gives (the filter solved for its
+next old level in terms of its next now level, so it is written here in that inverse
+form, with kappa read off raw_filter itself: OldLevelGrid.filter_weight)
 
     next old = X_now + kappa (X_old - 2 X_now + fix^-1(next now)),
     kappa = alpha nu/2 / (1 - (1 - alpha) nu/2),
@@ -37,6 +39,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from gcm.time_integration import raw_filter
+
 
 @dataclass
 class Unfix:
@@ -59,8 +63,12 @@ class OldLevelGrid:
 
     @staticmethod
     def filter_weight(nu: float, alpha: float) -> float:
-        """kappa = alpha nu/2 / (1 - (1 - alpha) nu/2) of the Robert–Asselin–Williams filter."""
-        return alpha * 0.5 * nu / (1.0 - (1.0 - alpha) * 0.5 * nu)
+        """kappa = alpha nu/2 / (1 - (1 - alpha) nu/2) of the Robert–Asselin–Williams filter,
+        read off the filter itself: it is linear, and on a unit old level (1, 0, 0) it
+        gives the filtered now level a = alpha nu/2 and new level -b = -(1 - alpha) nu/2;
+        kappa = a / (1 - b) (exactly these roundings: the halving is exact)."""
+        a, minus_b = raw_filter(1.0, 0.0, 0.0, nu, alpha)
+        return a / (1.0 + minus_b)
 
     def reset_to_now(self) -> None:
         """The next old level is the now level itself (a forward first step)."""

@@ -70,9 +70,10 @@ class Simulation:
 
     # ------------------------------------------------------------------ restart
     @classmethod
-    def from_restart(cls, path, output_dir=None, progress=True, config=None):
+    def from_restart(cls, path, output_dir=None, progress=True, config=None, physics=None):
         """Continue the run saved in restart file ``path``; output goes on into
-        ``output_dir`` (default: the directory that holds the restart's folder)."""
+        ``output_dir`` (default: the directory that holds the restart's folder).
+        ``physics``: the scheme object of a run whose model was given one (gcm.Model)."""
         from gcm.model import Model
 
         path = Path(path)
@@ -82,7 +83,7 @@ class Simulation:
             diffs = _differences(config.to_dict(), saved.to_dict())
             raise ValueError(f"{path}: the restart was written with a different configuration "
                              f"({'; '.join(diffs[:5])}); run without a config or with the same one")
-        model = Model(saved)
+        model = Model(saved, physics=physics)
         try:
             model.load_restart_arrays(arrays, meta["step_count"])
         except ValueError as err:

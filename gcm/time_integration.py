@@ -162,13 +162,22 @@ def damp(x, damping):
                 x[k, m, n] *= damping[k, m, n]
 
 
+def raw_filter(old, now, new, nu, alpha):
+    """The Robert–Asselin–Williams filter (Williams 2009) of one step, the one definition
+    every user of the filter calls: with d = nu/2 (X- - 2 X0 + X+), returns the filtered
+    (X0 + alpha d, X+ - (1 - alpha) d). Works on floats and on numpy arrays (elementwise,
+    the same operations in the same order); ``_raw_filter`` is its numba twin for kernels."""
+    d = 0.5 * nu * (old - 2.0 * now + new)
+    return now + alpha * d, new - (1.0 - alpha) * d
+
+
+_raw_filter = numba.njit(raw_filter, cache=True, inline="always")
+
+
 @numba.njit(cache=True)
 def robert_asselin_williams(old, now, new, nu, alpha):
-    """Filter the middle level and the new one in place (Williams 2009):
-    d = nu/2 (X- - 2 X0 + X+); X0 += alpha d; X+ -= (1 - alpha) d.
+    """Filter the middle level and the new one in place with ``raw_filter``.
     All three arrays C-contiguous with the same shape."""
     o, w, x = old.reshape(-1), now.reshape(-1), new.reshape(-1)
     for i in range(o.size):  # one pass, no temporaries
-        d = 0.5 * nu * (o[i] - 2.0 * w[i] + x[i])
-        w[i] += alpha * d
-        x[i] -= (1.0 - alpha) * d
+        w[i], x[i] = _raw_filter(o[i], w[i], x[i], nu, alpha)

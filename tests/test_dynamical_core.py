@@ -44,9 +44,9 @@ def test_semi_implicit_matrix_matches_the_grid_kernel(make_config):
     A, B = np.empty_like(zeros3), np.empty_like(zeros3)
     FX, FY = np.empty((2 * nlev, nlat, nlon)), np.empty((2 * nlev, nlat, nlon))
     S = np.empty((3 * nlev + 1, nlat, nlon))
-    vo = model.vertical
+    vo, dyn = model.vertical, model.dynamics
     grid_tendencies(zeros3, zeros3, zeros3, div, zeros3, zeros3, zeros2, zeros2,
-                    model._coriolis, model._one_minus_mu2, vo.thickness, vo.half, vo.alpha,
+                    dyn.coriolis, dyn.one_minus_mu2, vo.thickness, vo.half, vo.alpha,
                     vo.log_ratio, vo.reference_temperature, vo.gas_constant, vo.kappa,
                     A, B, FX, FY, S, zeros3, zeros3, zeros3, zeros3, False, False)
     H = vo.temperature_matrix()

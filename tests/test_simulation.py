@@ -66,7 +66,7 @@ def test_blow_up_message_gives_the_courant_number(make_config):
     model.step()
     model.step()
     expected = wind * minutes * 60.0 * 21 / 6.371e6
-    assert abs(model._courant[-1] / expected - 1.0) < 0.05
+    assert abs(model.blow_up.courant[-1] / expected - 1.0) < 0.05
     model.now.temperature[0, 3, 2] = np.nan
     with pytest.raises(ModelBlowUpError, match=f"Courant number .* reached {expected:.2f}"):
         model.step()

@@ -1,21 +1,14 @@
 """Column physics behind the contract of gcm.physics.column; one scheme a file."""
 
-from gcm.physics.column import ColumnPhysics, ColumnState, ColumnTendencies, NoPhysics
+from gcm.physics.column import (
+    ColumnPhysics,
+    ColumnScheme,
+    ColumnState,
+    ColumnTendencies,
+    NoPhysics,
+)
 from gcm.physics.held_suarez import HeldSuarez
+from gcm.physics.registry import build_scheme, register_scheme, scheme_names
 
-
-def _teacher(**parameters):
-    from gcm.physics.teacher import TeacherPhysics
-
-    return TeacherPhysics(**parameters)
-
-
-# Name in the config (physics.scheme) -> a constructor; its keyword arguments come
-# from physics.parameters.
-SCHEMES = {
-    "none": NoPhysics,
-    "held_suarez": HeldSuarez,
-    "teacher": _teacher,
-}
-
-__all__ = ["SCHEMES", "ColumnPhysics", "ColumnState", "ColumnTendencies", "HeldSuarez"]
+__all__ = ["ColumnPhysics", "ColumnScheme", "ColumnState", "ColumnTendencies", "HeldSuarez",
+           "NoPhysics", "build_scheme", "register_scheme", "scheme_names"]

@@ -56,7 +56,7 @@ import numba
 import numpy as np
 
 from gcm.constants import GRAVITY, KAPPA, P0, RD, RV
-from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import saturation_specific_humidity
 from gcm.physics.surface_fluxes import reed_jablonowski_drag
 from gcm.physics.vector_math import vexp, vlog
@@ -77,9 +77,11 @@ class BoundaryLayerDiagnostics:
 
 
 @dataclass
-class BoundaryLayer:
+class BoundaryLayer(ColumnScheme):
     """Implicit, conservative boundary-layer diffusion with the Frierson et al. (2006)
     K-profile (default) or the Reed & Jablonowski (2012) one."""
+
+    name = "boundary_layer"
 
     k_profile: str = "frierson"  # "frierson" (Frierson et al. 2006) or "reed_jablonowski"
     critical_richardson: float = 1.0  # Ri_c, top of the boundary layer (Frierson 2006)

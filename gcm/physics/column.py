@@ -104,13 +104,106 @@ def fill_into(out: ColumnTendencies | None, columns: ColumnState, scheme: str,
 
 
 class ColumnPhysics(Protocol):
-    """Anything that maps a ColumnState and a time step to ColumnTendencies."""
+    """Everything the model reads from (or hands to) a physics scheme.
+
+    ``__call__(columns, dt)``: the tendencies of the columns over the interval dt (s).
+    ``name``: what output and restarts call the scheme (the config's physics.scheme).
+    ``closes_budgets``: the scheme closes the DESIGN.md column budgets, so the model
+    reports its residuals (gcm.physics.budgets) as diagnostics.
+    ``frictional_heating``: the energy budget counts the kinetic energy the scheme
+    removes as heat (it turns dissipation into heating).
+
+    Optional (ColumnScheme has the defaults; the model reads them through the module
+    functions below, never directly): ``state_arrays()`` and ``load_state_arrays()`` for
+    a scheme with state of its own, saved in restarts bit for bit, and a writable
+    ``timer`` (gcm.timing) that the model sets to its own.
+    """
+
+    name: str
+    closes_budgets: bool
+    frictional_heating: bool
 
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies: ...
 
 
-class NoPhysics:
+class ColumnScheme:
+    """A base class with the protocol's defaults: a stateless scheme that closes the
+    column budgets without frictional heating. A scheme with state overrides
+    ``state_arrays`` (which returns the same keys from construction on, so that a restart
+    can be checked against a new scheme) and ``load_state_arrays`` (which restores them
+    bit for bit)."""
+
+    name = "unnamed"
+    closes_budgets = True
+    frictional_heating = False
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The scheme's own state by name (any shapes); empty for a stateless scheme."""
+        return {}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the state ``state_arrays()`` returned (the model has checked the keys)."""
+
+
+class NoPhysics(ColumnScheme):
     """The adiabatic, inviscid model: all tendencies zero."""
+
+    name = "none"
 
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
         return ColumnTendencies.zeros(columns.ncol, columns.nlev)
+
+
+# The functions the model reads a scheme through: a scheme that follows the protocol
+# without deriving from ColumnScheme gets ColumnScheme's defaults here, in one place.
+
+def has_physics(scheme) -> bool:
+    """Whether the model calls ``scheme`` at all (None and NoPhysics: no physics)."""
+    return scheme is not None and not isinstance(scheme, NoPhysics)
+
+
+def scheme_name(scheme) -> str:
+    return getattr(scheme, "name", ColumnScheme.name)
+
+
+def closes_budgets(scheme) -> bool:
+    return bool(getattr(scheme, "closes_budgets", ColumnScheme.closes_budgets))
+
+
+def frictional_heating(scheme) -> bool:
+    return bool(getattr(scheme, "frictional_heating", ColumnScheme.frictional_heating))
+
+
+def hand_timer(scheme, timer) -> None:
+    """Give the scheme the model's timing hook, if it takes one (a ``timer`` attribute)."""
+    if hasattr(scheme, "timer"):
+        scheme.timer = timer
+
+
+def state_arrays(scheme) -> dict[str, np.ndarray]:
+    """The scheme's own state (see ColumnScheme.state_arrays); {} for a stateless one."""
+    if not hasattr(scheme, "state_arrays"):
+        return {}
+    arrays = scheme.state_arrays()
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"physics scheme {scheme_name(scheme)!r}: state_arrays()[{key!r}] "
+                            f"is a {type(value).__name__}, not a numpy array")
+    return arrays
+
+
+def load_state_arrays(scheme, arrays: dict[str, np.ndarray]) -> None:
+    """Hand ``arrays`` (by the keys of ``state_arrays``) back to the scheme; ValueError
+    naming the keys if they are not exactly the ones the scheme has."""
+    expected = set(state_arrays(scheme))
+    missing, unexpected = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
+    problems = []
+    if missing:
+        problems.append(f"lacks its state {missing}")
+    if unexpected:
+        problems.append(f"holds state {unexpected} that it does not have")
+    if problems:
+        raise ValueError(f"physics scheme {scheme_name(scheme)!r}: the restart "
+                         + " and ".join(problems))
+    if expected:
+        scheme.load_state_arrays(dict(arrays))

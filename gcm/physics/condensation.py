@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, LV, RV
-from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import (
     EPSILON,
     saturation_vapour_pressure,
@@ -43,12 +43,14 @@ from gcm.physics.saturation import (
 
 
 @dataclass
-class LargeScaleCondensation:
+class LargeScaleCondensation(ColumnScheme):
     """Large-scale condensation of Frierson et al. (2006), with Isca's re-evaporation.
 
     Two Newton iterations leave a layer that was up to 30% supersaturated within 2e-4
     (relative) of saturation, 5% supersaturated within 2e-7; extreme supersaturation
     (q many times q_s in cold air) needs about 8 to converge and ends drier until then."""
+
+    name = "condensation"
 
     saturation_threshold: float = 1.0  # relative humidity at which vapour condenses (Isca hc)
     reevaporation: bool = True  # evaporate falling precipitation in layers below (Isca do_evap)

@@ -49,7 +49,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, KAPPA, LV, RD, RV
-from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, fill_into
 from gcm.physics.condensation import saturation_adjustment, saturation_humidity_and_slope
 from gcm.physics.saturation import (
     EPSILON,
@@ -77,8 +77,10 @@ class ConvectionDiagnostics:
 
 
 @dataclass
-class BettsMillerConvection:
+class BettsMillerConvection(ColumnScheme):
     """Simplified Betts-Miller convection (Frierson 2007) with the Isca aquaplanet values."""
+
+    name = "convection"
 
     tau_bm: float = 7200.0  # relaxation time, s (Frierson 2007: 2 h)
     rh_bm: float = 0.7  # reference relative humidity (Frierson 2007: 0.7)

@@ -20,11 +20,11 @@ import numba
 import numpy as np
 
 from gcm.constants import KAPPA, P0, SECONDS_PER_DAY
-from gcm.physics.column import ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies
 
 
 @dataclass
-class HeldSuarez:
+class HeldSuarez(ColumnScheme):
     """Held & Suarez (1994) forcing with the paper's parameters as defaults."""
 
     k_f: float = 1.0  # boundary-layer Rayleigh friction at the surface, day-1
@@ -36,6 +36,7 @@ class HeldSuarez:
     delta_t_y: float = 60.0  # equator-to-pole T_eq difference, K
     delta_theta_z: float = 10.0  # static stability parameter, K
 
+    name = "held_suarez"
     # Newtonian relaxation is not an energy-conserving process: no budget to close.
     closes_budgets = False
 

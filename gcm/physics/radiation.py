@@ -59,7 +59,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY
-from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, fill_into
 
 STEFAN_BOLTZMANN = 5.67e-8  # W m-2 K-4 (CAM's SHR_CONST_STEBOL; Isca's stefan is 5.6734e-8)
 LONGWAVE_SCHEMES = ("frierson", "water_vapour")
@@ -77,8 +77,10 @@ class RadiativeFluxes:
 
 
 @dataclass
-class GrayRadiation:
+class GrayRadiation(ColumnScheme):
     """Gray two-stream radiation (Frierson et al. 2006; Isca two_stream_gray_rad)."""
+
+    name = "radiation"
 
     longwave: str = "frierson"  # optical depth: "frierson" (prescribed) or "water_vapour"
     tau_equator: float = 6.0  # surface longwave optical depth at the equator (ir_tau_eq)

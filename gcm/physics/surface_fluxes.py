@@ -50,7 +50,7 @@ import numba
 import numpy as np
 
 from gcm.constants import CP, GRAVITY, KAPPA, LV, RD
-from gcm.physics.column import ColumnState, ColumnTendencies, fill_into
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, fill_into
 from gcm.physics.saturation import saturation_specific_humidity
 
 DRAG_FORMULAS = ("constant", "reed_jablonowski")
@@ -82,11 +82,13 @@ class SurfaceExchange:
 
 
 @dataclass
-class SurfaceFluxes:
+class SurfaceFluxes(ColumnScheme):
     """Bulk surface fluxes over a fixed-SST ocean, implicit in the lowest level.
 
     Defaults are Reed & Jablonowski's (2012) C_E = C_H = 1.1e-3, with a constant drag
     coefficient of the same value unless ``drag_formula="reed_jablonowski"``."""
+
+    name = "surface_fluxes"
 
     heat_exchange_coefficient: float = 1.1e-3  # C_H for sensible heat (RJ12), dimensionless
     moisture_exchange_coefficient: float = 1.1e-3  # C_E for evaporation (RJ12), dimensionless

@@ -37,7 +37,7 @@ import numpy as np
 
 from gcm.constants import CP
 from gcm.physics.boundary_layer import BoundaryLayer
-from gcm.physics.column import PROFILE_FIELDS, ColumnState, ColumnTendencies
+from gcm.physics.column import PROFILE_FIELDS, ColumnScheme, ColumnState, ColumnTendencies
 from gcm.physics.condensation import LargeScaleCondensation
 from gcm.physics.convection import BettsMillerConvection
 from gcm.physics.radiation import GrayRadiation
@@ -58,10 +58,11 @@ WRITES = {
 }
 
 
-class TeacherPhysics:
+class TeacherPhysics(ColumnScheme):
     """The moist aquaplanet suite; keyword arguments are dicts of each scheme's fields,
     e.g. ``TeacherPhysics(convection={"relaxation_time": 7200})``."""
 
+    name = "teacher"
     frictional_heating = True
     ORDER = ("convection", "condensation", "radiation", "surface_fluxes", "boundary_layer")
     CLASSES = {
