@@ -112,8 +112,39 @@ def test_sigkill_then_resume_gives_the_complete_store(tmp_path, generated, check
     reference = validate_store(generated[0]).load()
     assert resumed.sizes["time"] == reference.sizes["time"]
     assert list(resumed["time"].values) == list(reference["time"].values)
-    for name in ("T", "Q", "TPHYSTND", "PHQ", "PRECT", "FLNT", "SHFLX"):
+    for name in ("T", "Q", "TPHYSTND", "PHQ", "PRECT", "FLNT", "SHFLX", "physics_dt"):
         assert np.array_equal(resumed[name].values, reference[name].values), name
+
+
+def test_samples_record_the_interval_of_their_tendencies(generated):
+    ds = validate_store(generated[0])
+    dt = ds.attrs["timestep_seconds"]
+    assert ds["physics_dt"].attrs["units"] == "s"
+    assert np.array_equal(ds["physics_dt"].values, np.full(ds.sizes["time"], 2 * dt))  # leapfrog
+
+
+def test_a_generation_extended_to_more_days_equals_one_run_straight(tmp_path, generated):
+    """The first call ends with samples pending (2 of a batch of 8): its closing restart
+    stores them, and the second call resumes from it."""
+    out = tmp_path / "extended.zarr"
+    first = generate(small_config(), out, days=0.25, every=4, progress=False)
+    assert first.samples == 2 and first.steps == 12
+    second = generate(small_config(), out, days=0.5, every=4, progress=False)
+    assert second.samples == 5 and second.steps == 24
+    extended, reference = validate_store(out).load(), validate_store(generated[0]).load()
+    for name in ("T", "PHQ", "SHFLX", "LHFLX", "time"):
+        assert np.array_equal(extended[name].values, reference[name].values), name
+
+
+def test_a_restart_of_another_configuration_is_refused(tmp_path):
+    out = tmp_path / "other.zarr"
+    generate(small_config(), out, days=0.25, every=4, progress=False)
+    config = small_config()
+    config.dynamics.diffusion.order = 4
+    from climnn.data.schema import DatasetError
+
+    with pytest.raises(DatasetError, match=r"cannot resume.*diffusion.order: 4 != 8"):
+        generate(config, out, days=0.5, every=4, progress=False)
 
 
 def test_existing_store_that_is_not_a_generation_is_refused(tmp_path):

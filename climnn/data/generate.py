@@ -1,52 +1,41 @@
 """Datasets from teacher runs: ``climnn generate CONFIG --out DATA.zarr --days N --every K``.
 
-The teacher's column physics is wrapped so that every K-th step the columns it sees
-(the state before physics) and everything it returns are kept; each such sample is
-appended to the store (schema v1, data/README.md) as the run goes, in float64 so that the
-DESIGN.md budgets close on the stored samples to round-off. SHFLX and LHFLX are the
-previous step's surface fluxes, as in Rasp et al. (2018).
+A generation is a gcm Simulation with one more callback, the ColumnSampler: every K-th
+step it keeps the columns the physics saw (the state before physics), everything the
+physics returned and the interval the tendencies were computed over (``physics_dt``: 2 dt
+on a leapfrog step), as one sample of the store (schema v1, data/README.md), in float64
+so that the DESIGN.md budgets close on the stored samples to round-off. SHFLX and LHFLX
+are the previous step's surface fluxes, as in Rasp et al. (2018): the sampler's own
+state, which goes into the restarts.
 
-Resuming: every few samples (and at the end) the model's restart (both leapfrog levels,
-ledger and the previous fluxes) is written atomically beside the store, in
-``DATA.zarr.generate/restart.npz``, together with the number of samples stored. Running
-the same command again after a kill cuts any partly appended sample off the store and
-continues from that restart, so the store ends with no duplicate and no missing sample.
-Independent segments (ensemble members with different initial noise) run in parallel on a
-dask.distributed cluster: a LocalCluster by default, any cluster by its address.
+Samples are copied into preallocated buffers and appended to the store a batch at a
+time (``checkpoint_samples``), each batch followed by the restart, written atomically
+beside the store in ``DATA.zarr.generate/restart.npz``; it holds the number of samples
+stored. Running the same command again after a kill cuts any partly appended sample off
+the store and continues from that restart, so the store ends with no duplicate and no
+missing sample, bitwise the same. Independent segments (ensemble members with different
+initial noise) run in parallel on a dask.distributed cluster: a LocalCluster by default,
+any cluster by its address.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 import zarr
+from xarray.coding.times import encode_cf_datetime
 
-from climnn.data.schema import P0, DatasetError, validate_store, write_store
-from gcm.physics.column import ColumnState, ColumnTendencies
+from climnn.data.schema import P0, TIME, DatasetError, validate_store, write_store
+from gcm.model import Model
+from gcm.simulation import Simulation
 
-
-class SampleRecorder:
-    """Column physics that passes through to ``physics`` and keeps the columns and
-    tendencies of the calls made while ``record`` is set."""
-
-    def __init__(self, physics):
-        self.physics = physics
-        self.record = False
-        self.sample: tuple[ColumnState, ColumnTendencies, np.ndarray, np.ndarray] | None = None
-        self.previous_shf: np.ndarray | None = None
-        self.previous_lhf: np.ndarray | None = None
-        self.frictional_heating = getattr(physics, "frictional_heating", False)
-        self.closes_budgets = getattr(physics, "closes_budgets", True)
-
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
-        out = self.physics(columns, dt)
-        if self.record and self.previous_shf is not None:
-            self.sample = (columns, out, self.previous_shf, self.previous_lhf)
-        self.previous_shf, self.previous_lhf = out.shf.copy(), out.lhf.copy()
-        return out
+#: Store variable of the interval (s) over which a sample's physics tendencies were computed.
+PHYSICS_DT = "physics_dt"
 
 
 @dataclass
@@ -107,6 +96,142 @@ def sample_dataset(model, sample, config_path: str) -> xr.Dataset:
     return ds
 
 
+class ColumnSampler:
+    """Simulation callback, every step: a sample of the physics every ``every`` steps,
+    appended to the store ``out`` ``batch`` samples at a time.
+
+    The sample of step n -> n+1 (n a multiple of ``every``) holds that step's physics
+    call (``model.last_physics``) and the surface fluxes of the step before; step 0,
+    which has no step before, is never sampled. After each batch is stored the
+    simulation writes its restart; every restart first stores the pending samples
+    (``state_arrays``), so a restart vouches for every sample taken before it.
+    ``enabled`` = False takes no samples (the fluxes are still followed).
+    ``on_sample((columns, tendencies, shflx, lhflx))``, if given, sees a copy of each
+    sample.
+    """
+
+    name = "sampler"
+
+    def __init__(self, model: Model, out, every: int, batch: int = 8, config_path: str = "",
+                 on_sample: Callable | None = None):
+        if every < 1:
+            raise ValueError(f"generate: --every must be >= 1, got {every}")
+        if batch < 1:
+            raise ValueError(f"generate: --checkpoint-every must be >= 1, got {batch}")
+        self.model, self.out, self.every, self.batch = model, Path(out), every, batch
+        self.config_path, self.on_sample = config_path, on_sample
+        self.enabled = True
+        self.samples = 0  # samples in the store
+        self.restored = False  # state came from a restart
+        ncol = model.grid.nlat * model.grid.nlon
+        self._previous_shf, self._previous_lhf = np.zeros(ncol), np.zeros(ncol)
+        self._have_previous = False
+        self._times: list = []  # times of the pending samples (in the buffers, not stored)
+        self._physics_dt = np.zeros(batch)
+        self._buffers: dict[str, np.ndarray] = {}  # store variable -> (batch, column[, lev])
+        self._template: xr.Dataset | None = None  # a sample: coordinates, dims, attributes
+
+    def __call__(self, sim: Simulation) -> None:
+        call = self.model.last_physics
+        if self.enabled and self._have_previous and (sim.model.step_count - 1) % self.every == 0:
+            self._record(call)
+        np.copyto(self._previous_shf, call.tendencies.shf)
+        np.copyto(self._previous_lhf, call.tendencies.lhf)
+        self._have_previous = True
+        if len(self._times) == self.batch:
+            self.flush()
+            sim.write_restart()
+
+    def _record(self, call) -> None:
+        sample = (call.columns, call.tendencies, self._previous_shf, self._previous_lhf)
+        # the schema's variables of this sample: views of the model's arrays (or copies
+        # where the layout differs), valid until the next step
+        ds = sample_dataset(self.model, sample, self.config_path)
+        if self._template is None:
+            self._template = ds
+            self._buffers = {name: np.empty((self.batch,) + v.shape[1:], v.dtype)
+                             for name, v in ds.variables.items()
+                             if v.dims[:1] == (TIME,) and name != TIME}
+        i = len(self._times)
+        for name, buffer in self._buffers.items():
+            buffer[i] = ds.variables[name].values[0]
+        self._physics_dt[i] = call.dt
+        self._times.append(ds.variables[TIME].values[0])
+        if self.on_sample is not None:
+            self.on_sample((_copy(call.columns), _copy(call.tendencies),
+                            self._previous_shf.copy(), self._previous_lhf.copy()))
+
+    def flush(self) -> None:
+        """Store the pending samples (at indices samples, samples+1, ...: a flush that a
+        KeyboardInterrupt cut short is redone in place)."""
+        n = len(self._times)
+        if n == 0:
+            return
+        if self.samples == 0:
+            write_store(self._batch_dataset(n), self.out, mode="w")
+        else:
+            self._append(n)
+        self.samples += n
+        self._times.clear()
+
+    def _batch_dataset(self, n: int) -> xr.Dataset:
+        """The pending samples as a Dataset of the schema (to create the store)."""
+        template = self._template
+        ds = template.drop_vars([*self._buffers, TIME]).assign_coords(
+            {TIME: (TIME, list(self._times))})
+        for name, buffer in self._buffers.items():
+            ds[name] = xr.Variable(template.variables[name].dims, buffer[:n],
+                                   template.variables[name].attrs)
+        ds[PHYSICS_DT] = xr.Variable((TIME,), self._physics_dt[:n], {"units": "s"})
+        return ds
+
+    def _append(self, n: int) -> None:
+        """Write the pending samples into the store's arrays directly (the store was
+        validated when the generation (re)started; no xarray Dataset needed)."""
+        group = zarr.open_group(self.out, mode="r+", zarr_format=3)
+        start, end = self.samples, self.samples + n
+        time = group[TIME]
+        encoded, _, _ = encode_cf_datetime(np.array(self._times, dtype=object),
+                                           time.attrs["units"], time.attrs["calendar"],
+                                           dtype=np.dtype("float64"))
+        columns = {TIME: encoded, PHYSICS_DT: self._physics_dt[:n]}
+        columns.update({name: buffer[:n] for name, buffer in self._buffers.items()})
+        for name, values in columns.items():
+            # every chunk written, as write_store does: a missing chunk means damage
+            array = group[name].with_config({"write_empty_chunks": True})
+            array.resize((end,) + array.shape[1:])
+            array[start:end] = values
+        group.attrs["time_range"] = [group.attrs["time_range"][0], self._times[-1].isoformat()]
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Stores the pending samples first: the restart vouches for them."""
+        self.flush()
+        return {"samples": np.array(self.samples, dtype=np.int64),
+                "have_previous": np.array(self._have_previous),
+                "previous_shf": self._previous_shf, "previous_lhf": self._previous_lhf}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        ncol = self._previous_shf.shape
+        for key, shape in (("samples", ()), ("have_previous", ()), ("previous_shf", ncol),
+                           ("previous_lhf", ncol)):
+            if key not in arrays or np.shape(arrays[key]) != shape:
+                found = np.shape(arrays[key]) if key in arrays else "nothing"
+                raise ValueError(f"sampler state {key!r}: expected shape {shape}, found {found}")
+        self.samples = int(arrays["samples"])
+        self._have_previous = bool(arrays["have_previous"])
+        np.copyto(self._previous_shf, arrays["previous_shf"])
+        np.copyto(self._previous_lhf, arrays["previous_lhf"])
+        self._times.clear()
+        self.restored = True
+
+
+def _copy(fields):
+    """A copy of a ColumnState or ColumnTendencies that owns its arrays."""
+    return dataclasses.replace(fields, **{f.name: np.array(getattr(fields, f.name))
+                                          for f in dataclasses.fields(fields)
+                                          if isinstance(getattr(fields, f.name), np.ndarray)})
+
+
 def _state_dir(out: Path) -> Path:
     return out.with_name(out.name + ".generate")
 
@@ -121,97 +246,52 @@ def _truncate(out: Path, samples: int) -> None:
             array.resize((samples,) + array.shape[1:])
 
 
+def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int = 8,
+                        config_path: str = "", progress: bool = True,
+                        on_sample: Callable | None = None) -> tuple[Simulation, ColumnSampler]:
+    """A Simulation of ``model`` without history that samples into the store ``out``; its
+    restarts and log go to ``DATA.zarr.generate/``. If ``out`` exists the simulation
+    continues from that restart, the store cut back to the samples it vouches for."""
+    out = Path(out)
+    if model.config.physics.scheme == "none":
+        raise ValueError("generate: physics.scheme is 'none': there is no physics to sample")
+    state = _state_dir(out) / "restart.npz"
+    resuming = out.exists()
+    if resuming and not state.exists():
+        raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
+                           " choose another --out")
+    sim = Simulation(model, state.parent, progress=progress, resume=resuming, history=False,
+                     restart_file=state)
+    sampler = ColumnSampler(model, out, every, checkpoint_samples, config_path, on_sample)
+    sim.add_callback(sampler)
+    if not resuming:
+        sim.write_restart()  # a kill before the first sample can resume
+        return sim, sampler
+    try:
+        sim.load_restart(state)
+    except ValueError as err:
+        raise DatasetError(f"{out}: cannot resume the generation: {err}") from None
+    if not sampler.restored:
+        raise DatasetError(f"{state}: holds no sampler state (the number of samples "
+                           "stored); it was not written by this generator")
+    _truncate(out, sampler.samples)
+    if sampler.samples:
+        validate_store(out, check_values=False)
+    return sim, sampler
+
+
 def generate(config, out, days: float, every: int = 1, config_path: str = "",
              progress: bool = True, on_sample=None, checkpoint_samples: int = 8
              ) -> GenerationResult:
-    """Run the teacher for ``days`` and store a sample every ``every`` steps in ``out``;
-    resume a generation a kill interrupted when ``out`` already holds one.
-
-    Samples are appended ``checkpoint_samples`` at a time, each batch followed by the
-    restart; a resumed run cuts the store back to the samples its restart vouches for
-    and makes the rest again (bitwise the same, the model being deterministic)."""
-    from tqdm.auto import tqdm
-
-    from gcm.model import Model
-    from gcm.restart import load_restart
-
-    out = Path(out)
-    if every < 1:
-        raise ValueError(f"generate: --every must be >= 1, got {every}")
+    """Run the teacher until ``days`` after its start and store a sample every ``every``
+    steps in ``out``; resume a generation a kill interrupted when ``out`` already holds
+    one (see the module docstring)."""
     model = Model(config)
-    recorder = SampleRecorder(model.physics)
-    model.physics = recorder
-    state = _state_dir(out) / "restart.npz"
-    samples = 0
-    if out.exists():
-        if not state.exists():
-            raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
-                               " choose another --out")
-        arrays, meta = load_restart(state)
-        if meta["config_hash"] != model.config.digest():
-            raise DatasetError(f"{out}: was generated with another configuration "
-                               f"({meta['config_hash']} != {model.config.digest()})")
-        try:
-            model.load_restart_arrays(arrays, meta["step_count"])
-        except ValueError as err:
-            raise DatasetError(f"{state}: {err}") from None
-        recorder.previous_shf = arrays.get("previous_shf")
-        recorder.previous_lhf = arrays.get("previous_lhf")
-        samples = int(meta["samples"])
-        _truncate(out, samples)
-        if samples:
-            validate_store(out, check_values=False)
-    else:
-        _checkpoint(state, model, recorder, 0)  # a kill before the first sample can resume
+    sim, sampler = sampling_simulation(model, out, every, checkpoint_samples, config_path,
+                                       progress, on_sample)
     nsteps = int(round(days * 86400.0 / model.dt))
-    bar = tqdm(total=nsteps, initial=model.step_count, disable=None if progress else True,
-               unit="step", desc=f"generate {out.name}")
-    pending: list[xr.Dataset] = []  # samples made since the last checkpoint
-    while model.step_count < nsteps:
-        recorder.record = model.step_count % every == 0
-        recorder.sample = None
-        model.step()
-        bar.update()
-        if recorder.sample is None:
-            continue
-        pending.append(sample_dataset(model, recorder.sample, config_path))
-        if on_sample is not None:
-            on_sample(recorder.sample)
-        if len(pending) == checkpoint_samples:
-            samples = _flush(out, pending, samples)
-            _checkpoint(state, model, recorder, samples)
-    bar.close()
-    samples = _flush(out, pending, samples)
-    _checkpoint(state, model, recorder, samples)
-    return GenerationResult(out, samples, model.step_count)
-
-
-def _flush(out: Path, pending: list[xr.Dataset], samples: int) -> int:
-    """Append the pending samples in one write; return the number of samples stored."""
-    if not pending:
-        return samples
-    batch = xr.concat(pending, dim="time", data_vars="minimal", coords="minimal",
-                      compat="override", join="exact", combine_attrs="override")
-    # the store was validated when the generation (re)started: appends skip the scan
-    write_store(batch, out, mode="a" if samples else "w", check_existing=False)
-    samples += len(pending)
-    pending.clear()
-    return samples
-
-
-def _checkpoint(state: Path, model, recorder: SampleRecorder, samples: int) -> None:
-    """The model's restart plus what a resumed generation needs, written atomically."""
-    from gcm.restart import save_restart
-
-    arrays = model.restart_arrays()
-    if recorder.previous_shf is not None:
-        arrays["previous_shf"] = recorder.previous_shf
-        arrays["previous_lhf"] = recorder.previous_lhf
-    state.parent.mkdir(exist_ok=True)
-    save_restart(state, arrays, dict(
-        time=model.time.isoformat(), calendar=model.time.calendar,
-        step_count=model.step_count, config=model.config.to_dict(),
-        config_hash=model.config.digest(), samples=samples))
+    sim.run_steps(max(nsteps - model.step_count, 0))  # ends with a restart: all stored
+    return GenerationResult(Path(out), sampler.samples, model.step_count)
 
 
 def _segment(args):
