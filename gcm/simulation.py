@@ -255,14 +255,24 @@ class Simulation:
         path = self._restart_path()
         if path is None:
             return None
+        save_restart(path, *self._restart_contents())
+        logger.info("restart written: %s", path)
+        return path
+
+    def take_restart(self) -> tuple[Path | None, dict[str, np.ndarray], dict]:
+        """The restart of the current step, to be written later (e.g. by another thread,
+        with ``gcm.restart.save_restart(*taken)``): its path (None without an output
+        directory or restart file), copies of its arrays and its metadata."""
+        arrays, metadata = self._restart_contents()
+        return self._restart_path(), {k: np.array(v) for k, v in arrays.items()}, metadata
+
+    def _restart_contents(self) -> tuple[dict[str, np.ndarray], dict]:
         m = self.model
         arrays = self.restart_arrays()  # first: a callback may store data it vouches for
-        save_restart(path, arrays, restart_metadata(m.time, m.step_count, m.config.to_dict(),
-                                                    run_id=self.run_id))
-        logger.info("restart written: %s", path)
         self._restart_step = m.step_count
-        self.last_restart = path
-        return path
+        self.last_restart = self._restart_path()
+        return arrays, restart_metadata(m.time, m.step_count, m.config.to_dict(),
+                                        run_id=self.run_id)
 
     # ------------------------------------------------------------------ loop
     def run(self, days: float) -> xr.Dataset | None:

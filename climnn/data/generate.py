@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from xarray.coding.times import encode_cf_datetime
 
 from climnn.data.schema import P0, TIME, DatasetError, validate_store, write_store
 from gcm.model import Model
+from gcm.restart import save_restart
 from gcm.simulation import Simulation
 
 #: Store variable of the interval (s) over which a sample's physics tendencies were computed.
@@ -96,15 +98,76 @@ def sample_dataset(model, sample, config_path: str) -> xr.Dataset:
     return ds
 
 
+class SampleBatch:
+    """Up to ``size`` samples in preallocated buffers, one per time-dependent variable of
+    the store, and their writing into the store. ``template``: a sample's Dataset (its
+    dims, attributes, coordinates)."""
+
+    def __init__(self, template: xr.Dataset, size: int):
+        self.template = template
+        self.buffers = {name: np.empty((size,) + v.shape[1:], v.dtype)
+                        for name, v in template.variables.items()
+                        if v.dims[:1] == (TIME,) and name != TIME}
+        self.physics_dt = np.zeros(size)
+        self.times: list = []
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def add(self, sample: xr.Dataset, physics_dt: float) -> None:
+        i = len(self.times)
+        for name, buffer in self.buffers.items():
+            buffer[i] = sample.variables[name].values[0]
+        self.physics_dt[i] = physics_dt
+        self.times.append(sample.variables[TIME].values[0])
+
+    def store(self, out: Path, start: int) -> None:
+        """Write the samples at indices start, start+1, ... of the store ``out`` (start 0
+        creates it), overwriting what a write cut short left there."""
+        if start == 0:
+            write_store(self._dataset(), out, mode="w")
+        else:
+            self._append(out, start)
+
+    def _dataset(self) -> xr.Dataset:
+        n, template = len(self), self.template
+        ds = template.drop_vars([*self.buffers, TIME]).assign_coords(
+            {TIME: (TIME, list(self.times))})
+        for name, buffer in self.buffers.items():
+            ds[name] = xr.Variable(template.variables[name].dims, buffer[:n],
+                                   template.variables[name].attrs)
+        ds[PHYSICS_DT] = xr.Variable((TIME,), self.physics_dt[:n], {"units": "s"})
+        return ds
+
+    def _append(self, out: Path, start: int) -> None:
+        """Into the store's arrays directly (the store was validated when the generation
+        (re)started; no xarray Dataset needed)."""
+        n = len(self)
+        group = zarr.open_group(out, mode="r+", zarr_format=3)
+        time = group[TIME]
+        encoded, _, _ = encode_cf_datetime(np.array(self.times, dtype=object),
+                                           time.attrs["units"], time.attrs["calendar"],
+                                           dtype=np.dtype("float64"))
+        columns = {TIME: encoded, PHYSICS_DT: self.physics_dt[:n]}
+        columns.update({name: buffer[:n] for name, buffer in self.buffers.items()})
+        for name, values in columns.items():
+            # every chunk written, as write_store does: a missing chunk means damage
+            array = group[name].with_config({"write_empty_chunks": True})
+            array.resize((start + n,) + array.shape[1:])
+            array[start:] = values
+        group.attrs["time_range"] = [group.attrs["time_range"][0], self.times[-1].isoformat()]
+
+
 class ColumnSampler:
     """Simulation callback, every step: a sample of the physics every ``every`` steps,
     appended to the store ``out`` ``batch`` samples at a time.
 
     The sample of step n -> n+1 (n a multiple of ``every``) holds that step's physics
     call (``model.last_physics``) and the surface fluxes of the step before; step 0,
-    which has no step before, is never sampled. After each batch is stored the
-    simulation writes its restart; every restart first stores the pending samples
-    (``state_arrays``), so a restart vouches for every sample taken before it.
+    which has no step before, is never sampled. A full batch and then the restart of
+    that step are written by a thread of their own while the model steps on (two
+    batches of buffers take turns); every other restart (``state_arrays``) first stores
+    the pending samples, so a restart vouches for every sample taken before it.
     ``enabled`` = False takes no samples (the fluxes are still followed).
     ``on_sample((columns, tendencies, shflx, lhflx))``, if given, sees a copy of each
     sample.
@@ -121,15 +184,15 @@ class ColumnSampler:
         self.model, self.out, self.every, self.batch = model, Path(out), every, batch
         self.config_path, self.on_sample = config_path, on_sample
         self.enabled = True
-        self.samples = 0  # samples in the store
+        self.samples = 0  # samples stored, or being stored by the writer
         self.restored = False  # state came from a restart
         ncol = model.grid.nlat * model.grid.nlon
         self._previous_shf, self._previous_lhf = np.zeros(ncol), np.zeros(ncol)
         self._have_previous = False
-        self._times: list = []  # times of the pending samples (in the buffers, not stored)
-        self._physics_dt = np.zeros(batch)
-        self._buffers: dict[str, np.ndarray] = {}  # store variable -> (batch, column[, lev])
-        self._template: xr.Dataset | None = None  # a sample: coordinates, dims, attributes
+        self._filling: SampleBatch | None = None  # the pending samples
+        self._spare: SampleBatch | None = None  # the other buffers (in flight, or free)
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future | None = None
 
     def __call__(self, sim: Simulation) -> None:
         call = self.model.last_physics
@@ -138,70 +201,59 @@ class ColumnSampler:
         np.copyto(self._previous_shf, call.tendencies.shf)
         np.copyto(self._previous_lhf, call.tendencies.lhf)
         self._have_previous = True
-        if len(self._times) == self.batch:
-            self.flush()
-            sim.write_restart()
+        if self._filling is not None and len(self._filling) == self.batch:
+            self._submit(sim.take_restart)
 
     def _record(self, call) -> None:
         sample = (call.columns, call.tendencies, self._previous_shf, self._previous_lhf)
         # the schema's variables of this sample: views of the model's arrays (or copies
         # where the layout differs), valid until the next step
         ds = sample_dataset(self.model, sample, self.config_path)
-        if self._template is None:
-            self._template = ds
-            self._buffers = {name: np.empty((self.batch,) + v.shape[1:], v.dtype)
-                             for name, v in ds.variables.items()
-                             if v.dims[:1] == (TIME,) and name != TIME}
-        i = len(self._times)
-        for name, buffer in self._buffers.items():
-            buffer[i] = ds.variables[name].values[0]
-        self._physics_dt[i] = call.dt
-        self._times.append(ds.variables[TIME].values[0])
+        if self._filling is None:
+            self._filling, self._spare = SampleBatch(ds, self.batch), SampleBatch(ds, self.batch)
+        self._filling.add(ds, call.dt)
         if self.on_sample is not None:
             self.on_sample((_copy(call.columns), _copy(call.tendencies),
                             self._previous_shf.copy(), self._previous_lhf.copy()))
 
+    def _submit(self, take_restart: Callable | None = None) -> None:
+        """Hand the pending samples to the writer, followed by the restart that
+        ``take_restart()`` (Simulation.take_restart) gives once they count as stored."""
+        self.wait()  # the spare buffers are free again; files are written in order
+        batch, start = self._filling, self.samples
+        self._filling, self._spare = self._spare, batch
+        self._filling.times.clear()
+        self.samples += len(batch)
+        restart = take_restart() if take_restart is not None else None
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler")
+        self._in_flight = self._writer.submit(self._write, batch, start, restart)
+
+    def _write(self, batch: SampleBatch, start: int, restart: tuple | None) -> None:
+        batch.store(self.out, start)
+        if restart is not None and restart[0] is not None:
+            save_restart(*restart)
+
+    def wait(self) -> None:
+        """Until the writer has written everything handed to it (its error raised here)."""
+        future, self._in_flight = self._in_flight, None
+        if future is not None:
+            future.result()
+
     def flush(self) -> None:
-        """Store the pending samples (at indices samples, samples+1, ...: a flush that a
-        KeyboardInterrupt cut short is redone in place)."""
-        n = len(self._times)
-        if n == 0:
-            return
-        if self.samples == 0:
-            write_store(self._batch_dataset(n), self.out, mode="w")
-        else:
-            self._append(n)
-        self.samples += n
-        self._times.clear()
+        """Store the pending samples and wait until they are written."""
+        if self._filling is not None and len(self._filling):
+            self._submit()
+        self.wait()
 
-    def _batch_dataset(self, n: int) -> xr.Dataset:
-        """The pending samples as a Dataset of the schema (to create the store)."""
-        template = self._template
-        ds = template.drop_vars([*self._buffers, TIME]).assign_coords(
-            {TIME: (TIME, list(self._times))})
-        for name, buffer in self._buffers.items():
-            ds[name] = xr.Variable(template.variables[name].dims, buffer[:n],
-                                   template.variables[name].attrs)
-        ds[PHYSICS_DT] = xr.Variable((TIME,), self._physics_dt[:n], {"units": "s"})
-        return ds
-
-    def _append(self, n: int) -> None:
-        """Write the pending samples into the store's arrays directly (the store was
-        validated when the generation (re)started; no xarray Dataset needed)."""
-        group = zarr.open_group(self.out, mode="r+", zarr_format=3)
-        start, end = self.samples, self.samples + n
-        time = group[TIME]
-        encoded, _, _ = encode_cf_datetime(np.array(self._times, dtype=object),
-                                           time.attrs["units"], time.attrs["calendar"],
-                                           dtype=np.dtype("float64"))
-        columns = {TIME: encoded, PHYSICS_DT: self._physics_dt[:n]}
-        columns.update({name: buffer[:n] for name, buffer in self._buffers.items()})
-        for name, values in columns.items():
-            # every chunk written, as write_store does: a missing chunk means damage
-            array = group[name].with_config({"write_empty_chunks": True})
-            array.resize((end,) + array.shape[1:])
-            array[start:end] = values
-        group.attrs["time_range"] = [group.attrs["time_range"][0], self._times[-1].isoformat()]
+    def close(self) -> None:
+        """At the end of a run: everything stored, the writer thread ended."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Stores the pending samples first: the restart vouches for them."""
@@ -217,11 +269,13 @@ class ColumnSampler:
             if key not in arrays or np.shape(arrays[key]) != shape:
                 found = np.shape(arrays[key]) if key in arrays else "nothing"
                 raise ValueError(f"sampler state {key!r}: expected shape {shape}, found {found}")
+        self.wait()
         self.samples = int(arrays["samples"])
         self._have_previous = bool(arrays["have_previous"])
         np.copyto(self._previous_shf, arrays["previous_shf"])
         np.copyto(self._previous_lhf, arrays["previous_lhf"])
-        self._times.clear()
+        if self._filling is not None:
+            self._filling.times.clear()
         self.restored = True
 
 
