@@ -29,7 +29,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import zarr
+from numcodecs import Blosc
 from xarray.coding.times import encode_cf_datetime
+from zarr.codecs import BloscCodec, BloscShuffle, BytesCodec
+from zarr.codecs.bytes import Endian
+from zarr.storage import LocalStore
 
 from climnn.data.schema import P0, TIME, DatasetError, validate_store, write_store
 from gcm.model import Model
@@ -154,8 +158,44 @@ class SampleBatch:
             # every chunk written, as write_store does: a missing chunk means damage
             array = group[name].with_config({"write_empty_chunks": True})
             array.resize((start + n,) + array.shape[1:])
-            array[start:] = values
+            write_chunks = _sample_chunk_writer(array, values.dtype)
+            if write_chunks is None:
+                array[start:] = values
+            else:
+                write_chunks(start, values)
         group.attrs["time_range"] = [group.attrs["time_range"][0], self.times[-1].isoformat()]
+
+
+_SHUFFLES = {BloscShuffle.noshuffle: Blosc.NOSHUFFLE, BloscShuffle.shuffle: Blosc.SHUFFLE,
+             BloscShuffle.bitshuffle: Blosc.BITSHUFFLE}
+
+
+def _sample_chunk_writer(array: zarr.Array, dtype: np.dtype) -> Callable | None:
+    """``write(start, values)``: the chunk files of samples start, start+1, ... of
+    ``array``, each encoded as zarr encodes it (bytes, then Blosc; the same bytes), for an
+    array of the schema's layout (one sample a chunk, little-endian, Blosc, in a local
+    store); None for any other layout (then zarr writes). zarr's own chunk writing spent
+    about twice the CPU time of the encoding on its per-chunk machinery: 27 against 14 ms
+    a T31L25 sample."""
+    codecs = array.metadata.codecs
+    if (not isinstance(array.store, LocalStore) or array.chunks != (1,) + array.shape[1:]
+            or len(codecs) != 2 or not isinstance(codecs[0], BytesCodec)
+            or not isinstance(codecs[1], BloscCodec) or dtype != np.dtype("<f8")
+            or codecs[0].endian not in (Endian.little, None)):
+        return None
+    blosc = codecs[1]
+    encoder = Blosc(cname=blosc.cname.value, clevel=blosc.clevel, shuffle=_SHUFFLES[blosc.shuffle],
+                    blocksize=blosc.blocksize, typesize=blosc.typesize)
+    folder = Path(array.store.root) / array.path
+    origin = (0,) * (array.ndim - 1)
+
+    def write(start: int, values: np.ndarray) -> None:
+        for i, sample in enumerate(values):
+            path = folder / array.metadata.encode_chunk_key((start + i, *origin))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(encoder.encode(np.ascontiguousarray(sample)))
+
+    return write
 
 
 class ColumnSampler:
@@ -314,9 +354,9 @@ def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int =
     if resuming and not state.exists():
         raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
                            " choose another --out")
+    sampler = ColumnSampler(model, out, every, checkpoint_samples, config_path, on_sample)
     sim = Simulation(model, state.parent, progress=progress, resume=resuming, history=False,
                      restart_file=state)
-    sampler = ColumnSampler(model, out, every, checkpoint_samples, config_path, on_sample)
     sim.add_callback(sampler)
     if not resuming:
         sim.write_restart()  # a kill before the first sample can resume
