@@ -117,6 +117,7 @@ class Simulation:
         self._restart_step: int | None = None  # step count of the latest restart written
         self._callbacks: list[tuple[Callback, int]] = []
         self._restored_state: dict[str, dict[str, np.ndarray]] = {}
+        self._restored_from: Path | None = None  # the restart file of _restored_state
         if self.output_dir is not None:
             if history:
                 self.writer = OutputWriter(self.output_dir, format=cfg.output.format,
@@ -209,7 +210,7 @@ class Simulation:
             self.model.load_restart_arrays(model_arrays, meta["step_count"])
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from None
-        self._restored_state = {}
+        self._restored_state, self._restored_from = {}, path
         for key, value in arrays.items():
             if key.startswith(CALLBACK_STATE):
                 name, _, field = key[len(CALLBACK_STATE):].partition("/")
@@ -222,11 +223,15 @@ class Simulation:
 
     def _load_callback_state(self, callback: Callback) -> None:
         arrays = self._restored_state.pop(callback.name)
+        where = f"{self._restored_from}: callback {callback.name!r}"
         load = getattr(callback.action, "load_state_arrays", None)
         if load is None:
-            raise ValueError(f"callback {callback.name!r}: the restart holds state for it "
-                             f"({sorted(arrays)}) but it has no load_state_arrays()")
-        load(arrays)
+            raise ValueError(f"{where}: the restart holds state for it ({sorted(arrays)}) "
+                             "but it has no load_state_arrays()")
+        try:
+            load(arrays)
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"{where}: {err}") from None
 
     def restart_arrays(self) -> dict[str, np.ndarray]:
         """The model's restart arrays and each stateful callback's, under

@@ -202,3 +202,21 @@ def test_callback_state_restarts_bitwise(make_config, tmp_path):
     assert resumed_sum.total[0] != 0.0
     resumed.run(1)
     assert straight_sum.total.tobytes() == resumed_sum.total.tobytes()
+
+
+def test_bad_callback_state_in_a_restart_names_the_file(make_config, tmp_path):
+    cfg = make_config("rest", scheme="held_suarez", levels=5)
+    sim = Simulation(Model(cfg), tmp_path / "run", progress=False)
+    sim.add_callback(RunningSum())
+    sim.run(1)
+
+    class Stateless:
+        name = "running_sum"
+
+        def __call__(self, sim):
+            pass
+
+    resumed = Simulation.from_restart(sim.last_restart, progress=False)
+    with pytest.raises(ValueError, match=f"{sim.last_restart}: callback 'running_sum': .* "
+                                         "has no load_state_arrays"):
+        resumed.add_callback(Stateless())
