@@ -1,6 +1,7 @@
 """The ``climnn`` command: one subcommand per job.
 
     climnn run CONFIG [--days N] [--out DIR] [--format zarr|netcdf] [--restart FILE]
+    climnn generate CONFIG --out DATA.zarr --days N [--every K]
     climnn convert climsim|cbrain INPUT... --out DATA.zarr
     climnn stats DATA.zarr
     climnn bench NAME [--json]

@@ -5,12 +5,12 @@ Quick start (the Python twin of ``climnn run run/held_suarez.yaml --days 10``)::
     import gcm
     config = gcm.load_config("run/held_suarez.yaml")
     model = gcm.Model(config)
-    ds = model.run(days=10)          # an xarray.Dataset of daily snapshots
+    ds = gcm.Simulation(model).run(days=10)   # an xarray.Dataset of daily snapshots
 """
 
 import os
 
-__all__ = ["Model", "ModelConfig", "load_config"]
+__all__ = ["Model", "ModelConfig", "Simulation", "load_config"]
 
 # numba's OpenMP workers spin for a while after each parallel region; on a machine with
 # as many cores as threads they then steal the cores from the FFT's threads and from
@@ -29,6 +29,10 @@ def __getattr__(name):
         from gcm.model import Model
 
         return Model
+    if name == "Simulation":
+        from gcm.simulation import Simulation
+
+        return Simulation
     if name in ("ModelConfig", "load_config"):
         from gcm import config
 

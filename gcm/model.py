@@ -376,16 +376,6 @@ class Model:
         ``snapshot()`` itself changes nothing."""
         self.means.reset(self.step_count)
 
-    def run(self, days: float, interval_hours: float | None = None, progress: bool = False
-            ) -> xr.Dataset:
-        """Run ``days`` and return the snapshots every ``interval_hours`` (default: the
-        config's output interval) as one Dataset, in memory; no files are written."""
-        from gcm.simulation import Simulation
-
-        sim = Simulation(self, output_dir=None, progress=progress,
-                         interval_hours=interval_hours)
-        return sim.run(days)
-
     # ----------------------------------------------------------------- restart
     def restart_arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"now/{k}": v for k, v in self.now.arrays().items()}

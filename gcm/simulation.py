@@ -1,5 +1,27 @@
-"""A run of the model: the time loop with output, restarts, NaN guard, progress and
-log hung on it as scheduled callbacks (after Oceananigans' Simulation).
+"""A run of the model: the one time loop, with everything else hung on it as callbacks
+on a schedule (after Oceananigans' Simulation).
+
+    import gcm
+    model = gcm.Model(gcm.load_config("run/held_suarez.yaml"))
+    ds = gcm.Simulation(model).run(days=10)     # in memory: the daily snapshots
+    sim = gcm.Simulation(model, "out/hs")       # files: history, restarts, log
+    sim.add_callback(lambda s: print(s.model.time), every=OUTPUT_INTERVAL)
+    sim.run(days=30)
+
+A callback is ``action(simulation)`` called after the steps of its schedule: every N
+steps (the step count a multiple of N, so schedules stay aligned across restarts), every
+output interval (``every=OUTPUT_INTERVAL``), and once more at the end of each ``run()``
+when ``at_end`` is set. The built-in ones, in the order they are called after a step:
+``blow_up_check`` (every step), ``history`` (every output interval), ``restart`` (every
+``output.restart_interval_days``), ``timing`` (IntervalTiming, every output interval and
+at the end) and ``progress`` (ProgressBar, every step).
+
+An action with state of its own (e.g. the previous step's fluxes of a dataset sampler)
+offers ``state_arrays() -> dict[str, ndarray]`` and ``load_state_arrays(arrays)``: the
+arrays go into every restart under ``callback/<name>/<key>``, bit for bit, and come back
+into the callback of the same name when the run continues from that restart (whether the
+callback is added before or after the restart is loaded). An action may also have
+``close()``, called when a run ends, normally or not.
 
 Files in the output directory of a run:
 
@@ -25,99 +47,131 @@ from tqdm.auto import tqdm
 
 from gcm.config import config_from_dict
 from gcm.io.history import OutputWriter
-from gcm.io.restart import load_restart, save_restart
+from gcm.io.restart import load_restart, restart_metadata, save_restart
+from gcm.model import Model
 
 logger = logging.getLogger("gcm")
+
+#: ``Callback.every`` value: once every output interval of the simulation.
+OUTPUT_INTERVAL = "output_interval"
+#: Prefix of callback state in restart files: ``callback/<name>/<key>``.
+CALLBACK_STATE = "callback/"
+
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+def simulated_years_per_day(simulated_seconds: float, wall_seconds: float) -> float:
+    """Simulated years per wall-clock day (SYPD; a year of 365 days)."""
+    return simulated_seconds / SECONDS_PER_YEAR / (max(wall_seconds, 1e-9) / 86400.0)
 
 
 @dataclass
 class Callback:
-    """Call ``action(simulation)`` every ``every`` steps (and at the end if ``at_end``)."""
+    """``action(simulation)`` on a schedule.
 
-    every: int
-    action: Callable
+    action : called with the Simulation after each step of its schedule
+    every : steps between calls (the step count a multiple of it), or OUTPUT_INTERVAL
+    at_end : also call it at the end of every ``run()``, unless its schedule already did
+        at that step
+    name : names the callback (unique in a simulation); the key of its state in restarts.
+        Default: the action's ``name`` attribute, or its function or class name, with
+        ``_2``, ``_3``, ... appended when a callback of that name is already added.
+    """
+
+    action: Callable[[Simulation], object]
+    every: int | str = 1
     at_end: bool = False
+    name: str = ""
 
 
 class Simulation:
-    """Runs a Model for a number of days, writing into ``output_dir`` (None: in memory)."""
+    """Runs a Model, writing into ``output_dir`` (None: nothing written, snapshots kept
+    in memory).
 
-    def __init__(self, model, output_dir=None, progress: bool = True,
+    interval_hours : output interval (default: the config's ``output.interval_hours``)
+    history : False writes no snapshots (restarts and callbacks only)
+    restart_file : write every restart to this one file (replaced atomically) instead of
+        ``output_dir/restart/restart_<time>.npz``
+    run_id, resume : continue the history of run ``run_id`` in ``output_dir``
+    """
+
+    def __init__(self, model: Model, output_dir=None, progress: bool = True,
                  interval_hours: float | None = None, run_id: str | None = None,
-                 resume: bool = False):
+                 resume: bool = False, *, history: bool = True, restart_file=None):
         self.model = model
         cfg = model.config
         self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.progress = progress
+        self.restart_file = Path(restart_file) if restart_file is not None else None
         hours = cfg.output.interval_hours if interval_hours is None else interval_hours
         self.output_every = _steps(hours * 3600.0, model.dt, "output interval")
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.history = history
         self.snapshots: list[xr.Dataset] = []
-        self.callbacks = [Callback(1, Simulation.check_blow_up),
-                          Callback(self.output_every, Simulation.write_output)]
         self.writer = None
+        self.resumed = resume
+        self.last_restart: Path | None = None
+        self.simulated_years_per_day: float | None = None
+        # (wall clock, step count) when the current run() began, and the step it stops at
+        self.run_start: tuple[float, int] = (wallclock.perf_counter(), model.step_count)
+        self.stop_step = model.step_count
+        self._restart_step: int | None = None  # step count of the latest restart written
+        self._callbacks: list[tuple[Callback, int]] = []
+        self._restored_state: dict[str, dict[str, np.ndarray]] = {}
+        self._restored_from: Path | None = None  # the restart file of _restored_state
         if self.output_dir is not None:
-            self.writer = OutputWriter(self.output_dir, format=cfg.output.format,
-                                       run_id=self.run_id, resume=resume)
+            if history:
+                self.writer = OutputWriter(self.output_dir, format=cfg.output.format,
+                                           run_id=self.run_id, resume=resume)
             self._start_log()
             if not resume:
                 (self.output_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
-            if cfg.output.restart_interval_days > 0:
-                self.callbacks.append(Callback(
-                    _steps(cfg.output.restart_interval_days * 86400.0, model.dt,
-                           "restart interval"), Simulation.write_restart))
-        self.resumed = resume
-
-    # ------------------------------------------------------------------ restart
-    @classmethod
-    def from_restart(cls, path, output_dir=None, progress=True, config=None, physics=None):
-        """Continue the run saved in restart file ``path``; output goes on into
-        ``output_dir`` (default: the directory that holds the restart's folder).
-        ``physics``: the scheme object of a run whose model was given one (gcm.Model)."""
-        from gcm.model import Model
-
-        path = Path(path)
-        arrays, meta = load_restart(path)
-        saved = config_from_dict(meta["config"], f"{path} (saved configuration)")
-        if config is not None and config.digest() != saved.digest():
-            diffs = _differences(config.to_dict(), saved.to_dict())
-            raise ValueError(f"{path}: the restart was written with a different configuration "
-                             f"({'; '.join(diffs[:5])}); run without a config or with the same one")
-        model = Model(saved, physics=physics)
-        try:
-            model.load_restart_arrays(arrays, meta["step_count"])
-        except ValueError as err:
-            raise ValueError(f"{path}: {err}") from None
-        out = Path(output_dir) if output_dir is not None else path.parent.parent
-        return cls(model, out, progress=progress, run_id=meta["run_id"], resume=True)
-
-    def restart_metadata(self) -> dict:
-        m = self.model
-        return dict(run_id=self.run_id, step_count=m.step_count, time=m.time.isoformat(),
-                    calendar=m.time.calendar, config=m.config.to_dict(),
-                    config_hash=m.config.digest())
-
-    def _latest_restart_path(self) -> Path | None:
-        """Where a restart of the current time goes (None without an output directory)."""
-        if self.output_dir is None:
-            return None
-        stamp = self.model.time.strftime("%Y-%m-%dT%H%M%S")
-        return self.output_dir / "restart" / f"restart_{stamp}.npz"
-
-    def write_restart(self) -> Path | None:
-        path = self._latest_restart_path()
-        if path is None:
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_restart(path, self.model.restart_arrays(), self.restart_metadata())
-        logger.info("restart written: %s", path)
-        return path
+        self.timing = IntervalTiming()
+        self.add_callback(Simulation.check_blow_up, name="blow_up_check")
+        if history:
+            self.add_callback(Simulation.write_output, every=OUTPUT_INTERVAL, name="history")
+        if self.output_dir is not None and cfg.output.restart_interval_days > 0:
+            self.add_callback(Simulation.write_restart, name="restart", every=_steps(
+                cfg.output.restart_interval_days * 86400.0, model.dt, "restart interval"))
+        self.add_callback(self.timing, every=OUTPUT_INTERVAL, at_end=True, name="timing")
+        if progress:
+            self.add_callback(ProgressBar(cfg.name), name="progress")
 
     # ------------------------------------------------------------------ callbacks
+    def add_callback(self, action: Callback | Callable, every: int | str = 1,
+                     at_end: bool = False, name: str = "") -> Callback:
+        """Call ``action(simulation)`` every ``every`` steps (or OUTPUT_INTERVAL), after
+        the callbacks added before it; give a Callback or its fields. Returns the
+        Callback. State the restart holds for a callback of this name is loaded into it."""
+        callback = action if isinstance(action, Callback) else Callback(action, every,
+                                                                        at_end, name)
+        taken = {c.name for c in self.callbacks}
+        if callback.name in taken:
+            raise ValueError(f"Simulation.add_callback: a callback named {callback.name!r} "
+                             "is already added; give another name")
+        if not callback.name:
+            callback.name = _unique(_default_name(callback.action), taken)
+        steps = callback.every
+        if steps == OUTPUT_INTERVAL:
+            steps = self.output_every
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+            raise ValueError(f"callback {callback.name!r}: every={callback.every!r}; expected "
+                             f"a number of steps >= 1 or {OUTPUT_INTERVAL!r}")
+        self._callbacks.append((callback, int(steps)))
+        if callback.name in self._restored_state:
+            self._load_callback_state(callback)
+        return callback
+
+    @property
+    def callbacks(self) -> list[Callback]:
+        """The callbacks in the order they are called."""
+        return [c for c, _ in self._callbacks]
+
     def check_blow_up(self) -> None:
         self.model.check_finite()
 
     def write_output(self) -> None:
+        """Append a snapshot to the history (or keep it in memory) and start the next
+        interval of the interval means."""
         ds = self.model.snapshot()
         self.model.start_output_interval()
         if self.writer is None:
@@ -126,46 +180,161 @@ class Simulation:
             self.writer.append(ds)
             logger.info("output written for %s", self.model.time.isoformat())
 
+    # ------------------------------------------------------------------ restart
+    @classmethod
+    def from_restart(cls, path, output_dir=None, progress=True, config=None, physics=None):
+        """Continue the run saved in restart file ``path``; output goes on into
+        ``output_dir`` (default: the directory that holds the restart's folder).
+        ``physics``: the scheme object of a run whose model was given one (gcm.Model)."""
+        path = Path(path)
+        arrays, meta = load_restart(path)
+        saved = config_from_dict(meta["config"], f"{path} (saved configuration)")
+        _check_same_config(path, config, saved)
+        out = Path(output_dir) if output_dir is not None else path.parent.parent
+        sim = cls(Model(saved, physics=physics), out, progress=progress,
+                  run_id=meta["run_id"], resume=True)
+        sim._restore(path, arrays, meta)
+        return sim
+
+    def load_restart(self, path) -> dict:
+        """Put the state of restart file ``path`` (written by a run of the same
+        configuration) into this simulation's model and callbacks; returns its metadata."""
+        path = Path(path)
+        arrays, meta = load_restart(path)
+        saved = config_from_dict(meta["config"], f"{path} (saved configuration)")
+        _check_same_config(path, self.model.config, saved)
+        self._restore(path, arrays, meta)
+        return meta
+
+    def _restore(self, path: Path, arrays: dict, meta: dict) -> None:
+        model_arrays = {k: v for k, v in arrays.items() if not k.startswith(CALLBACK_STATE)}
+        try:
+            self.model.load_restart_arrays(model_arrays, meta["step_count"])
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        self._restored_state, self._restored_from = {}, path
+        for key, value in arrays.items():
+            if key.startswith(CALLBACK_STATE):
+                name, _, field = key[len(CALLBACK_STATE):].partition("/")
+                self._restored_state.setdefault(name, {})[field] = value
+        for callback, _ in self._callbacks:
+            if callback.name in self._restored_state:
+                self._load_callback_state(callback)
+        self._restart_step = self.model.step_count
+        self.last_restart = path
+
+    def _load_callback_state(self, callback: Callback) -> None:
+        arrays = self._restored_state.pop(callback.name)
+        where = f"{self._restored_from}: callback {callback.name!r}"
+        load = getattr(callback.action, "load_state_arrays", None)
+        if load is None:
+            raise ValueError(f"{where}: the restart holds state for it ({sorted(arrays)}) "
+                             "but it has no load_state_arrays()")
+        try:
+            load(arrays)
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    def restart_arrays(self) -> dict[str, np.ndarray]:
+        """The model's restart arrays and each stateful callback's, under
+        ``callback/<name>/<key>``."""
+        arrays = dict(self.model.restart_arrays())
+        for callback, _ in self._callbacks:
+            state = getattr(callback.action, "state_arrays", None)
+            if state is None:
+                continue
+            for key, value in state().items():
+                arrays[f"{CALLBACK_STATE}{callback.name}/{key}"] = value
+        return arrays
+
+    def _restart_path(self) -> Path | None:
+        """Where a restart of the current time goes (None without an output directory)."""
+        if self.restart_file is not None:
+            return self.restart_file
+        if self.output_dir is None:
+            return None
+        stamp = self.model.time.strftime("%Y-%m-%dT%H%M%S")
+        return self.output_dir / "restart" / f"restart_{stamp}.npz"
+
+    def write_restart(self) -> Path | None:
+        """Write the restart of the current step (nothing without an output directory
+        or restart file); returns its path."""
+        path = self._restart_path()
+        if path is None:
+            return None
+        save_restart(path, *self._restart_contents())
+        logger.info("restart written: %s", path)
+        return path
+
+    def take_restart(self) -> tuple[Path | None, dict[str, np.ndarray], dict]:
+        """The restart of the current step, to be written later (e.g. by another thread,
+        with ``gcm.io.restart.save_restart(*taken)``): its path (None without an output
+        directory or restart file), copies of its arrays and its metadata."""
+        arrays, metadata = self._restart_contents()
+        return self._restart_path(), {k: np.array(v) for k, v in arrays.items()}, metadata
+
+    def _restart_contents(self) -> tuple[dict[str, np.ndarray], dict]:
+        m = self.model
+        arrays = self.restart_arrays()  # first: a callback may store data it vouches for
+        self._restart_step = m.step_count
+        self.last_restart = self._restart_path()
+        return arrays, restart_metadata(m.time, m.step_count, m.config,
+                                        run_id=self.run_id)
+
     # ------------------------------------------------------------------ loop
     def run(self, days: float) -> xr.Dataset | None:
         """Advance ``days`` (a whole number of steps); return the in-memory snapshots
         (when there is no output directory) as one Dataset."""
+        return self.run_steps(_steps(days * 86400.0, self.model.dt, "run length"))
+
+    def run_steps(self, nsteps: int) -> xr.Dataset | None:
+        """Advance ``nsteps`` steps; see ``run``."""
         model = self.model
-        nsteps = _steps(days * 86400.0, model.dt, "run length")
-        if not self.resumed and model.step_count == 0:
+        if nsteps < 0:
+            raise ValueError(f"Simulation.run_steps: nsteps={nsteps}; expected >= 0")
+        if self._restored_state:
+            logger.warning("the restart holds state of callback(s) %s, which this simulation "
+                           "does not have: it is ignored", sorted(self._restored_state))
+            self._restored_state = {}
+        if self.history and not self.resumed and model.step_count == 0:
             self.write_output()
         logger.info("run %s: %d steps of %.0f s from %s", self.run_id, nsteps, model.dt,
                     model.time.isoformat())
-        started = wallclock.perf_counter()
-        bar = tqdm(total=nsteps, disable=None if self.progress else True, unit="step",
-                   desc=model.config.name)
+        self.run_start = (wallclock.perf_counter(), model.step_count)
+        self.stop_step = model.step_count + nsteps
         try:
-            for _ in range(nsteps):
-                model.step()
-                for cb in self.callbacks:
-                    if model.step_count % cb.every == 0:
-                        cb.action(self)
-                bar.update()
-                if bar.n % 50 == 0:
-                    bar.set_postfix(sypd=f"{_sypd(bar.n, model.dt, started):.0f}",
-                                    day=f"{model.elapsed_seconds / 86400:.1f}")
+            self._loop()
         except KeyboardInterrupt:
             logger.warning("interrupted at %s; writing a restart", model.time.isoformat())
             model.check_finite()
             self.write_restart()
             raise
         finally:
-            bar.close()
-        sypd = _sypd(nsteps, model.dt, started)
+            for callback in self.callbacks:
+                close = getattr(callback.action, "close", None)
+                if close is not None:
+                    close()
+        wall = wallclock.perf_counter() - self.run_start[0]
+        sypd = simulated_years_per_day(nsteps * model.dt, wall)
         logger.info("finished at %s; %.1f simulated years per day", model.time.isoformat(), sypd)
         self.simulated_years_per_day = sypd
-        self.last_restart = self._latest_restart_path()
-        if self.last_restart is None or not self.last_restart.exists():
-            self.last_restart = self.write_restart()
-        if self.writer is None:
+        if self._restart_step != model.step_count:
+            self.write_restart()
+        if self.history and self.writer is None:
             return (xr.concat(self.snapshots, dim="time", data_vars="minimal", coords="minimal",
                               compat="override", join="exact") if self.snapshots else None)
         return None
+
+    def _loop(self) -> None:
+        model, callbacks = self.model, self._callbacks
+        while model.step_count < self.stop_step:
+            model.step()
+            for callback, every in callbacks:
+                if model.step_count % every == 0:
+                    callback.action(self)
+        for callback, every in callbacks:
+            if callback.at_end and model.step_count % every != 0:
+                callback.action(self)
 
     def _start_log(self):
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -178,17 +347,90 @@ class Simulation:
         logger.setLevel(logging.INFO)
 
 
+class IntervalTiming:
+    """Callback: the wall time and simulated years per day of each interval between its
+    calls (the first from the start of the run), with the seconds of each timer section
+    when ``model.timer`` is a gcm.timing.StepTimer (which it then resets, so that each
+    record covers its own interval). Logged, and kept in ``records``: dicts of
+    ``step``, ``steps``, ``wall_s``, ``sypd`` and ``sections`` ({name: seconds})."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+        self._last: tuple[float, int] | None = None
+
+    def __call__(self, sim: Simulation) -> None:
+        now, step = wallclock.perf_counter(), sim.model.step_count
+        if self._last is None or self._last[0] < sim.run_start[0]:
+            self._last = sim.run_start
+        wall, steps = now - self._last[0], step - self._last[1]
+        self._last = (now, step)
+        if steps <= 0:
+            return
+        timer = sim.model.timer
+        sections = dict(getattr(timer, "seconds", {}))
+        if sections:
+            timer.reset()
+        record = dict(step=step, steps=steps, wall_s=wall, sections=sections,
+                      sypd=simulated_years_per_day(steps * sim.model.dt, wall))
+        self.records.append(record)
+        shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in
+                           sorted(sections.items()))
+        logger.info("%d steps to %s in %.2f s: %.1f SYPD%s", steps, sim.model.time.isoformat(),
+                    wall, record["sypd"], f"; {shares}" if shares else "")
+
+
+class ProgressBar:
+    """Callback every step: a tqdm bar over the steps of each run, with the simulated
+    years per day and the model day."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self._bar = None
+
+    def __call__(self, sim: Simulation) -> None:
+        if self._bar is None:
+            # disable=None: no bar when the output is not a terminal
+            self._bar = tqdm(total=sim.stop_step - sim.run_start[1], unit="step",
+                             desc=self.description, disable=None)
+        bar = self._bar
+        bar.update()
+        if bar.n % 50 == 0:
+            wall = wallclock.perf_counter() - sim.run_start[0]
+            bar.set_postfix(sypd=f"{simulated_years_per_day(bar.n * sim.model.dt, wall):.0f}",
+                            day=f"{sim.model.elapsed_seconds / 86400:.1f}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _default_name(action) -> str:
+    return (getattr(action, "name", "") or getattr(action, "__name__", "")
+            or type(action).__name__)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    suffix = 2
+    unique = name
+    while unique in taken:
+        unique, suffix = f"{name}_{suffix}", suffix + 1
+    return unique
+
+
+def _check_same_config(path: Path, config, saved) -> None:
+    if config is not None and config.digest() != saved.digest():
+        diffs = _differences(config.to_dict(), saved.to_dict())
+        raise ValueError(f"{path}: the restart was written with a different configuration "
+                         f"({'; '.join(diffs[:5])}); run without a config or with the same one")
+
+
 def _steps(seconds: float, dt: float, what: str) -> int:
     n = seconds / dt
     if abs(n - round(n)) > 1e-9 * max(1.0, n):
         raise ValueError(f"{what} of {seconds / 3600:g} h is not a whole number of "
                          f"{dt / 60:g}-minute steps")
     return int(round(n))
-
-
-def _sypd(steps: int, dt: float, started: float) -> float:
-    elapsed = max(wallclock.perf_counter() - started, 1e-9)
-    return steps * dt / (365.0 * 86400.0) / (elapsed / 86400.0)
 
 
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:

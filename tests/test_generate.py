@@ -112,8 +112,39 @@ def test_sigkill_then_resume_gives_the_complete_store(tmp_path, generated, check
     reference = validate_store(generated[0]).load()
     assert resumed.sizes["time"] == reference.sizes["time"]
     assert list(resumed["time"].values) == list(reference["time"].values)
-    for name in ("T", "Q", "TPHYSTND", "PHQ", "PRECT", "FLNT", "SHFLX"):
+    for name in ("T", "Q", "TPHYSTND", "PHQ", "PRECT", "FLNT", "SHFLX", "physics_dt"):
         assert np.array_equal(resumed[name].values, reference[name].values), name
+
+
+def test_samples_record_the_interval_of_their_tendencies(generated):
+    ds = validate_store(generated[0])
+    dt = ds.attrs["timestep_seconds"]
+    assert ds["physics_dt"].attrs["units"] == "s"
+    assert np.array_equal(ds["physics_dt"].values, np.full(ds.sizes["time"], 2 * dt))  # leapfrog
+
+
+def test_a_generation_extended_to_more_days_equals_one_run_straight(tmp_path, generated):
+    """The first call ends with samples pending (2 of a batch of 8): its closing restart
+    stores them, and the second call resumes from it."""
+    out = tmp_path / "extended.zarr"
+    first = generate(small_config(), out, days=0.25, every=4, progress=False)
+    assert first.samples == 2 and first.steps == 12
+    second = generate(small_config(), out, days=0.5, every=4, progress=False)
+    assert second.samples == 5 and second.steps == 24
+    extended, reference = validate_store(out).load(), validate_store(generated[0]).load()
+    for name in ("T", "PHQ", "SHFLX", "LHFLX", "time"):
+        assert np.array_equal(extended[name].values, reference[name].values), name
+
+
+def test_a_restart_of_another_configuration_is_refused(tmp_path):
+    out = tmp_path / "other.zarr"
+    generate(small_config(), out, days=0.25, every=4, progress=False)
+    config = small_config()
+    config.dynamics.diffusion.order = 4
+    from climnn.data.schema import DatasetError
+
+    with pytest.raises(DatasetError, match=r"cannot resume.*diffusion.order: 4 != 8"):
+        generate(config, out, days=0.5, every=4, progress=False)
 
 
 def test_existing_store_that_is_not_a_generation_is_refused(tmp_path):
@@ -133,3 +164,56 @@ def test_segments_run_in_parallel_with_dask(tmp_path):
     first, second = (validate_store(p).load() for p in paths)
     assert first.sizes["time"] == second.sizes["time"] == 2
     assert not np.array_equal(first["T"].values, second["T"].values)  # different members
+
+
+def test_a_failed_store_write_stops_the_generation_and_resume_repairs_it(
+        tmp_path, monkeypatch, generated):
+    """Batches are written by a thread of the sampler: its error ends the run, and the
+    restart does not vouch for the batch that failed."""
+    from climnn.data import generate as module
+    from gcm.io.restart import load_restart
+
+    store = module.SampleBatch.store
+
+    def failing(batch, out, start):
+        if start > 0:
+            raise OSError("disk full")
+        store(batch, out, start)
+
+    monkeypatch.setattr(module.SampleBatch, "store", failing)
+    out = tmp_path / "failed.zarr"
+    with pytest.raises(OSError, match="disk full"):
+        generate(small_config(), out, days=0.5, every=4, progress=False, checkpoint_samples=2)
+    arrays, _ = load_restart(tmp_path / "failed.zarr.generate" / "restart.npz")
+    assert int(arrays["callback/sampler/samples"]) == 2  # the first batch only
+    monkeypatch.undo()
+    generate(small_config(), out, days=0.5, every=4, progress=False, checkpoint_samples=2)
+    repaired, reference = validate_store(out).load(), validate_store(generated[0]).load()
+    for name in ("T", "PHQ", "SHFLX", "time"):
+        assert np.array_equal(repaired[name].values, reference[name].values), name
+
+
+def test_sample_chunks_are_the_bytes_zarr_writes(tmp_path):
+    import zarr
+
+    from climnn.data.generate import _sample_chunk_writer
+    from climnn.data.schema import COMPRESSOR
+
+    values = np.cumsum(np.random.default_rng(0).normal(size=(3, 50, 7)), axis=2)
+
+    def array(name, chunks=(1, 50, 7)):
+        return zarr.create_array(tmp_path / name, shape=values.shape, chunks=chunks,
+                                 dtype="f8", compressors=[COMPRESSOR], zarr_format=3)
+
+    by_zarr, direct = array("zarr"), array("direct")
+    by_zarr[:] = values
+    _sample_chunk_writer(direct, values.dtype)(0, values)
+    chunks = sorted(p.relative_to(tmp_path / "zarr") for p in (tmp_path / "zarr").rglob("c/*/*/*"))
+    assert len(chunks) == 3
+    for chunk in chunks:
+        written = (tmp_path / "direct" / chunk).read_bytes()
+        assert written == (tmp_path / "zarr" / chunk).read_bytes(), chunk
+    assert np.array_equal(direct[:], values)
+    # any other layout is left to zarr
+    assert _sample_chunk_writer(array("two", chunks=(2, 50, 7)), values.dtype) is None
+    assert _sample_chunk_writer(direct, np.dtype("f4")) is None

@@ -9,8 +9,9 @@ import yaml
 
 from climnn.cli import main
 from gcm.io.history import open_history
+from gcm.io.restart import load_restart
 from gcm.model import Model, ModelBlowUpError
-from gcm.simulation import Simulation
+from gcm.simulation import OUTPUT_INTERVAL, Simulation
 
 
 def tree_digest(directory: Path) -> dict[str, str]:
@@ -38,7 +39,7 @@ def test_restart_is_bitwise_identical(make_config, tmp_path):
 
 
 def test_python_api_returns_a_dataset(make_config):
-    ds = Model(make_config("rest", scheme="held_suarez", perturbation=1.0)).run(days=2)
+    ds = Simulation(Model(make_config("rest", scheme="held_suarez", perturbation=1.0))).run(2)
     assert ds.sizes["time"] == 3
     assert ds["ta"].attrs["standard_name"] == "air_temperature"
     assert ds["lev"].attrs["standard_name"] == "atmosphere_sigma_coordinate"
@@ -127,3 +128,95 @@ def test_cli_restart_continues_the_run(tmp_path, capsys):
 def test_missing_config_file(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml: configuration file not found" in capsys.readouterr().err
+
+
+class StepRecorder:
+    """A callback that notes the step counts it was called at."""
+
+    def __init__(self):
+        self.steps = []
+
+    def __call__(self, sim):
+        self.steps.append(sim.model.step_count)
+
+
+def test_callbacks_run_on_their_schedule(make_config):
+    cfg = make_config("rest", scheme="held_suarez", levels=5)  # 40-min steps: 36 a day
+    sim = Simulation(Model(cfg), progress=False, interval_hours=4.0)  # output every 6 steps
+    every3, daily, at_end = StepRecorder(), StepRecorder(), StepRecorder()
+    sim.add_callback(every3, every=3, name="every3")
+    sim.add_callback(daily, every=OUTPUT_INTERVAL, name="output")
+    sim.add_callback(at_end, every=5, at_end=True, name="end")
+    ds = sim.run_steps(14)
+    assert every3.steps == [3, 6, 9, 12]
+    assert daily.steps == [6, 12]
+    assert at_end.steps == [5, 10, 14]
+    assert ds.sizes["time"] == 3  # the initial snapshot and steps 6, 12
+    sim.run_steps(1)  # at the end of this run too; schedules follow the step count
+    assert at_end.steps[-1] == 15 and every3.steps[-1] == 15
+
+
+def test_bad_callbacks_are_refused(make_config):
+    sim = Simulation(Model(make_config("rest", scheme="held_suarez", levels=5)),
+                     progress=False)
+    with pytest.raises(ValueError, match="every=0"):
+        sim.add_callback(StepRecorder(), every=0, name="x")
+    sim.add_callback(StepRecorder(), name="x")
+    with pytest.raises(ValueError, match="named 'x' is already added"):
+        sim.add_callback(StepRecorder(), name="x")
+    # unnamed ones are told apart
+    names = [sim.add_callback(lambda s: None).name for _ in range(2)]
+    assert names == ["<lambda>", "<lambda>_2"]
+
+
+class RunningSum:
+    """A stateful callback: the running sum of a temperature coefficient every step."""
+
+    name = "running_sum"
+
+    def __init__(self):
+        self.total = np.zeros(1)
+
+    def __call__(self, sim):
+        self.total += sim.model.now.temperature[0, 1, 1].real
+
+    def state_arrays(self):
+        return {"total": self.total}
+
+    def load_state_arrays(self, arrays):
+        self.total = np.array(arrays["total"])
+
+
+def test_callback_state_restarts_bitwise(make_config, tmp_path):
+    cfg = make_config("rest", scheme="held_suarez", perturbation=1.0, levels=5)
+    straight = Simulation(Model(cfg), tmp_path / "straight", progress=False)
+    straight_sum = straight.add_callback(RunningSum()).action
+    straight.run(2)
+    half = Simulation(Model(cfg), tmp_path / "halves", progress=False)
+    half.add_callback(RunningSum())
+    half.run(1)
+    arrays, _ = load_restart(half.last_restart)
+    assert set(arrays) >= {"callback/running_sum/total", "now/temperature"}
+    resumed = Simulation.from_restart(half.last_restart, progress=False)
+    resumed_sum = resumed.add_callback(RunningSum()).action  # state loaded on adding
+    assert resumed_sum.total[0] != 0.0
+    resumed.run(1)
+    assert straight_sum.total.tobytes() == resumed_sum.total.tobytes()
+
+
+def test_bad_callback_state_in_a_restart_names_the_file(make_config, tmp_path):
+    cfg = make_config("rest", scheme="held_suarez", levels=5)
+    sim = Simulation(Model(cfg), tmp_path / "run", progress=False)
+    sim.add_callback(RunningSum())
+    sim.run(1)
+
+    class Stateless:
+        name = "running_sum"
+
+        def __call__(self, sim):
+            pass
+
+    resumed = Simulation.from_restart(sim.last_restart, progress=False)
+    with pytest.raises(ValueError, match=f"{sim.last_restart}: callback 'running_sum': .* "
+                                         "has no load_state_arrays"):
+        resumed.add_callback(Stateless())

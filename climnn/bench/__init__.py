@@ -27,11 +27,12 @@ def machine() -> dict:
 
 def format_table(name: str, figures: dict) -> str:
     rows = [f"climnn bench {name}"]
+    width = max((len(key) for key in figures), default=0)
     for key, value in figures.items():
         if key == "machine":
             continue
-        rows.append(f"  {key:<32} {value:>12.4g}" if isinstance(value, float)
-                    else f"  {key:<32} {value!s:>12}")
+        rows.append(f"  {key:<{width}} {value:>12.4g}" if isinstance(value, float)
+                    else f"  {key:<{width}} {value!s:>12}")
     m = figures.get("machine", {})
     rows.append("  machine: " + ", ".join(f"{k}={v}" for k, v in m.items()))
     return "\n".join(rows)

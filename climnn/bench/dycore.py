@@ -25,19 +25,15 @@ def held_suarez_config(truncation, levels, sigma, step_minutes):
     return cfg.validate()
 
 
-def seconds_per_step(model, steps: int, repeats: int = 3) -> float:
-    """Best of ``repeats`` timings of ``steps`` steps (the least disturbed by other load)."""
-    best = float("inf")
+def block_seconds_per_step(model, steps: int, repeats: int = 3) -> list[float]:
+    """Seconds per step of each of ``repeats`` blocks of ``steps`` steps."""
+    out = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(steps):
             model.step()
-        best = min(best, (time.perf_counter() - start) / steps)
-    return best
-
-
-def sypd(step_seconds: float, dt: float) -> float:
-    return dt / step_seconds / 365.0
+        out.append((time.perf_counter() - start) / steps)
+    return out
 
 
 def compile_seconds() -> float:
@@ -59,6 +55,7 @@ def run(quick: bool = False) -> dict:
 
     from climnn.bench import machine
     from gcm.model import Model
+    from gcm.simulation import simulated_years_per_day
 
     figures = {}
     steps = 10 if quick else 40
@@ -67,10 +64,11 @@ def run(quick: bool = False) -> dict:
         for threads in (1, 2):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             model.step()  # compile / warm caches for this thread count
-            sec = seconds_per_step(model, steps, repeats=2 if quick else 3)
+            # the best block: the least disturbed by other load
+            sec = min(block_seconds_per_step(model, steps, repeats=2 if quick else 3))
             label = "1thread" if threads == 1 else f"{threads}threads"
             figures[f"step_s_{name}_{label}"] = sec
-            figures[f"sypd_{name}_{label}"] = sypd(sec, model.dt)
+            figures[f"sypd_{name}_{label}"] = simulated_years_per_day(model.dt, sec)
     figures["compile_s"] = compile_seconds()
     figures["machine"] = machine()
     return figures

@@ -1,52 +1,47 @@
 """Datasets from teacher runs: ``climnn generate CONFIG --out DATA.zarr --days N --every K``.
 
-The teacher's column physics is wrapped so that every K-th step the columns it sees
-(the state before physics) and everything it returns are kept; each such sample is
-appended to the store (schema v1, data/README.md) as the run goes, in float64 so that the
-DESIGN.md budgets close on the stored samples to round-off. SHFLX and LHFLX are the
-previous step's surface fluxes, as in Rasp et al. (2018).
+A generation is a gcm Simulation with one more callback, the ColumnSampler: every K-th
+step it keeps the columns the physics saw (the state before physics), everything the
+physics returned and the interval the tendencies were computed over (``physics_dt``: 2 dt
+on a leapfrog step), as one sample of the store (schema v1, data/README.md), in float64
+so that the DESIGN.md budgets close on the stored samples to round-off. SHFLX and LHFLX
+are the previous step's surface fluxes, as in Rasp et al. (2018): the sampler's own
+state, which goes into the restarts.
 
-Resuming: every few samples (and at the end) the model's restart (both leapfrog levels,
-ledger and the previous fluxes) is written atomically beside the store, in
-``DATA.zarr.generate/restart.npz``, together with the number of samples stored. Running
-the same command again after a kill cuts any partly appended sample off the store and
-continues from that restart, so the store ends with no duplicate and no missing sample.
-Independent segments (ensemble members with different initial noise) run in parallel on a
-dask.distributed cluster: a LocalCluster by default, any cluster by its address.
+Samples are copied into preallocated buffers and appended to the store a batch at a
+time (``checkpoint_samples``), each batch followed by the restart, written atomically
+beside the store in ``DATA.zarr.generate/restart.npz``; it holds the number of samples
+stored. Running the same command again after a kill cuts any partly appended sample off
+the store and continues from that restart, so the store ends with no duplicate and no
+missing sample, bitwise the same. Independent segments (ensemble members with different
+initial noise) run in parallel on a dask.distributed cluster: a LocalCluster by default,
+any cluster by its address.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 import zarr
+from numcodecs import Blosc
+from xarray.coding.times import encode_cf_datetime
+from zarr.codecs import BloscCodec, BloscShuffle, BytesCodec
+from zarr.codecs.bytes import Endian
+from zarr.storage import LocalStore
 
-from climnn.data.schema import P0, DatasetError, validate_store, write_store
-from gcm.physics.column import ColumnState, ColumnTendencies
+from climnn.data.schema import P0, TIME, DatasetError, validate_store, write_store
+from gcm.io.restart import save_restart
+from gcm.model import Model
+from gcm.simulation import Simulation
 
-
-class SampleRecorder:
-    """Column physics that passes through to ``physics`` and keeps the columns and
-    tendencies of the calls made while ``record`` is set."""
-
-    def __init__(self, physics):
-        self.physics = physics
-        self.record = False
-        self.sample: tuple[ColumnState, ColumnTendencies, np.ndarray, np.ndarray] | None = None
-        self.previous_shf: np.ndarray | None = None
-        self.previous_lhf: np.ndarray | None = None
-        self.frictional_heating = getattr(physics, "frictional_heating", False)
-        self.closes_budgets = getattr(physics, "closes_budgets", True)
-
-    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
-        out = self.physics(columns, dt)
-        if self.record and self.previous_shf is not None:
-            self.sample = (columns, out, self.previous_shf, self.previous_lhf)
-        self.previous_shf, self.previous_lhf = out.shf.copy(), out.lhf.copy()
-        return out
+#: Store variable of the interval (s) over which a sample's physics tendencies were computed.
+PHYSICS_DT = "physics_dt"
 
 
 @dataclass
@@ -99,6 +94,230 @@ def sample_dataset(model, sample, config_path: str) -> xr.Dataset:
     return ds
 
 
+class SampleBatch:
+    """Up to ``size`` samples in preallocated buffers, one per time-dependent variable of
+    the store, and their writing into the store. ``template``: a sample's Dataset (its
+    dims, attributes, coordinates)."""
+
+    def __init__(self, template: xr.Dataset, size: int):
+        self.template = template
+        self.buffers = {name: np.empty((size,) + v.shape[1:], v.dtype)
+                        for name, v in template.variables.items()
+                        if v.dims[:1] == (TIME,) and name != TIME}
+        self.physics_dt = np.zeros(size)
+        self.times: list = []
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def add(self, sample: xr.Dataset, physics_dt: float) -> None:
+        i = len(self.times)
+        for name, buffer in self.buffers.items():
+            buffer[i] = sample.variables[name].values[0]
+        self.physics_dt[i] = physics_dt
+        self.times.append(sample.variables[TIME].values[0])
+
+    def store(self, out: Path, start: int) -> None:
+        """Write the samples at indices start, start+1, ... of the store ``out`` (start 0
+        creates it), overwriting what a write cut short left there."""
+        if start == 0:
+            write_store(self._dataset(), out, mode="w")
+        else:
+            self._append(out, start)
+
+    def _dataset(self) -> xr.Dataset:
+        n, template = len(self), self.template
+        ds = template.drop_vars([*self.buffers, TIME]).assign_coords(
+            {TIME: (TIME, list(self.times))})
+        for name, buffer in self.buffers.items():
+            ds[name] = xr.Variable(template.variables[name].dims, buffer[:n],
+                                   template.variables[name].attrs)
+        ds[PHYSICS_DT] = xr.Variable((TIME,), self.physics_dt[:n], {"units": "s"})
+        return ds
+
+    def _append(self, out: Path, start: int) -> None:
+        """Into the store's arrays directly (the store was validated when the generation
+        (re)started; no xarray Dataset needed)."""
+        n = len(self)
+        group = zarr.open_group(out, mode="r+", zarr_format=3)
+        time = group[TIME]
+        encoded, _, _ = encode_cf_datetime(np.array(self.times, dtype=object),
+                                           time.attrs["units"], time.attrs["calendar"],
+                                           dtype=np.dtype("float64"))
+        columns = {TIME: encoded, PHYSICS_DT: self.physics_dt[:n]}
+        columns.update({name: buffer[:n] for name, buffer in self.buffers.items()})
+        for name, values in columns.items():
+            # every chunk written, as write_store does: a missing chunk means damage
+            array = group[name].with_config({"write_empty_chunks": True})
+            array.resize((start + n,) + array.shape[1:])
+            write_chunks = _sample_chunk_writer(array, values.dtype)
+            if write_chunks is None:
+                array[start:] = values
+            else:
+                write_chunks(start, values)
+        group.attrs["time_range"] = [group.attrs["time_range"][0], self.times[-1].isoformat()]
+
+
+_SHUFFLES = {BloscShuffle.noshuffle: Blosc.NOSHUFFLE, BloscShuffle.shuffle: Blosc.SHUFFLE,
+             BloscShuffle.bitshuffle: Blosc.BITSHUFFLE}
+
+
+def _sample_chunk_writer(array: zarr.Array, dtype: np.dtype) -> Callable | None:
+    """``write(start, values)``: the chunk files of samples start, start+1, ... of
+    ``array``, each encoded as zarr encodes it (bytes, then Blosc; the same bytes), for an
+    array of the schema's layout (one sample a chunk, little-endian, Blosc, in a local
+    store); None for any other layout (then zarr writes). zarr's own chunk writing spent
+    about twice the CPU time of the encoding on its per-chunk machinery: 27 against 14 ms
+    a T31L25 sample."""
+    codecs = array.metadata.codecs
+    if (not isinstance(array.store, LocalStore) or array.chunks != (1,) + array.shape[1:]
+            or len(codecs) != 2 or not isinstance(codecs[0], BytesCodec)
+            or not isinstance(codecs[1], BloscCodec) or dtype != np.dtype("<f8")
+            or codecs[0].endian not in (Endian.little, None)):
+        return None
+    blosc = codecs[1]
+    encoder = Blosc(cname=blosc.cname.value, clevel=blosc.clevel, shuffle=_SHUFFLES[blosc.shuffle],
+                    blocksize=blosc.blocksize, typesize=blosc.typesize)
+    folder = Path(array.store.root) / array.path
+    origin = (0,) * (array.ndim - 1)
+
+    def write(start: int, values: np.ndarray) -> None:
+        for i, sample in enumerate(values):
+            path = folder / array.metadata.encode_chunk_key((start + i, *origin))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(encoder.encode(np.ascontiguousarray(sample)))
+
+    return write
+
+
+class ColumnSampler:
+    """Simulation callback, every step: a sample of the physics every ``every`` steps,
+    appended to the store ``out`` ``batch`` samples at a time.
+
+    The sample of step n -> n+1 (n a multiple of ``every``) holds that step's physics
+    call (``model.last_physics``) and the surface fluxes of the step before; step 0,
+    which has no step before, is never sampled. A full batch and then the restart of
+    that step are written by a thread of their own while the model steps on (two
+    batches of buffers take turns); every other restart (``state_arrays``) first stores
+    the pending samples, so a restart vouches for every sample taken before it.
+    ``enabled`` = False takes no samples (the fluxes are still followed).
+    ``on_sample((columns, tendencies, shflx, lhflx))``, if given, sees a copy of each
+    sample.
+    """
+
+    name = "sampler"
+
+    def __init__(self, model: Model, out, every: int, batch: int = 8, config_path: str = "",
+                 on_sample: Callable | None = None):
+        if every < 1:
+            raise ValueError(f"generate: --every must be >= 1, got {every}")
+        if batch < 1:
+            raise ValueError(f"generate: --checkpoint-every must be >= 1, got {batch}")
+        self.model, self.out, self.every, self.batch = model, Path(out), every, batch
+        self.config_path, self.on_sample = config_path, on_sample
+        self.enabled = True
+        self.samples = 0  # samples stored, or being stored by the writer
+        self.restored = False  # state came from a restart
+        ncol = model.grid.nlat * model.grid.nlon
+        self._previous_shf, self._previous_lhf = np.zeros(ncol), np.zeros(ncol)
+        self._have_previous = False
+        self._filling: SampleBatch | None = None  # the pending samples
+        self._spare: SampleBatch | None = None  # the other buffers (in flight, or free)
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future | None = None
+
+    def __call__(self, sim: Simulation) -> None:
+        call = self.model.last_physics
+        if self.enabled and self._have_previous and (sim.model.step_count - 1) % self.every == 0:
+            self._record(call)
+        np.copyto(self._previous_shf, call.tendencies.shf)
+        np.copyto(self._previous_lhf, call.tendencies.lhf)
+        self._have_previous = True
+        if self._filling is not None and len(self._filling) == self.batch:
+            self._submit(sim.take_restart)
+
+    def _record(self, call) -> None:
+        sample = (call.columns, call.tendencies, self._previous_shf, self._previous_lhf)
+        # the schema's variables of this sample: views of the model's arrays (or copies
+        # where the layout differs), valid until the next step
+        ds = sample_dataset(self.model, sample, self.config_path)
+        if self._filling is None:
+            self._filling, self._spare = SampleBatch(ds, self.batch), SampleBatch(ds, self.batch)
+        self._filling.add(ds, call.dt)
+        if self.on_sample is not None:
+            self.on_sample((_copy(call.columns), _copy(call.tendencies),
+                            self._previous_shf.copy(), self._previous_lhf.copy()))
+
+    def _submit(self, take_restart: Callable | None = None) -> None:
+        """Hand the pending samples to the writer, followed by the restart that
+        ``take_restart()`` (Simulation.take_restart) gives once they count as stored."""
+        self.wait()  # the spare buffers are free again; files are written in order
+        batch, start = self._filling, self.samples
+        self._filling, self._spare = self._spare, batch
+        self._filling.times.clear()
+        self.samples += len(batch)
+        restart = take_restart() if take_restart is not None else None
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampler")
+        self._in_flight = self._writer.submit(self._write, batch, start, restart)
+
+    def _write(self, batch: SampleBatch, start: int, restart: tuple | None) -> None:
+        batch.store(self.out, start)
+        if restart is not None and restart[0] is not None:
+            save_restart(*restart)
+
+    def wait(self) -> None:
+        """Until the writer has written everything handed to it (its error raised here)."""
+        future, self._in_flight = self._in_flight, None
+        if future is not None:
+            future.result()
+
+    def flush(self) -> None:
+        """Store the pending samples and wait until they are written."""
+        if self._filling is not None and len(self._filling):
+            self._submit()
+        self.wait()
+
+    def close(self) -> None:
+        """At the end of a run: everything stored, the writer thread ended."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Stores the pending samples first: the restart vouches for them."""
+        self.flush()
+        return {"samples": np.array(self.samples, dtype=np.int64),
+                "have_previous": np.array(self._have_previous),
+                "previous_shf": self._previous_shf, "previous_lhf": self._previous_lhf}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        ncol = self._previous_shf.shape
+        for key, shape in (("samples", ()), ("have_previous", ()), ("previous_shf", ncol),
+                           ("previous_lhf", ncol)):
+            if key not in arrays or np.shape(arrays[key]) != shape:
+                found = np.shape(arrays[key]) if key in arrays else "nothing"
+                raise ValueError(f"sampler state {key!r}: expected shape {shape}, found {found}")
+        self.wait()
+        self.samples = int(arrays["samples"])
+        self._have_previous = bool(arrays["have_previous"])
+        np.copyto(self._previous_shf, arrays["previous_shf"])
+        np.copyto(self._previous_lhf, arrays["previous_lhf"])
+        if self._filling is not None:
+            self._filling.times.clear()
+        self.restored = True
+
+
+def _copy(fields):
+    """A copy of a ColumnState or ColumnTendencies that owns its arrays."""
+    return dataclasses.replace(fields, **{f.name: np.array(getattr(fields, f.name))
+                                          for f in dataclasses.fields(fields)
+                                          if isinstance(getattr(fields, f.name), np.ndarray)})
+
+
 def _state_dir(out: Path) -> Path:
     return out.with_name(out.name + ".generate")
 
@@ -113,97 +332,52 @@ def _truncate(out: Path, samples: int) -> None:
             array.resize((samples,) + array.shape[1:])
 
 
+def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int = 8,
+                        config_path: str = "", progress: bool = True,
+                        on_sample: Callable | None = None) -> tuple[Simulation, ColumnSampler]:
+    """A Simulation of ``model`` without history that samples into the store ``out``; its
+    restarts and log go to ``DATA.zarr.generate/``. If ``out`` exists the simulation
+    continues from that restart, the store cut back to the samples it vouches for."""
+    out = Path(out)
+    if model.config.physics.scheme == "none":
+        raise ValueError("generate: physics.scheme is 'none': there is no physics to sample")
+    state = _state_dir(out) / "restart.npz"
+    resuming = out.exists()
+    if resuming and not state.exists():
+        raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
+                           " choose another --out")
+    sampler = ColumnSampler(model, out, every, checkpoint_samples, config_path, on_sample)
+    sim = Simulation(model, state.parent, progress=progress, resume=resuming, history=False,
+                     restart_file=state)
+    sim.add_callback(sampler)
+    if not resuming:
+        sim.write_restart()  # a kill before the first sample can resume
+        return sim, sampler
+    try:
+        sim.load_restart(state)
+    except ValueError as err:
+        raise DatasetError(f"{out}: cannot resume the generation: {err}") from None
+    if not sampler.restored:
+        raise DatasetError(f"{state}: holds no sampler state (the number of samples "
+                           "stored); it was not written by this generator")
+    _truncate(out, sampler.samples)
+    if sampler.samples:
+        validate_store(out, check_values=False)
+    return sim, sampler
+
+
 def generate(config, out, days: float, every: int = 1, config_path: str = "",
              progress: bool = True, on_sample=None, checkpoint_samples: int = 8
              ) -> GenerationResult:
-    """Run the teacher for ``days`` and store a sample every ``every`` steps in ``out``;
-    resume a generation a kill interrupted when ``out`` already holds one.
-
-    Samples are appended ``checkpoint_samples`` at a time, each batch followed by the
-    restart; a resumed run cuts the store back to the samples its restart vouches for
-    and makes the rest again (bitwise the same, the model being deterministic)."""
-    from tqdm.auto import tqdm
-
-    from gcm.io.restart import load_restart
-    from gcm.model import Model
-
-    out = Path(out)
-    if every < 1:
-        raise ValueError(f"generate: --every must be >= 1, got {every}")
+    """Run the teacher until ``days`` after its start and store a sample every ``every``
+    steps in ``out``; resume a generation a kill interrupted when ``out`` already holds
+    one (see the module docstring)."""
     model = Model(config)
-    recorder = SampleRecorder(model.physics)
-    model.physics = recorder
-    state = _state_dir(out) / "restart.npz"
-    samples = 0
-    if out.exists():
-        if not state.exists():
-            raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
-                               " choose another --out")
-        arrays, meta = load_restart(state)
-        if meta["config_hash"] != model.config.digest():
-            raise DatasetError(f"{out}: was generated with another configuration "
-                               f"({meta['config_hash']} != {model.config.digest()})")
-        try:
-            model.load_restart_arrays(arrays, meta["step_count"])
-        except ValueError as err:
-            raise DatasetError(f"{state}: {err}") from None
-        recorder.previous_shf = arrays.get("previous_shf")
-        recorder.previous_lhf = arrays.get("previous_lhf")
-        samples = int(meta["samples"])
-        _truncate(out, samples)
-        if samples:
-            validate_store(out, check_values=False)
-    else:
-        _checkpoint(state, model, recorder, 0)  # a kill before the first sample can resume
+    sim, sampler = sampling_simulation(model, out, every, checkpoint_samples, config_path,
+                                       progress, on_sample)
     nsteps = int(round(days * 86400.0 / model.dt))
-    bar = tqdm(total=nsteps, initial=model.step_count, disable=None if progress else True,
-               unit="step", desc=f"generate {out.name}")
-    pending: list[xr.Dataset] = []  # samples made since the last checkpoint
-    while model.step_count < nsteps:
-        recorder.record = model.step_count % every == 0
-        recorder.sample = None
-        model.step()
-        bar.update()
-        if recorder.sample is None:
-            continue
-        pending.append(sample_dataset(model, recorder.sample, config_path))
-        if on_sample is not None:
-            on_sample(recorder.sample)
-        if len(pending) == checkpoint_samples:
-            samples = _flush(out, pending, samples)
-            _checkpoint(state, model, recorder, samples)
-    bar.close()
-    samples = _flush(out, pending, samples)
-    _checkpoint(state, model, recorder, samples)
-    return GenerationResult(out, samples, model.step_count)
-
-
-def _flush(out: Path, pending: list[xr.Dataset], samples: int) -> int:
-    """Append the pending samples in one write; return the number of samples stored."""
-    if not pending:
-        return samples
-    batch = xr.concat(pending, dim="time", data_vars="minimal", coords="minimal",
-                      compat="override", join="exact", combine_attrs="override")
-    # the store was validated when the generation (re)started: appends skip the scan
-    write_store(batch, out, mode="a" if samples else "w", check_existing=False)
-    samples += len(pending)
-    pending.clear()
-    return samples
-
-
-def _checkpoint(state: Path, model, recorder: SampleRecorder, samples: int) -> None:
-    """The model's restart plus what a resumed generation needs, written atomically."""
-    from gcm.io.restart import save_restart
-
-    arrays = model.restart_arrays()
-    if recorder.previous_shf is not None:
-        arrays["previous_shf"] = recorder.previous_shf
-        arrays["previous_lhf"] = recorder.previous_lhf
-    state.parent.mkdir(exist_ok=True)
-    save_restart(state, arrays, dict(
-        time=model.time.isoformat(), calendar=model.time.calendar,
-        step_count=model.step_count, config=model.config.to_dict(),
-        config_hash=model.config.digest(), samples=samples))
+    sim.run_steps(max(nsteps - model.step_count, 0))  # ends with a restart: all stored
+    return GenerationResult(Path(out), sampler.samples, model.step_count)
 
 
 def _segment(args):

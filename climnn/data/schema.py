@@ -70,7 +70,8 @@ class VariableSpec:
     name : variable name in the store
     dims : dimension names, in order
     units : the exact ``units`` attribute, or None where the schema does not fix it
-    role : "input", "output" (data variables) or "geometry" (coordinates, level coefficients)
+    role : "input", "output" (data variables), "geometry" (coordinates, level coefficients)
+        or "provenance" (how a sample was made)
     long_name : meaning, written as the ``long_name`` attribute when a writer lacks one
     required : False for variables a source may omit (then absent from the store)
     """
@@ -119,6 +120,8 @@ VARIABLES: dict[str, VariableSpec] = _table(
     V("hyai", (ILEV,), None, "geometry", "hybrid A coefficient at interfaces"),
     V("hybi", (ILEV,), None, "geometry", "hybrid B coefficient at interfaces"),
     V("P0", (), "Pa", "geometry", "reference pressure of the hybrid coordinate"),
+    V("physics_dt", (TIME,), "s", "provenance", "interval the physics tendencies of the "
+      "sample were computed over (2 dt on a leapfrog step)", required=False),
     # inputs (the state before physics), then outputs (what the physics did)
     *(_data(quantity) for quantity in QUANTITIES),
 )
