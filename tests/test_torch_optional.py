@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import small_config
+from conftest import small_config
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
