@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import yaml
-
 from conftest import small_config
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -44,6 +43,12 @@ def test_climnn_run_works_and_training_batches_name_the_extra(tmp_path):
             message = None
         except MissingExtraError as err:
             message = str(err)
+        try:
+            from climnn.threads import match_torch_threads
+            match_torch_threads()
+            threads_message = None
+        except MissingExtraError as err:
+            threads_message = str(err)
 
         # a command that needs torch: the command line's error is that one message
         climnn.cli.command_stats = lambda args: import_torch("climnn stats")
@@ -51,12 +56,14 @@ def test_climnn_run_works_and_training_batches_name_the_extra(tmp_path):
         with contextlib.redirect_stderr(stderr):
             failed = climnn.cli.main(["stats", "store.zarr"])
         print(json.dumps({{"status": status, "message": message, "failed": failed,
+                           "threads_message": threads_message,
                            "stderr": stderr.getvalue()}}))
     """, tmp_path)
     assert report["status"] == 0
     assert (tmp_path / "run" / "history.zarr").is_dir()
     assert report["message"] is not None, "climnn.data.loader imported without torch"
     assert "climnn.data.loader" in report["message"] and "'ml' extra" in report["message"]
+    assert "climnn.threads" in report["threads_message"]
     assert report["failed"] == 2
     assert report["stderr"].count("\n") == 1
     assert report["stderr"].startswith("climnn: error: climnn stats needs torch")
