@@ -4,6 +4,10 @@ The GCM lives in the sibling package ``gcm``; this package holds the data pipeli
 training, export, the coupler and the diagnostics, and the ``climnn`` command.
 """
 
+# gcm first: its process settings (gcm.process_settings) must be in place before torch
+# loads an OpenMP runtime, which reads OMP_WAIT_POLICY once, when it is loaded.
+import gcm  # noqa: F401
+
 __version__ = "0.1.0"
 
 

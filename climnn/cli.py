@@ -7,7 +7,8 @@
     climnn bench NAME [--json]
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
-and exit status 2; output already written is never touched by a failed start.
+and exit status 2; output already written is never touched by a failed start. A job that
+needs an optional dependency that is missing (torch: the ``ml`` extra) ends the same way.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ def command_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from climnn.extras import MissingExtraError
     from gcm.model import ModelBlowUpError
 
     args = build_parser().parse_args(argv)
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelBlowUpError as err:
         print(f"climnn: error: {err}", file=sys.stderr)
         return 3
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, MissingExtraError) as err:
         message = err.args[0] if err.args else str(err)
         print(f"climnn: error: {message}", file=sys.stderr)
         return 2

@@ -8,18 +8,13 @@ Quick start (the Python twin of ``climnn run run/held_suarez.yaml --days 10``)::
     ds = gcm.Simulation(model).run(days=10)   # an xarray.Dataset of daily snapshots
 """
 
-import os
+from gcm import process_settings as _process_settings
 
 __all__ = ["Model", "ModelConfig", "Simulation", "load_config"]
 
-# numba's OpenMP workers spin for a while after each parallel region; on a machine with
-# as many cores as threads they then steal the cores from the FFT's threads and from
-# the next numba region (the step alternates between the two hundreds of times).
-# Sleeping workers made a T42L25 moist step ~5 % faster on 2 cores (climnn bench
-# aquaplanet). Models with very short steps can lose by it: set OMP_WAIT_POLICY=ACTIVE
-# for those (README, Speed). Read by libgomp when numba first starts its threads; a
-# value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OMP_WAIT_POLICY and glibc malloc thresholds for the whole process, before any parallel
+# code runs: the policy and why are in gcm.process_settings (GCM_PROCESS_SETTINGS=off skips).
+_process_settings.apply()
 
 
 def __getattr__(name):

@@ -56,9 +56,7 @@ Performance notes (why the kernels look the way they do):
 
 from __future__ import annotations
 
-import ctypes
 import os
-import sys
 from functools import cached_property
 
 import numba
@@ -79,8 +77,6 @@ _FASTMATH = {"reassoc", "contract"}
 _LAT_BLOCK = 4  # hemispheric latitudes are padded to a multiple of this (SIMD width)
 
 
-_malloc_tuned = False
-
 
 def fft_engine() -> str:
     """The longitude FFT in use: "ducc0" if installed, else "scipy"; GCM_FFT=scipy
@@ -92,30 +88,6 @@ def fft_engine() -> str:
     if choice == "ducc0" and ducc0 is None:
         raise ValueError("GCM_FFT=ducc0 but the ducc0 package is not installed")
     return choice
-
-
-def _retain_freed_heap_memory() -> None:
-    """Ask glibc to keep freed memory in the heap instead of returning it to the OS.
-
-    Every transform returns fresh arrays of a few hundred kB (grids, Fourier
-    buffers).  With glibc's default dynamic thresholds such blocks are mmap-ed or
-    trimmed from the heap top on free, so each call pays page faults on new memory;
-    at 25 levels this made the vector transforms 2-3x slower.  Fixing
-    M_MMAP_THRESHOLD (64 MB) and M_TRIM_THRESHOLD (256 MB) makes freed blocks reusable.
-    Process-wide and harmless; done once, on Linux/glibc only; set GCM_NO_MALLOPT=1
-    to skip.
-    """
-    global _malloc_tuned
-    if _malloc_tuned or not sys.platform.startswith("linux") or os.environ.get("GCM_NO_MALLOPT"):
-        return
-    _malloc_tuned = True
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (e.g. musl): nothing to tune
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 64 << 20)
-    libc.mallopt(m_trim_threshold, 256 << 20)
 
 
 # ----------------------------------------------------------------------------------
@@ -526,7 +498,6 @@ class SpectralTransform:
         self.grid_shape = (self.nlat, self.nlon)
         self._fft = fft_engine()
         self.timer = NULL_TIMER  # see gcm.timing; the model hands its own timer down
-        _retain_freed_heap_memory()
         self._setup_spectral(nm)
         self._setup_tables()
 

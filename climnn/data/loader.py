@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 import zarr
 
 from climnn.data.schema import VARIABLES, DatasetError, validate_store
 from climnn.data.stats import load_statistics
+from climnn.extras import import_torch
+
+torch = import_torch("climnn.data.loader (training batches)")
 
 __all__ = ["SEED_INPUTS", "SEED_OUTPUTS", "ColumnDataset", "VectorLayout", "seed_variables",
            "shuffled_batches", "vector_layouts"]
