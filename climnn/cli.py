@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one UsageError line instead of usage text and an exit."""
 
     def error(self, message):
-        raise UsageError(f"{self.prog.removeprefix('climnn').strip() or 'climnn'}: {message}")
+        command = self.prog.removeprefix("climnn").strip()  # "run", "convert", ...
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> argparse.ArgumentParser:
