@@ -18,8 +18,20 @@ import sys
 from pathlib import Path
 
 
+class UsageError(ValueError):
+    """A command line that cannot run: the message names the option and what it allows."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one UsageError line instead of usage text and an exit."""
+
+    def error(self, message):
+        command = self.prog.removeprefix("climnn").strip()  # "run", "convert", ...
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="climnn", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="climnn", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the GCM from a YAML configuration")
@@ -76,25 +88,97 @@ def _benchmarks() -> dict:
     return BENCHMARKS
 
 
-def command_run(args) -> int:
+def option_rules() -> dict:
+    """Numeric options and what they allow, as gcm.config's fields declare it:
+    ``{dest: (flag, Allowed)}`` (a function so that gcm loads only when a command runs)."""
+    from gcm.config import AT_LEAST_ONE, allowed_for
+
+    return {
+        "days": ("--days", allowed_for("time.days")),
+        "threads": ("--threads", allowed_for("threads")),
+        "every": ("--every", AT_LEAST_ONE),
+        "checkpoint_every": ("--checkpoint-every", AT_LEAST_ONE),
+        "segments": ("--segments", AT_LEAST_ONE),
+    }
+
+#: Options a restart overrules: its saved configuration is the one that runs.
+RESTART_RULES = ("format", "set", "threads")
+
+
+def check_options(args) -> None:
+    """Refuse a numeric option outside what option_rules() allows, naming it and its
+    value."""
+    from gcm.config import value_problem
+
+    for dest, (flag, allowed) in option_rules().items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        problem = value_problem(value, allowed)
+        if problem:
+            raise UsageError(f"{flag} {value:g}: {problem}")
+
+
+def check_out(path: Path | None, flag: str = "--out") -> None:
+    """Refuse an output path that is an existing file or lies under one."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: is an existing file; expected a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{flag} {path}: {parent} is a file, not a directory")
+            return
+
+
+def check_days(days: float, config, source: str, flag: str = "--days") -> None:
+    """Refuse a run length that is not a whole number of the config's time steps, saying
+    the nearest one that is."""
+    from gcm.config import is_whole_steps, nearest_steps
+
+    dt = config.time.step_minutes * 60.0
+    if not is_whole_steps(days * 86400.0, dt):
+        nearest = nearest_steps(days * 86400.0, dt) * dt / 86400.0
+        raise UsageError(f"{flag} {days:g}: not a whole number of "
+                         f"{config.time.step_minutes:g}-minute steps (time.step_minutes in "
+                         f"{source}); nearest allowed: {nearest:.10g}")
+
+
+def load_with_overrides(config_path: Path, items: list[str]):
+    """The validated ModelConfig of ``config_path`` with ``--set`` items applied; messages
+    name ``--set KEY=VALUE`` for the keys it set."""
     from gcm.config import load_config
+
+    if config_path is None:
+        raise UsageError("give a configuration file (run/*.yaml)")
+    return load_config(config_path, origins=override_origins(items), **parse_overrides(items))
+
+
+def command_run(args) -> int:
     from gcm.model import Model
     from gcm.simulation import Simulation
 
-    overrides = parse_overrides(args.set)
-    if args.format:
-        overrides["output.format"] = args.format
-    if args.threads is not None:
-        overrides["threads"] = args.threads
+    check_options(args)
+    check_out(args.out)
     if args.restart is not None:
-        config = load_config(args.config, **overrides) if args.config else None
+        _check_restart_options(args)
+        config = load_with_overrides(args.config, []) if args.config else None
         sim = Simulation.from_restart(args.restart, output_dir=args.out,
                                       progress=not args.quiet, config=config)
     else:
         if args.config is None:
-            raise ValueError("run: give a configuration file (run/*.yaml) or --restart FILE")
-        config = load_config(args.config, **overrides)
+            raise UsageError("run: give a configuration file (run/*.yaml) or --restart FILE")
+        items = list(args.set)
+        if args.format:
+            items.append(f"output.format={args.format}")
+        if args.threads is not None:
+            items.append(f"threads={args.threads}")
+        config = load_with_overrides(args.config, items)
+        if args.days is not None:
+            check_days(args.days, config, str(args.config))
         out = args.out or Path("out") / config.name
+        check_out(out)
         sim = Simulation(Model(config), out, progress=not args.quiet)
     days = args.days if args.days is not None else sim.model.config.time.days
     sim.run(days)
@@ -104,17 +188,54 @@ def command_run(args) -> int:
     return 0
 
 
+def _check_restart_options(args) -> None:
+    """Refuse options a restart overrules, and a --days its time step cannot reach."""
+    given = [f"--{name}" for name in RESTART_RULES if getattr(args, name) not in (None, [])]
+    if given:
+        raise UsageError(f"run --restart {args.restart}: {', '.join(given)} cannot be used "
+                         "with --restart: the restart's saved configuration rules (its format, "
+                         "keys and threads); start a new run with --out to change them")
+    if not args.restart.exists():
+        raise UsageError(f"run --restart {args.restart}: no such file")
+    if args.days is not None and args.restart.is_file():
+        saved = _restart_config(args.restart)
+        if saved is not None:
+            check_days(args.days, saved, f"the restart {args.restart}")
+
+
+def _restart_config(path: Path):
+    """The configuration saved in restart ``path``, or None when it cannot be read here
+    (the restart's own loading then names what is wrong with it)."""
+    from gcm.config import ConfigError, config_from_dict
+    from gcm.io.restart import load_restart
+
+    try:
+        return config_from_dict(load_restart(path)[1]["config"], f"{path} (saved configuration)")
+    except (ValueError, KeyError, OSError, ConfigError):
+        return None
+
+
 def parse_overrides(items: list[str]) -> dict:
     """``["a.b=3", "c=x"]`` -> ``{"a.b": 3, "c": "x"}``, values read as YAML."""
+    return dict(_override(item) for item in items)
+
+
+def override_origins(items: list[str]) -> dict[str, str]:
+    """``{"a.b": "--set a.b=3", ...}``: where each override came from, for messages."""
+    return {_override(item)[0]: f"--set {item}" for item in items}
+
+
+def _override(item: str) -> tuple[str, object]:
     import yaml
 
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. time.step_minutes=20")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set {item}: expected KEY=VALUE, e.g. time.step_minutes=20")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        reason = str(err).splitlines()[0]
+        raise UsageError(f"--set {item}: the value is not valid YAML ({reason})") from None
 
 
 def _client(address):
@@ -128,13 +249,18 @@ def _client(address):
 def command_convert(args) -> int:
     from climnn.data.convert import convert_cbrain, convert_climsim
 
+    check_out(args.out)
+    if args.out.exists() and not args.overwrite:
+        raise UsageError(f"convert: --out {args.out} exists; pass --overwrite to replace it")
+    if args.grid_info is not None and args.source != "climsim":
+        raise UsageError("convert cbrain: --grid-info is for ClimSim only")
+    if args.grid_info is not None and not args.grid_info.is_file():
+        raise UsageError(f"convert: --grid-info {args.grid_info}: no such file")
     client = _client(args.scheduler)
     if args.source == "climsim":
         out = convert_climsim(args.inputs, args.out, grid_info=args.grid_info, client=client,
                               overwrite=args.overwrite)
     else:
-        if args.grid_info:
-            raise ValueError("convert cbrain: --grid-info is for ClimSim only")
         out = convert_cbrain(args.inputs, args.out, client=client, overwrite=args.overwrite)
     print(f"wrote {out}")
     return 0
@@ -142,9 +268,19 @@ def command_convert(args) -> int:
 
 def command_generate(args) -> int:
     from climnn.data.generate import generate, generate_segments
-    from gcm.config import load_config
 
-    config = load_config(args.config, **parse_overrides(args.set))
+    check_options(args)
+    check_out(args.out)
+    config = load_with_overrides(args.config, args.set)
+    check_days(args.days, config, str(args.config))
+    steps = round(args.days * 1440.0 / config.time.step_minutes)
+    if steps < args.every:
+        raise UsageError(f"generate: --days {args.days:g} is {steps} steps, fewer than "
+                         f"--every {args.every}: no sample would be stored")
+    if config.physics.scheme == "none":
+        raise UsageError(f"generate: physics.scheme is 'none' in {args.config}: there is "
+                         "no physics to sample; choose a scheme (e.g. --set "
+                         "physics.scheme=teacher)")
     if args.segments > 1:
         paths = generate_segments(config, args.out, args.days, args.every, args.segments,
                                   args.scheduler, str(args.config))
@@ -175,24 +311,34 @@ def command_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv``; returns the exit status (2: bad input, with one line
+    ``climnn: error: ...`` on stderr; 3: the model blew up; 130: interrupted)."""
     from climnn.extras import MissingExtraError
     from gcm.model import ModelBlowUpError
 
-    args = build_parser().parse_args(argv)
     handlers = {"run": command_run, "bench": command_bench, "convert": command_convert,
                 "stats": command_stats, "generate": command_generate}
     try:
+        args = build_parser().parse_args(argv)
         return handlers[args.command](args)
     except ModelBlowUpError as err:
         print(f"climnn: error: {err}", file=sys.stderr)
         return 3
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError, MissingExtraError) as err:
-        message = err.args[0] if err.args else str(err)
-        print(f"climnn: error: {message}", file=sys.stderr)
+    except (ValueError, OSError, KeyError, MissingExtraError) as err:
+        print(f"climnn: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("climnn: interrupted; a restart file was written", file=sys.stderr)
         return 130
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` as one line (OSError: its file and reason)."""
+    if isinstance(err, OSError) and err.strerror:
+        message = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+    else:
+        message = str(err.args[0]) if err.args else str(err) or type(err).__name__
+    return " ".join(message.split())
 
 
 if __name__ == "__main__":

@@ -92,8 +92,8 @@ def write_config(tmp_path, **changes) -> Path:
     "changes, message",
     [
         ({"dynamics.difusion": {"order": 8}}, "unknown key 'dynamics.difusion'"),
-        ({"resolution.truncation": 30}, "unsupported truncation T30"),
-        ({"time.step_minutes": "thirty"}, "time.step_minutes: expected float"),
+        ({"resolution.truncation": 30}, "resolution.truncation = 30: allowed: one of T21,"),
+        ({"time.step_minutes": "thirty"}, "time.step_minutes = 'thirty': expected a number"),
     ],
 )
 def test_bad_config_ends_with_one_clear_message(tmp_path, capsys, changes, message):

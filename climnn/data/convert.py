@@ -78,6 +78,21 @@ def _fail(path: Path | str | None, message: str) -> DatasetError:
     return DatasetError(where + message)
 
 
+def _check_finite(path: Path, name: str, values: np.ndarray, dims: Sequence[str],
+                  offsets: dict[str, int] | None = None) -> None:
+    """Raise naming the input file, the variable and the index (in the file: ``offsets``
+    are added, e.g. the first time of a block) of the first NaN/inf in ``values``."""
+    if np.isfinite(values).all():
+        return
+    index = np.argwhere(~np.isfinite(values))[0]
+    value = values[tuple(index)]
+    where = ", ".join(f"{d}={int(i) + (offsets or {}).get(d, 0)}"
+                      for d, i in zip(dims, index, strict=True))
+    kind = "NaN" if np.isnan(value) else str(value)
+    raise _fail(path, f"variable {name} holds {kind} at index ({where}); the schema "
+                "allows finite values only")
+
+
 # --------------------------------------------------------------------------- units
 
 
@@ -283,7 +298,7 @@ class _StoreWriter:
             block = self.client.compute(block).result()
         times = block["time"].values
         if self.last_time is not None and not times[0] > self.last_time:
-            raise _fail(None, f"time {times[0]} does not follow {self.last_time}")
+            raise _fail(self.inputs(), f"time {times[0]} does not follow {self.last_time}")
         self.last_time = times[-1]
         self.buffer.append(block)
         self.buffered_bytes += sum(v.nbytes for v in block.data_vars.values())
@@ -313,9 +328,18 @@ class _StoreWriter:
     def finish(self) -> Path:
         self.flush()
         if not self.written:
-            raise _fail(None, "no time steps to write")
-        validate_store(self.partial, self.require_outputs)
+            raise _fail(self.inputs(), "no time steps to write")
+        try:
+            validate_store(self.partial, self.require_outputs)
+        except DatasetError as err:  # name what the user gave, not the temporary store
+            message = str(err).replace(str(self.partial), str(self.out))
+            raise _fail(self.inputs(), f"converting to {message}") from None
         return publish_directory(self.partial, self.out, replace=True)
+
+    def inputs(self) -> str:
+        """The input files, for messages."""
+        files = self.attrs.get("source_files", [])
+        return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
 
     def abandon(self) -> None:
         if self.partial.exists():
@@ -466,7 +490,11 @@ def _climsim_field(
                 f"variable {name} has {da.sizes[dim]} {what}, expected {size} "
                 "(from the grid information)",
             )
-    return np.asarray(da.transpose(*order).values) if load else None
+    if not load:
+        return None
+    values = np.asarray(da.transpose(*order).values)
+    _check_finite(path, name, values, order)
+    return values
 
 
 def _check_climsim_pair(
@@ -696,7 +724,11 @@ def _cbrain_blocks(
                     else:
                         da = da.transpose("time", "lat", "lon")
                         shape = (da.sizes["time"], geometry.ncol)
-                    data = da.data if client is not None else np.asarray(da.values)
+                    if client is not None:
+                        data = da.data  # checked as the store is validated
+                    else:
+                        data = np.asarray(da.values)
+                        _check_finite(entry.path, name, data, da.dims, {"time": start})
                     data = data.reshape(shape)  # lat-major flattening of (lat, lon)
                     if name == "PRECT":
                         data = data * data.dtype.type(WATER_DENSITY)

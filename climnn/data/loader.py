@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from climnn.data.schema import VARIABLES, DatasetError, validate_store
+from climnn.data.schema import VARIABLES, DatasetError, read_failure, validate_store
 from climnn.data.stats import load_statistics
 from climnn.extras import import_torch
 
@@ -108,18 +108,20 @@ def vector_layouts(
     outputs: Sequence[str] | None = None,
     *,
     check_values: bool = True,
+    levels: int | None = None,
 ) -> tuple[VectorLayout, VectorLayout]:
     """Validate the store and return the (input, output) layouts of its samples.
 
     inputs, outputs : variable names in vector order; None: the seed network's (those of
         SEED_INPUTS and SEED_OUTPUTS the store has)
     check_values : False skips the validator's pass over every value (a store checked before)
+    levels : the number of levels the caller expects (e.g. a network's), or None for any
 
     Raises DatasetError naming the store and the variable when one is missing, has the
     wrong role, or has no statistics (then: run ``climnn stats STORE``).
     """
     path = Path(store)
-    ds = validate_store(path, require_outputs=False, check_values=check_values)
+    ds = validate_store(path, require_outputs=False, check_values=check_values, levels=levels)
     default_inputs, default_outputs = seed_variables(ds.data_vars)
     inputs = default_inputs if inputs is None else tuple(inputs)
     outputs = default_outputs if outputs is None else tuple(outputs)
@@ -157,32 +159,39 @@ def _layout(path, names, stats, nlev, normalization) -> VectorLayout:
     levels = tuple(nlev if VARIABLES[n].is_profile else 1 for n in names)
     shift, factor = [], []
     for name, k in zip(names, levels, strict=True):
-        s, f = normalization(path, stats, name)
+        s, f = normalization(path, stats, name, k)
         shift.append(np.broadcast_to(s, (k,)))
         factor.append(np.broadcast_to(f, (k,)))
     return VectorLayout(tuple(names), levels, tuple(VARIABLES[n].units for n in names),
                         np.concatenate(shift), np.concatenate(factor))
 
 
-def _statistic(path: Path, stats, key: str) -> np.ndarray:
+def _statistic(path: Path, stats, key: str, size: int | None) -> np.ndarray:
+    """Statistic ``key``: (size,) per level, or a scalar (size None)."""
     if key not in stats:
         raise DatasetError(
             f"{path}: statistics lack {key!r}; run `climnn stats {path}` again"
         )
-    return np.asarray(stats[key].values, dtype=np.float64)
+    value = np.asarray(stats[key].values, dtype=np.float64)
+    if value.size != (size or 1):
+        raise DatasetError(f"{path}: statistic {key!r} has {value.size} values, the data "
+                           f"{size or 1} levels; run `climnn stats {path}` again")
+    return value
 
 
-def _input_normalization(path: Path, stats, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, 1/std) per level; 1 where std is zero or round-off (constant data)."""
-    mean = _statistic(path, stats, f"{name}_mean")
-    std = _statistic(path, stats, f"{name}_std")
+def _input_normalization(path: Path, stats, name: str,
+                         size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, 1/std) per level (``size`` of them); 1 where std is zero or round-off
+    (constant data)."""
+    mean = _statistic(path, stats, f"{name}_mean", size)
+    std = _statistic(path, stats, f"{name}_std", size)
     flat = std <= STD_FLOOR * np.abs(mean)
     return mean, np.where(flat, 1.0, 1.0 / np.where(flat, 1.0, std))
 
 
-def _output_normalization(path: Path, stats, name: str) -> tuple[float, np.ndarray]:
-    """(0, scale): the seed network's energy units, no centring."""
-    return 0.0, _statistic(path, stats, f"{name}_scale")
+def _output_normalization(path: Path, stats, name: str, size: int) -> tuple[float, np.ndarray]:
+    """(0, scale): the seed network's energy units, no centring (one scale a variable)."""
+    return 0.0, _statistic(path, stats, f"{name}_scale", None)
 
 
 class ColumnDataset(torch.utils.data.IterableDataset):
@@ -205,6 +214,10 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     shard : (index, count) of this process among ``count`` readers that split the time
         steps; None: torch.distributed's (rank, world size) when initialized, else (0, 1).
         Readers may get one read (read_samples) more or fewer than each other.
+    levels : the number of levels the caller expects (e.g. a network's), or None for any
+
+    A read that fails (a chunk that cannot be decoded) or finds a NaN/inf (possible with
+    ``check_values=False``) raises DatasetError naming the store, variable and index.
 
     Yields ``(x, y)``: float32 tensors (batch, n_in) and (batch, n_out). Use it with
     ``torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=N)``.
@@ -224,6 +237,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         read_samples: int = 8192,
         check_values: bool = True,
         shard: tuple[int, int] | None = None,
+        levels: int | None = None,
     ):
         super().__init__()
         if batch_size < 1 or buffer_size < 1:
@@ -231,7 +245,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
                              f"{batch_size}, {buffer_size}")
         self.store = Path(store)
         self.input_layout, self.output_layout = vector_layouts(
-            self.store, inputs, outputs, check_values=check_values)
+            self.store, inputs, outputs, check_values=check_values, levels=levels)
         group = zarr.open_group(self.store, mode="r")
         ntime, self.ncol = group[self.input_layout.names[0]].shape[:2]
         self.times = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)
@@ -294,9 +308,25 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         n = times.size * self.ncol
         values = np.empty((n, layout.size))
         for name, where in layout.slices.items():
-            data = self._arrays[name].get_orthogonal_selection((times,))  # (time, column[, lev])
+            try:  # (time, column[, lev])
+                data = self._arrays[name].get_orthogonal_selection((times,))
+            except Exception as exc:  # codec or store error: name the chunk
+                raise read_failure(self.store, str(self.store), [name], exc) from exc
+            _check_read(self.store, name, data, times)
             values[:, where] = data.reshape(n, -1)
         return layout.normalize(values).astype(np.float32)
+
+
+def _check_read(store: Path, name: str, data: np.ndarray, times: np.ndarray) -> None:
+    """Raise naming the first NaN/inf of ``data`` (time, column[, lev]) read at ``times``
+    by its time index and column."""
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    t, column, *lev = np.argwhere(~finite)[0]
+    at = f"time={int(times[t])}, column={int(column)}" + (f", lev={int(lev[0])}" if lev else "")
+    raise DatasetError(f"{store}: variable {name!r} holds {data[(t, column, *lev)]} at index "
+                       f"({at}); first non-finite value read")
 
 
 def shuffled_batches(

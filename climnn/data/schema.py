@@ -323,11 +323,7 @@ def _check_values(ds: xr.Dataset, store: str, path: Path | None, reopen: bool = 
     except DatasetError:
         raise
     except Exception as exc:  # codec, store or KeyError/FileNotFoundError from a bad chunk
-        if path is not None:
-            _locate_unreadable_chunk(path, store, data_names)
-        raise DatasetError(
-            f"{store}: reading the data failed ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise read_failure(path, store, data_names, exc) from exc
     for name in data_names:
         bad_times = np.flatnonzero(flags[name])
         if bad_times.size:
@@ -389,6 +385,21 @@ def _check_blosc_frames(path: Path, store: str) -> None:
                         f"{store}: variable {name!r}: chunk {chunk} is truncated or corrupt "
                         f"({size} bytes stored, the Blosc header says {expected})"
                     )
+
+
+def read_failure(path: Path | None, store: str, names: list[str],
+                 exc: Exception) -> DatasetError:
+    """The DatasetError for a read of variables ``names`` of the store at ``path`` that
+    raised ``exc`` (e.g. a Blosc decode error): naming the variable and chunk that cannot be
+    read when one is found, else the store and ``exc``. Readers (statistics, loader) route
+    every failure of a data read through it, so no raw codec traceback reaches a user."""
+    if path is not None:
+        try:
+            _check_blosc_frames(path, store)
+            _locate_unreadable_chunk(path, store, names)
+        except DatasetError as found:
+            return found
+    return DatasetError(f"{store}: reading the data failed ({type(exc).__name__}: {exc})")
 
 
 def _locate_unreadable_chunk(path: Path, store: str, names: list[str]) -> None:

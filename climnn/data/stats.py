@@ -34,8 +34,10 @@ from climnn.data.schema import (
     TIME,
     VARIABLES,
     DatasetError,
+    _check_blosc_frames,
     _check_values,
     open_store,
+    read_failure,
     sample_count,
     validate_store,
 )
@@ -79,6 +81,8 @@ def compute_statistics(
     """
     path = Path(store_path)
     validate_store(path, require_outputs=False, check_values=False)
+    # a truncated Blosc frame can decode into garbage without error: refuse it first
+    _check_blosc_frames(path, str(path))
     ds = open_store(path, time_chunk)
     names = [n for n in DATA_VARIABLES if n in ds.data_vars]
     lazy = {}
@@ -92,7 +96,10 @@ def compute_statistics(
             "max": da.max(x, axis=axes),
         }
     scheduler = client if client is not None else "threads"
-    (values,) = dask.compute(lazy, scheduler=scheduler)
+    try:
+        (values,) = dask.compute(lazy, scheduler=scheduler)
+    except Exception as exc:  # a chunk that cannot be decoded: name it, not the codec
+        raise read_failure(path, str(path), names, exc) from exc
     if not all(np.all(np.isfinite(v)) for stats in values.values() for v in stats.values()):
         _check_values(ds, str(path), path)  # raises at the first NaN/inf
         raise DatasetError(f"{path}: statistics are not finite although the data are")
