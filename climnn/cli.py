@@ -1,6 +1,7 @@
 """The ``climnn`` command: one subcommand per job.
 
     climnn run CONFIG [--days N] [--out DIR] [--format zarr|netcdf] [--restart FILE]
+    climnn run --resume DIR          (continue the run in DIR from its newest restart)
     climnn generate CONFIG --out DATA.zarr --days N [--every K]
     climnn convert climsim|cbrain INPUT... --out DATA.zarr
     climnn stats DATA.zarr
@@ -28,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=float, help="simulated days (default: the config's time.days)")
     run.add_argument("--out", type=Path, help="output directory (default: out/<name>)")
     run.add_argument("--format", choices=("zarr", "netcdf"), help="history format")
-    run.add_argument("--restart", type=Path, help="continue from this restart file")
+    run.add_argument("--restart", type=Path, help="continue from this restart file (the "
+                     "history after its time is removed and written again)")
+    run.add_argument("--resume", type=Path, metavar="DIR",
+                     help="continue the run in DIR from its newest restart file")
     run.add_argument("--threads", type=int, help="numba threads (default: the config's)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -86,10 +90,18 @@ def command_run(args) -> int:
         overrides["output.format"] = args.format
     if args.threads is not None:
         overrides["threads"] = args.threads
+    if args.resume is not None:
+        from gcm.io.restart import latest_restart
+
+        if args.restart is not None:
+            raise ValueError("run: give --restart FILE or --resume DIR, not both")
+        args.restart, args.out = latest_restart(args.resume), args.out or args.resume
     if args.restart is not None:
         config = load_config(args.config, **overrides) if args.config else None
         sim = Simulation.from_restart(args.restart, output_dir=args.out,
                                       progress=not args.quiet, config=config)
+        if args.days is None and sim.unfinished_steps:  # finish the interrupted run
+            args.days = sim.unfinished_steps * sim.model.dt / 86400.0
     else:
         if args.config is None:
             raise ValueError("run: give a configuration file (run/*.yaml) or --restart FILE")
@@ -190,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         message = err.args[0] if err.args else str(err)
         print(f"climnn: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("climnn: interrupted; a restart file was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(f"climnn: {err or 'interrupted'}", file=sys.stderr)
+        return 128 + getattr(err, "signum", 2)
 
 
 if __name__ == "__main__":
