@@ -23,7 +23,8 @@ into the callback of the same name when the run continues from that restart (whe
 callback is added before or after the restart is loaded). An action may also have
 ``close()``, called when a run ends, normally or not.
 
-Restarts are consistent by construction: they are written only between whole steps,
+Restarts are consistent by construction: they are written only between whole steps
+(at the start too, when the interval schedule is on),
 after every callback of the step (the interval schedule, the end of a run, and a stop by
 SIGINT or SIGTERM alike). While ``run()`` goes, these signals only ask the loop to stop:
 it finishes the step it is in and its callbacks, writes a restart there and raises
@@ -396,8 +397,11 @@ class Simulation:
         model = self.model
         self._stop_signal, self._in_step = None, True
         try:
-            if self.history and not self.resumed and model.step_count == 0:
-                self.write_output()
+            if not self.resumed and model.step_count == 0:
+                if self.history:
+                    self.write_output()
+                if any(c.name == "restart" for c in self.callbacks):
+                    self.write_restart()  # so that a run killed at once can be resumed
             logger.info("run %s: %d steps of %.0f s from %s", self.run_id, nsteps, model.dt,
                         model.time.isoformat())
             self.run_start = (wallclock.perf_counter(), model.step_count)

@@ -17,8 +17,10 @@ e.g. ``time_bnds`` of interval means, see gcm.io.cf_metadata) is encoded the sam
 
 The zarr store carries consolidated metadata (rewritten after every append; a few
 milliseconds), so ``xr.open_zarr(DIR / "history.zarr")`` opens it without a warning.
-The consolidated copy lags the arrays only while an append is under way, so a reader
-using it sees the last complete entry. ``open_history`` reads the arrays' own metadata.
+An append grows the arrays, writes the entry's chunks and rewrites the consolidated
+metadata last (one atomic file), so plain xarray sees only complete entries at every
+moment, even after a kill. ``open_history`` reads the arrays' own metadata.
+``truncate_history`` cuts a history back to a restart's time, for a continued run.
 
 Robustness against a killed process:
 
