@@ -1,6 +1,7 @@
 """The ``climnn`` command: one subcommand per job.
 
     climnn run CONFIG [--days N] [--out DIR] [--format zarr|netcdf] [--restart FILE]
+    climnn run --resume DIR          (continue the run in DIR from its newest restart)
     climnn generate CONFIG --out DATA.zarr --days N [--every K]
     climnn convert climsim|cbrain INPUT... --out DATA.zarr
     climnn stats DATA.zarr
@@ -40,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=float, help="simulated days (default: the config's time.days)")
     run.add_argument("--out", type=Path, help="output directory (default: out/<name>)")
     run.add_argument("--format", choices=("zarr", "netcdf"), help="history format")
-    run.add_argument("--restart", type=Path, help="continue from this restart file")
+    run.add_argument("--restart", type=Path, help="continue from this restart file (the "
+                     "history after its time is removed and written again)")
+    run.add_argument("--resume", type=Path, metavar="DIR",
+                     help="continue the run in DIR from its newest restart file")
     run.add_argument("--threads", type=int, help="numba threads (default: the config's)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -160,12 +164,21 @@ def command_run(args) -> int:
     from gcm.simulation import Simulation
 
     check_options(args)
+    if args.resume is not None:
+        from gcm.io.restart import latest_restart
+
+        if args.restart is not None:
+            raise UsageError("run: give --restart FILE or --resume DIR, not both")
+        check_out(args.resume, "--resume")
+        args.restart, args.out = latest_restart(args.resume), args.out or args.resume
     check_out(args.out)
     if args.restart is not None:
         _check_restart_options(args)
         config = load_with_overrides(args.config, []) if args.config else None
         sim = Simulation.from_restart(args.restart, output_dir=args.out,
                                       progress=not args.quiet, config=config)
+        if args.days is None and sim.unfinished_steps:  # finish the interrupted run
+            args.days = sim.unfinished_steps * sim.model.dt / 86400.0
     else:
         if args.config is None:
             raise UsageError("run: give a configuration file (run/*.yaml) or --restart FILE")
@@ -327,9 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, KeyError, MissingExtraError) as err:
         print(f"climnn: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("climnn: interrupted; a restart file was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(f"climnn: {err or 'interrupted'}", file=sys.stderr)
+        return 128 + getattr(err, "signum", 2)
 
 
 def _one_line(err: BaseException) -> str:

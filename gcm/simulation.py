@@ -23,6 +23,21 @@ into the callback of the same name when the run continues from that restart (whe
 callback is added before or after the restart is loaded). An action may also have
 ``close()``, called when a run ends, normally or not.
 
+Restarts are consistent by construction: they are written only between whole steps
+(at the start too, when the interval schedule is on),
+after every callback of the step (the interval schedule, the end of a run, and a stop by
+SIGINT or SIGTERM alike). While ``run()`` goes, these signals only ask the loop to stop:
+it finishes the step it is in and its callbacks, writes a restart there and raises
+RunInterrupted, which names it (a second Ctrl-C stops at once, and no restart is
+written then). A KeyboardInterrupt that arrives in the middle of a step by other means
+(e.g. ``run()`` in another thread, where no handler can be installed) writes no restart:
+the latest one stays the place to continue from. A run that blows up writes none either.
+
+The files of a run appear when its first step is about to be taken, so a start that
+fails leaves the output directory as it was. A simulation that continues a run
+(``from_restart``) first cuts the history back to the restart's time (entries after it
+were written by the run that went on past the restart and are written again).
+
 Files in the output directory of a run:
 
     history.zarr (or history/*.nc)  snapshots every output interval, appended as the run goes
@@ -33,7 +48,10 @@ Files in the output directory of a run:
 
 from __future__ import annotations
 
+import datetime
 import logging
+import signal
+import threading
 import time as wallclock
 import uuid
 from collections.abc import Callable
@@ -46,7 +64,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from gcm.config import config_from_dict
-from gcm.io.history import OutputWriter
+from gcm.io.history import OutputWriter, check_output_directory, truncate_history
 from gcm.io.restart import load_restart, restart_metadata, save_restart
 from gcm.model import Model
 
@@ -58,6 +76,31 @@ OUTPUT_INTERVAL = "output_interval"
 CALLBACK_STATE = "callback/"
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+#: Signals that stop a run at the next step boundary, with a restart written there.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by a signal (or KeyboardInterrupt).
+
+    signum : the signal (signal.SIGINT for a KeyboardInterrupt)
+    restart : the restart file to continue from (None if the run has written none)
+    time : ISO model time of that restart, or of the state when no restart was written
+    written : True if the restart was written at the stop (the state of the stop);
+        False if the stop fell inside a step and ``restart`` is an earlier one
+    """
+
+    def __init__(self, signum: int, restart: Path | None, time: str, written: bool):
+        super().__init__(signum, restart, time, written)
+        self.signum, self.restart, self.time, self.written = signum, restart, time, written
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        if self.restart is None:
+            return f"stopped by {name} at {self.time}; no restart file was written yet"
+        how = "restart written" if self.written else "stopped inside a step; latest restart"
+        return (f"stopped by {name}; {how}: {self.restart} ({self.time}); continue with "
+                f"climnn run --restart {self.restart}")
 
 
 def simulated_years_per_day(simulated_seconds: float, wall_seconds: float) -> float:
@@ -107,7 +150,8 @@ class Simulation:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.history = history
         self.snapshots: list[xr.Dataset] = []
-        self.writer = None
+        self._writer: OutputWriter | None = None
+        self._opened = False  # files of the output directory created
         self.resumed = resume
         self.last_restart: Path | None = None
         self.simulated_years_per_day: float | None = None
@@ -118,13 +162,13 @@ class Simulation:
         self._callbacks: list[tuple[Callback, int]] = []
         self._restored_state: dict[str, dict[str, np.ndarray]] = {}
         self._restored_from: Path | None = None  # the restart file of _restored_state
-        if self.output_dir is not None:
-            if history:
-                self.writer = OutputWriter(self.output_dir, format=cfg.output.format,
-                                           run_id=self.run_id, resume=resume)
-            self._start_log()
-            if not resume:
-                (self.output_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+        # steps the run that wrote the restart had still to go (0: it had finished)
+        self.unfinished_steps = 0
+        self._stop_signal: int | None = None  # a stop asked for by a signal
+        self._in_step = False  # between the start of a step and the end of its callbacks
+        if self.output_dir is not None and history:
+            # refused now, before anything is written
+            check_output_directory(self.output_dir, self.run_id, cfg.output.format, resume)
         self.timing = IntervalTiming()
         self.add_callback(Simulation.check_blow_up, name="blow_up_check")
         if history:
@@ -162,6 +206,35 @@ class Simulation:
         return callback
 
     @property
+    def writer(self) -> OutputWriter | None:
+        """The history writer (None without an output directory or history); asking for
+        it creates the files of the output directory (see ``open_output``)."""
+        self.open_output()
+        return self._writer
+
+    def open_output(self) -> None:
+        """Create the output directory's files: run.log, config.yaml, and the history
+        (a continued run's cut back to the current time first). ``run()`` does this just
+        before its first step; before then a failed start leaves nothing behind."""
+        if self._opened or self.output_dir is None:
+            return
+        self._opened = True
+        cfg = self.model.config
+        self._start_log()
+        if not self.resumed:
+            (self.output_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+        if not self.history:
+            return
+        if self.resumed:
+            dropped = truncate_history(self.output_dir, self.model.time)
+            if dropped:
+                logger.warning("history cut back to %s: %d later entr%s removed (written "
+                               "after the restart)", self.model.time.isoformat(), dropped,
+                               "y" if dropped == 1 else "ies")
+        self._writer = OutputWriter(self.output_dir, format=cfg.output.format,
+                                    run_id=self.run_id, resume=self.resumed)
+
+    @property
     def callbacks(self) -> list[Callback]:
         """The callbacks in the order they are called."""
         return [c for c, _ in self._callbacks]
@@ -174,7 +247,7 @@ class Simulation:
         interval of the interval means."""
         ds = self.model.snapshot()
         self.model.start_output_interval()
-        if self.writer is None:
+        if self.output_dir is None:
             self.snapshots.append(ds)
         else:
             self.writer.append(ds)
@@ -222,6 +295,7 @@ class Simulation:
                 self._load_callback_state(callback)
         self._restart_step = self.model.step_count
         self.last_restart = path
+        self.unfinished_steps = max(int(meta.get("stop_step", 0)) - self.model.step_count, 0)
 
     def _load_callback_state(self, callback: Callback) -> None:
         arrays = self._restored_state.pop(callback.name)
@@ -279,7 +353,7 @@ class Simulation:
         self._restart_step = m.step_count
         self.last_restart = self._restart_path()
         return arrays, restart_metadata(m.time, m.step_count, m.config,
-                                        run_id=self.run_id)
+                                        run_id=self.run_id, stop_step=self.stop_step)
 
     # ------------------------------------------------------------------ loop
     def run(self, days: float) -> xr.Dataset | None:
@@ -296,19 +370,11 @@ class Simulation:
             logger.warning("the restart holds state of callback(s) %s, which this simulation "
                            "does not have: it is ignored", sorted(self._restored_state))
             self._restored_state = {}
-        if self.history and not self.resumed and model.step_count == 0:
-            self.write_output()
-        logger.info("run %s: %d steps of %.0f s from %s", self.run_id, nsteps, model.dt,
-                    model.time.isoformat())
-        self.run_start = (wallclock.perf_counter(), model.step_count)
         self.stop_step = model.step_count + nsteps
+        self.open_output()
         try:
-            self._loop()
-        except KeyboardInterrupt:
-            logger.warning("interrupted at %s; writing a restart", model.time.isoformat())
-            model.check_finite()
-            self.write_restart()
-            raise
+            with _StopSignals(self):
+                self._run_loop(nsteps)
         finally:
             for callback in self.callbacks:
                 close = getattr(callback.action, "close", None)
@@ -325,13 +391,71 @@ class Simulation:
                               compat="override", join="exact") if self.snapshots else None)
         return None
 
+    def _run_loop(self, nsteps: int) -> None:
+        """The first snapshot and the loop; a stop by signal or KeyboardInterrupt ends
+        in RunInterrupted, with a restart written if the state is that of a whole step."""
+        model = self.model
+        self._stop_signal, self._in_step = None, True
+        try:
+            if not self.resumed and model.step_count == 0:
+                if self.history:
+                    self.write_output()
+                if any(c.name == "restart" for c in self.callbacks):
+                    self.write_restart()  # so that a run killed at once can be resumed
+            logger.info("run %s: %d steps of %.0f s from %s", self.run_id, nsteps, model.dt,
+                        model.time.isoformat())
+            self.run_start = (wallclock.perf_counter(), model.step_count)
+            self._in_step = False
+            self._loop()
+        except KeyboardInterrupt as err:
+            if isinstance(err, RunInterrupted):
+                raise
+            self._stop_signal = signal.SIGINT
+            if self._in_step:
+                logger.warning("interrupted inside step %d: no restart written; the latest "
+                               "is %s", model.step_count, self.last_restart)
+                when = self._restart_step if self.last_restart is not None else None
+                raise RunInterrupted(signal.SIGINT, self.last_restart,
+                                     self._step_time(when), False) from None
+        if self._stop_signal is not None:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Write the restart of the current (whole) step and raise RunInterrupted."""
+        name = signal.Signals(self._stop_signal).name
+        logger.warning("%s at %s: writing a restart and stopping", name,
+                       self.model.time.isoformat())
+        if self._restart_step != self.model.step_count or self.last_restart is None:
+            self.write_restart()
+        raise RunInterrupted(self._stop_signal, self.last_restart, self.model.time.isoformat(),
+                             self.last_restart is not None)
+
+    def _step_time(self, step: int | None) -> str:
+        """ISO model time after ``step`` steps (None: the current time)."""
+        m = self.model
+        if step is None:
+            return m.time.isoformat()
+        return (m.start_time + datetime.timedelta(seconds=step * m.dt)).isoformat()
+
+    def request_stop(self, signum: int = signal.SIGINT) -> None:
+        """Ask the loop to stop at the end of the current step (what SIGINT and SIGTERM
+        do while ``run()`` goes); a second request while one is pending interrupts at
+        once."""
+        if self._stop_signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+
     def _loop(self) -> None:
         model, callbacks = self.model, self._callbacks
-        while model.step_count < self.stop_step:
+        while model.step_count < self.stop_step and self._stop_signal is None:
+            self._in_step = True
             model.step()
             for callback, every in callbacks:
                 if model.step_count % every == 0:
                     callback.action(self)
+            self._in_step = False
+        if self._stop_signal is not None:
+            return
         for callback, every in callbacks:
             if callback.at_end and model.step_count % every != 0:
                 callback.action(self)
@@ -345,6 +469,31 @@ class Simulation:
             old.close()
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+class _StopSignals:
+    """While the block runs (in the main thread only: Python delivers signals there),
+    SIGINT and SIGTERM call ``simulation.request_stop`` instead of their handlers; the
+    previous handlers come back after it."""
+
+    def __init__(self, simulation: Simulation):
+        self.simulation = simulation
+        self.previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.simulation.request_stop(signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            # None: a handler not installed from Python, which cannot be put back
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        self.previous = {}
 
 
 class IntervalTiming:

@@ -17,8 +17,10 @@ e.g. ``time_bnds`` of interval means, see gcm.io.cf_metadata) is encoded the sam
 
 The zarr store carries consolidated metadata (rewritten after every append; a few
 milliseconds), so ``xr.open_zarr(DIR / "history.zarr")`` opens it without a warning.
-The consolidated copy lags the arrays only while an append is under way, so a reader
-using it sees the last complete entry. ``open_history`` reads the arrays' own metadata.
+An append grows the arrays, writes the entry's chunks and rewrites the consolidated
+metadata last (one atomic file), so plain xarray sees only complete entries at every
+moment, even after a kill. ``open_history`` reads the arrays' own metadata.
+``truncate_history`` cuts a history back to a restart's time, for a continued run.
 
 Robustness against a killed process:
 
@@ -43,6 +45,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import uuid
 import warnings
 from pathlib import Path
@@ -59,9 +62,11 @@ __all__ = [
     "OutputDirectoryError",
     "OutputWriter",
     "SnapshotError",
+    "check_output_directory",
     "new_run_id",
     "open_history",
     "repair_history",
+    "truncate_history",
 ]
 
 FORMATS = ("zarr", "netcdf")
@@ -200,9 +205,7 @@ class OutputWriter:
             # checked equal; leaving them out avoids rewriting them each append.
             dynamic = ds.drop_vars(list(ds.drop_dims(TIME).variables))
             try:
-                with _quiet_consolidation():
-                    dynamic.to_zarr(self.path, append_dim=TIME, write_empty_chunks=True,
-                                    **_ZARR_WRITE)
+                _zarr_append(self.path, dynamic, self._count)
             except BaseException:
                 # A failure after xarray resized some arrays would leave a torn
                 # last entry that later appends would build on; remove it now.
@@ -286,6 +289,13 @@ class OutputWriter:
 
 
 # ------------------------------------------------------------------ directory / run.json
+
+
+def check_output_directory(directory: str | os.PathLike, run_id: str, fmt: str,
+                           resume: bool) -> None:
+    """Raise OutputDirectoryError unless run ``run_id`` may write its history in format
+    ``fmt`` into ``directory`` (``resume``: continue its history there); reads only."""
+    _claim_directory(Path(directory), run_id, fmt, resume)
 
 
 def _claim_directory(directory: Path, run_id: str, fmt: str, resume: bool) -> None:
@@ -485,6 +495,34 @@ def _zarr_lengths(path: Path) -> tuple[int, dict[str, int]]:
     return shortest, lengths
 
 
+def _zarr_append(path: Path, ds: xr.Dataset, index: int) -> None:
+    """Write ``ds`` (time-dependent variables only) as time entry ``index`` of the store.
+
+    Order, so that plain ``xr.open_zarr`` (which reads the consolidated metadata) sees
+    only complete entries at every moment: the arrays' own metadata is grown first, the
+    chunks of the entry are written next (a region write: xarray's append rewrites the
+    root group, consolidated metadata included, before it resizes the arrays, which
+    left readers with arrays of different lengths), and the consolidated metadata,
+    which makes the entry visible, last (one atomic file replacement).
+    """
+    group = zarr.open_group(path, mode="r+", zarr_format=3, use_consolidated=False)
+    for arr in _zarr_time_arrays(group).values():
+        _resize_time(arr, index + 1)
+    # without its index, since xarray leaves index coordinates out of region writes
+    ds.drop_indexes(TIME).to_zarr(path, region={TIME: slice(index, index + 1)},
+                                  mode="r+", write_empty_chunks=True, zarr_format=3,
+                                  consolidated=False)
+    with _quiet_consolidation():
+        zarr.consolidate_metadata(group.store, zarr_format=3)
+
+
+def _resize_time(arr: zarr.Array, length: int) -> None:
+    """Give ``arr`` ``length`` entries along time (chunks beyond it are deleted)."""
+    shape = list(arr.shape)
+    shape[arr.metadata.dimension_names.index(TIME)] = length
+    arr.resize(tuple(shape))
+
+
 def repair_history(directory: str | os.PathLike) -> int:
     """Remove an incomplete last time entry left in the zarr history by a kill, and
     rewrite the store's consolidated metadata from the arrays' own.
@@ -507,15 +545,51 @@ def repair_history(directory: str | os.PathLike) -> int:
     group = zarr.open_group(path, mode="r+", zarr_format=3, use_consolidated=False)
     if complete < max(lengths.values()):
         for arr in _zarr_time_arrays(group).values():
-            axis = arr.metadata.dimension_names.index(TIME)
-            shape = list(arr.shape)
-            shape[axis] = complete
-            arr.resize(tuple(shape))
+            _resize_time(arr, complete)
     # also when nothing was cut: a kill after the last array grew but before the
     # consolidation leaves the consolidated metadata one entry behind
     with _quiet_consolidation():
         zarr.consolidate_metadata(group.store, zarr_format=3)
     return max(lengths.values()) - complete
+
+
+def truncate_history(directory: str | os.PathLike, time: cftime.datetime) -> int:
+    """Remove every entry after ``time`` from the history in ``directory`` (and an
+    incomplete one a kill left), so that a run continued from a restart of ``time``
+    appends to it; returns the number of entries removed.
+
+    zarr: the time arrays are cut to the entries at or before ``time`` and the
+    consolidated metadata rewritten; netCDF: the files after ``time`` are deleted,
+    newest first, so that a kill in between leaves a history without gaps.
+    """
+    directory = Path(directory)
+    removed = repair_history(directory)
+    if (directory / ZARR_NAME).exists():
+        return removed + _truncate_zarr(directory / ZARR_NAME, time)
+    for path in reversed(_netcdf_files(directory)):
+        with _open_netcdf_one(path) as ds:
+            if ds[TIME].values[0] <= time:
+                break
+        path.unlink()
+        removed += 1
+    return removed
+
+
+def _truncate_zarr(path: Path, time: cftime.datetime) -> int:
+    with xr.open_dataset(path, engine="zarr", **_decode_kw(), **_ZARR_READ) as ds:
+        times = ds[TIME].values
+    keep = int(np.count_nonzero(times <= time))
+    if keep == len(times):
+        return 0
+    if keep == 0:  # a restart before the first entry: the whole store goes
+        shutil.rmtree(path)
+        return len(times)
+    group = zarr.open_group(path, mode="r+", zarr_format=3, use_consolidated=False)
+    for arr in _zarr_time_arrays(group).values():
+        _resize_time(arr, keep)
+    with _quiet_consolidation():
+        zarr.consolidate_metadata(group.store, zarr_format=3)
+    return len(times) - keep
 
 
 def _open_zarr_history(path: Path) -> xr.Dataset:

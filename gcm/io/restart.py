@@ -41,7 +41,9 @@ __all__ = [
     "METADATA_KEY",
     "REQUIRED_METADATA",
     "config_hash",
+    "latest_restart",
     "load_restart",
+    "read_restart_metadata",
     "restart_metadata",
     "restart_time",
     "save_restart",
@@ -244,3 +246,30 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     if not isinstance(metadata, dict):
         raise _NotRestartError(f"{path}: metadata is {type(metadata).__name__}, expected a dict")
     return arrays, metadata
+
+
+def read_restart_metadata(path: str | os.PathLike) -> dict:
+    """The metadata of restart file ``path``, without reading its arrays; ValueError
+    (naming the file) if it is not a readable restart file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
+            raw = npz[METADATA_KEY]
+        metadata = json.loads(raw.tobytes().decode("utf-8"))
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path} is not a readable restart file "
+                         f"({type(err).__name__}: {err})") from None
+    if not isinstance(metadata, dict) or "step_count" not in metadata:
+        raise ValueError(f"{path}: its metadata has no step_count")
+    return metadata
+
+
+def latest_restart(directory: str | os.PathLike) -> Path:
+    """The restart file of ``directory/restart/`` with the most steps (the newest state
+    of the run in ``directory``); FileNotFoundError naming the folder if there is none."""
+    folder = Path(directory) / "restart"
+    files = sorted(folder.glob("restart_*.npz")) if folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no restart file in {folder}: the run in {directory} wrote "
+                                "none before it stopped; start it again")
+    return max(files, key=lambda f: int(read_restart_metadata(f)["step_count"]))
