@@ -37,7 +37,7 @@ from gcm.conservation import (
 )
 from gcm.dynamics import SpectralDynamics
 from gcm.gaussian_grid import gaussian_grid
-from gcm.moisture import fill_negative_humidity
+from gcm.moisture import fill_negative_humidity, hole_filling_tendency
 from gcm.old_level_grid import OldLevelGrid
 from gcm.physics import column as protocol
 from gcm.physics.column import ColumnPhysics, ColumnState
@@ -298,8 +298,7 @@ class Model:
         if self.config.dynamics.hole_filling:
             filled, moved = fill_negative_humidity(g["q"], *self._air_mass_factors(g["ps"]))
             if filled is not g["q"]:
-                forcing["q"] = np.subtract(filled, g["q"])
-                forcing["q"] /= dt_phys
+                forcing["q"] = hole_filling_tendency(filled, g["q"], dt_phys)
             g["q"] = filled
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0
