@@ -23,7 +23,7 @@ import xarray as xr
 
 from gcm import constants as const
 from gcm import initial_conditions
-from gcm.blow_up import BlowUpCheck, ModelBlowUpError, nonfinite_arrays
+from gcm.blow_up import BlowUpCheck, ModelBlowUpError, all_finite, nonfinite_arrays
 from gcm.column_coupling import ColumnCoupling, PhysicsCall, diagnostic_names
 from gcm.config import ModelConfig, PhysicsConfig
 from gcm.conservation import (
@@ -219,8 +219,11 @@ class Model:
 
     def check_finite(self) -> None:
         """Raise ModelBlowUpError if any prognostic field holds NaN or inf."""
-        for state in (self.old, self.now):
-            if state is not None and (bad := state.first_nonfinite()):
+        states = [s for s in (self.old, self.now) if s is not None]
+        if all_finite([x for s in states for x in s.arrays().values()]):
+            return
+        for state in states:
+            if bad := state.first_nonfinite():
                 self._raise_blow_up(bad)
 
     # ----------------------------------------------------------------- physics
