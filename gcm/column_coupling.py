@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from gcm.physics import column as protocol
@@ -87,22 +86,18 @@ class ColumnCoupling:
         # pressures level-major too, like the profiles: the schemes that go down blocks of
         # columns level by level then read them in memory order (bitwise the same
         # physics, ~1 ms a T42L25 step faster than column-major pressures)
-        pressure, pressure_half = level_pressures(self.sigma.full, self.sigma.half, ps)
         return ColumnState(
             temperature=columns(g["T"]), humidity=columns(g["q"]), u=columns(g["u"]),
-            v=columns(g["v"]), pressure=pressure.T, pressure_half=pressure_half.T,
-            surface_pressure=ps,
+            v=columns(g["v"]), pressure=(self.sigma.full[:, None] * ps[None, :]).T,
+            pressure_half=(self.sigma.half[:, None] * ps[None, :]).T, surface_pressure=ps,
             sst=boundary["sst"].reshape(-1), insolation=boundary["insolation"].reshape(-1),
             latitude=self.lat2d.reshape(-1), longitude=self.lon2d.reshape(-1),
             time=seconds,
         )
 
     def scatter(self, x: np.ndarray) -> np.ndarray:
-        """(ncol, nlev) -> (nlev, nlat, nlon): a view of level-major tendencies (the
-        teacher's), else a level-major copy."""
-        if x.T.flags.c_contiguous:
-            return x.T.reshape(-1, *self.shape)
-        return levels_from_columns(x).reshape(-1, *self.shape)
+        """(ncol, nlev) -> (nlev, nlat, nlon)."""
+        return np.ascontiguousarray(x.T).reshape(-1, *self.shape)
 
     def call(self, scheme: ColumnPhysics, g: dict, seconds: float, dt: float
              ) -> tuple[PhysicsCall, dict[str, np.ndarray], dict]:
@@ -140,40 +135,3 @@ def diagnostic_names(scheme: ColumnPhysics) -> tuple[list[str], list[str]]:
         return [], []
     scalars = list(BUDGET_SCALARS) if protocol.closes_budgets(scheme) else []
     return [*SURFACE_FIELDS, "insolation"], scalars
-
-
-@numba.njit(cache=True, parallel=True)
-def level_pressures(full: np.ndarray, half: np.ndarray, ps: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Mid-level and interface pressures sigma * ps, Pa, level-major: (nlev, ncol) and
-    (nlev + 1, ncol), from sigma ``full`` (nlev,), ``half`` (nlev + 1,) and ps (ncol,) Pa.
-    One product per value: the bits of numpy's broadcast product, split between threads
-    by level."""
-    nlev, ncol = full.size, ps.size
-    pressure = np.empty((nlev, ncol))
-    pressure_half = np.empty((nlev + 1, ncol))
-    for k in numba.prange(2 * nlev + 1):
-        if k < nlev:
-            for i in range(ncol):
-                pressure[k, i] = full[k] * ps[i]
-        else:
-            for i in range(ncol):
-                pressure_half[k - nlev, i] = half[k - nlev] * ps[i]
-    return pressure, pressure_half
-
-
-TRANSPOSE_BLOCK = 64  # columns copied together: their profiles stay in L1 meanwhile
-
-
-@numba.njit(cache=True, parallel=True)
-def levels_from_columns(x: np.ndarray) -> np.ndarray:
-    """The level-major (nlev, ncol) copy of profiles x (ncol, nlev, any layout), blocks
-    of columns split between threads (np.ascontiguousarray(x.T), on every core)."""
-    ncol, nlev = x.shape
-    out = np.empty((nlev, ncol))
-    for b in numba.prange((ncol + TRANSPOSE_BLOCK - 1) // TRANSPOSE_BLOCK):
-        first, last = b * TRANSPOSE_BLOCK, min(ncol, (b + 1) * TRANSPOSE_BLOCK)
-        for k in range(nlev):
-            for i in range(first, last):
-                out[k, i] = x[i, k]
-    return out

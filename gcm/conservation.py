@@ -60,7 +60,7 @@ def physics_sources(grid: dict, tend: dict, thickness: np.ndarray, fraction: np.
 # weighted sum over the globe is one serial loop in a fixed order.
 @numba.njit(cache=True)
 def _totals_kernel(u, v, T, q, ps, phis, thickness, fraction):
-    column_water, column_enthalpy = _totals_columns(u, v, T, q, thickness)
+    column_water, column_enthalpy = _column_sums(u, v, T, q, u, v, thickness, True)
     nlat, nlon = ps.shape
     mass = water = energy = 0.0
     for j in range(nlat):
@@ -72,27 +72,9 @@ def _totals_kernel(u, v, T, q, ps, phis, thickness, fraction):
     return mass, water, energy
 
 
-@numba.njit(cache=True, parallel=True)
-def _totals_columns(u, v, T, q, thickness):
-    """Per column (nlat, nlon): sum_k q dsigma and sum_k (cp T + Lv q + (u^2+v^2)/2) dsigma."""
-    nlev, nlat, nlon = T.shape
-    column_water = np.empty((nlat, nlon))
-    column_enthalpy = np.empty((nlat, nlon))
-    for j in numba.prange(nlat):  # one parallel region: np.zeros would add its own
-        column_water[j] = 0.0
-        column_enthalpy[j] = 0.0
-        for k in range(nlev):
-            dp = thickness[k]
-            for i in range(nlon):
-                column_water[j, i] += q[k, j, i] * dp
-                column_enthalpy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i] + 0.5 * (
-                    u[k, j, i] ** 2 + v[k, j, i] ** 2)) * dp
-    return column_water, column_enthalpy
-
-
 @numba.njit(cache=True)
 def _sources_kernel(u, v, ps, dT, dq, du, dv, thickness, fraction):
-    column_water, column_energy = _sources_columns(u, v, dT, dq, du, dv, thickness)
+    column_water, column_energy = _column_sums(u, v, dT, dq, du, dv, thickness, False)
     nlat, nlon = ps.shape
     water = energy = 0.0
     for j in range(nlat):
@@ -104,10 +86,12 @@ def _sources_kernel(u, v, ps, dT, dq, du, dv, thickness, fraction):
 
 
 @numba.njit(cache=True, parallel=True)
-def _sources_columns(u, v, dT, dq, du, dv, thickness):
-    """Per column (nlat, nlon): sum_k dq dsigma and
-    sum_k (cp dT + Lv dq + u du + v dv) dsigma."""
-    nlev, nlat, nlon = dT.shape
+def _column_sums(u, v, T, q, du, dv, thickness, state):
+    """Per column (nlat, nlon), summed over the levels top down: sum_k q dsigma and, for
+    a ``state`` (du, dv unused), sum_k (cp T + Lv q + (u^2 + v^2)/2) dsigma, else, for
+    tendencies T, q, du, dv of the state's winds u, v, sum_k (cp T + Lv q + u du + v dv)
+    dsigma."""
+    nlev, nlat, nlon = T.shape
     column_water = np.empty((nlat, nlon))
     column_energy = np.empty((nlat, nlon))
     for j in numba.prange(nlat):  # one parallel region: np.zeros would add its own
@@ -116,9 +100,14 @@ def _sources_columns(u, v, dT, dq, du, dv, thickness):
         for k in range(nlev):
             dp = thickness[k]
             for i in range(nlon):
-                column_water[j, i] += dq[k, j, i] * dp
-                column_energy[j, i] += (CP * dT[k, j, i] + LV * dq[k, j, i]
-                                        + u[k, j, i] * du[k, j, i] + v[k, j, i] * dv[k, j, i]) * dp
+                column_water[j, i] += q[k, j, i] * dp
+                if state:
+                    column_energy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i] + 0.5 * (
+                        u[k, j, i] ** 2 + v[k, j, i] ** 2)) * dp
+                else:
+                    column_energy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i]
+                                            + u[k, j, i] * du[k, j, i]
+                                            + v[k, j, i] * dv[k, j, i]) * dp
     return column_water, column_energy
 
 

@@ -1,32 +1,12 @@
-"""The coupling's copies between the grid and the columns (gcm.column_coupling) against
-the numpy expressions they replace, bit for bit."""
+"""The coupling's scatter of column tendencies onto the grid (gcm.column_coupling): no
+copy for level-major tendencies (the teacher's), a level-major copy otherwise."""
 
 import numpy as np
-import pytest
 
-from gcm.column_coupling import ColumnCoupling, level_pressures, levels_from_columns
+from gcm.column_coupling import ColumnCoupling
 from gcm.conservation import area_fraction
 from gcm.gaussian_grid import gaussian_grid
 from gcm.sigma_coordinates import sigma_coordinates
-
-
-def test_pressures_are_numpys_broadcast_products():
-    rng = np.random.default_rng(0)
-    sigma = sigma_coordinates("frierson_l25", 25)
-    ps = rng.uniform(9.5e4, 1.03e5, 1000)
-    pressure, pressure_half = level_pressures(sigma.full, sigma.half, ps)
-    assert np.array_equal(pressure, sigma.full[:, None] * ps[None, :])
-    assert np.array_equal(pressure_half, sigma.half[:, None] * ps[None, :])
-
-
-@pytest.mark.parametrize("layout", ["C", "F", "strided"])
-def test_levels_from_columns_is_the_transposed_copy(layout):
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(1000, 7))  # 1000: not a whole number of blocks
-    x = {"C": x, "F": np.asfortranarray(x), "strided": rng.normal(size=(2000, 7))[::2]}[layout]
-    levels = levels_from_columns(x)
-    assert levels.flags.c_contiguous
-    assert np.array_equal(levels, np.ascontiguousarray(x.T))
 
 
 def test_scatter_copies_only_columns_that_are_not_level_major():
