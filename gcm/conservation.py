@@ -54,14 +54,20 @@ def physics_sources(grid: dict, tend: dict, thickness: np.ndarray, fraction: np.
                            tend["v"], thickness, fraction[:, 0])
 
 
-# A global sum's order must not depend on the number of threads, since the fixers act on
-# these totals and runs are bitwise reproducible on any thread count: the column sums
-# (each over the levels, top down) are split between threads by latitude, and the
-# weighted sum over the globe is one serial loop in a fixed order.
+# Serial loops: a sum's order must not depend on the number of threads, since the
+# fixers act on these totals and runs are bitwise reproducible on any thread count.
 @numba.njit(cache=True)
 def _totals_kernel(u, v, T, q, ps, phis, thickness, fraction):
-    column_water, column_enthalpy = _column_sums(u, v, T, q, u, v, thickness, True)
-    nlat, nlon = ps.shape
+    nlev, nlat, nlon = T.shape
+    column_water = np.zeros((nlat, nlon))
+    column_enthalpy = np.zeros((nlat, nlon))
+    for k in range(nlev):  # level-major, as the arrays are stored
+        dp = thickness[k]
+        for j in range(nlat):
+            for i in range(nlon):
+                column_water[j, i] += q[k, j, i] * dp
+                column_enthalpy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i] + 0.5 * (
+                    u[k, j, i] ** 2 + v[k, j, i] ** 2)) * dp
     mass = water = energy = 0.0
     for j in range(nlat):
         for i in range(nlon):
@@ -74,8 +80,16 @@ def _totals_kernel(u, v, T, q, ps, phis, thickness, fraction):
 
 @numba.njit(cache=True)
 def _sources_kernel(u, v, ps, dT, dq, du, dv, thickness, fraction):
-    column_water, column_energy = _column_sums(u, v, dT, dq, du, dv, thickness, False)
-    nlat, nlon = ps.shape
+    nlev, nlat, nlon = dT.shape
+    column_water = np.zeros((nlat, nlon))
+    column_energy = np.zeros((nlat, nlon))
+    for k in range(nlev):
+        dp = thickness[k]
+        for j in range(nlat):
+            for i in range(nlon):
+                column_water[j, i] += dq[k, j, i] * dp
+                column_energy[j, i] += (CP * dT[k, j, i] + LV * dq[k, j, i]
+                                        + u[k, j, i] * du[k, j, i] + v[k, j, i] * dv[k, j, i]) * dp
     water = energy = 0.0
     for j in range(nlat):
         for i in range(nlon):
@@ -83,32 +97,6 @@ def _sources_kernel(u, v, ps, dT, dq, du, dv, thickness, fraction):
             water += column_water[j, i] * weight
             energy += column_energy[j, i] * weight
     return water, energy
-
-
-@numba.njit(cache=True, parallel=True)
-def _column_sums(u, v, T, q, du, dv, thickness, state):
-    """Per column (nlat, nlon), summed over the levels top down: sum_k q dsigma and, for
-    a ``state`` (du, dv unused), sum_k (cp T + Lv q + (u^2 + v^2)/2) dsigma, else, for
-    tendencies T, q, du, dv of the state's winds u, v, sum_k (cp T + Lv q + u du + v dv)
-    dsigma."""
-    nlev, nlat, nlon = T.shape
-    column_water = np.empty((nlat, nlon))
-    column_energy = np.empty((nlat, nlon))
-    for j in numba.prange(nlat):  # one parallel region: np.zeros would add its own
-        column_water[j] = 0.0
-        column_energy[j] = 0.0
-        for k in range(nlev):
-            dp = thickness[k]
-            for i in range(nlon):
-                column_water[j, i] += q[k, j, i] * dp
-                if state:
-                    column_energy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i] + 0.5 * (
-                        u[k, j, i] ** 2 + v[k, j, i] ** 2)) * dp
-                else:
-                    column_energy[j, i] += (CP * T[k, j, i] + LV * q[k, j, i]
-                                            + u[k, j, i] * du[k, j, i]
-                                            + v[k, j, i] * dv[k, j, i]) * dp
-    return column_water, column_energy
 
 
 class Ledger:
