@@ -9,6 +9,7 @@ the spectral model at truncation T (the explicit advection's stability bound is 
 from __future__ import annotations
 
 import collections
+import math
 
 import numba
 import numpy as np
@@ -46,6 +47,34 @@ class BlowUpCheck:
         return ModelBlowUpError(
             f"the model state became non-finite ({field}) at step {step}, "
             f"model time {time}; output written before this step is kept" + hint)
+
+
+def all_finite(arrays) -> bool:
+    """Whether every value of the float or complex ``arrays`` is finite: one read of
+    each, no temporaries (np.isfinite(x).all() writes a mask and reads it again; ~3x
+    slower on a T42L25 state, whose check runs every step)."""
+    return _all_finite(tuple(_real_values(x) for x in arrays))
+
+
+def _real_values(x: np.ndarray) -> np.ndarray:
+    """x's values as one flat float64 array (a complex value as two), a view if it can."""
+    x = np.ascontiguousarray(x)
+    if x.dtype != np.float64 and x.dtype != np.complex128:
+        x = x.astype(np.complex128 if np.iscomplexobj(x) else np.float64)
+    return x.reshape(-1).view(np.float64)
+
+
+@numba.njit(cache=True)
+def _all_finite(arrays):
+    """False if any value of the flat float64 ``arrays`` (a tuple) is NaN or inf; the
+    or-reduction over a whole array has no branch to break its vectorization."""
+    for x in arrays:
+        bad = False
+        for i in range(x.size):
+            bad |= not math.isfinite(x[i])
+        if bad:
+            return False
+    return True
 
 
 def nonfinite_arrays(levels: dict) -> list[str]:

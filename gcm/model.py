@@ -23,7 +23,7 @@ import xarray as xr
 
 from gcm import constants as const
 from gcm import initial_conditions
-from gcm.blow_up import BlowUpCheck, ModelBlowUpError, nonfinite_arrays
+from gcm.blow_up import BlowUpCheck, ModelBlowUpError, all_finite, nonfinite_arrays
 from gcm.column_coupling import ColumnCoupling, PhysicsCall, diagnostic_names
 from gcm.config import ModelConfig, PhysicsConfig
 from gcm.conservation import (
@@ -37,7 +37,7 @@ from gcm.conservation import (
 )
 from gcm.dynamics import SpectralDynamics
 from gcm.gaussian_grid import gaussian_grid
-from gcm.moisture import fill_negative_humidity
+from gcm.moisture import fill_negative_humidity, hole_filling_tendency
 from gcm.old_level_grid import OldLevelGrid
 from gcm.physics import column as protocol
 from gcm.physics.column import ColumnPhysics, ColumnState
@@ -219,8 +219,11 @@ class Model:
 
     def check_finite(self) -> None:
         """Raise ModelBlowUpError if any prognostic field holds NaN or inf."""
-        for state in (self.old, self.now):
-            if state is not None and (bad := state.first_nonfinite()):
+        states = [s for s in (self.old, self.now) if s is not None]
+        if all_finite([x for s in states for x in s.arrays().values()]):
+            return
+        for state in states:
+            if bad := state.first_nonfinite():
                 self._raise_blow_up(bad)
 
     # ----------------------------------------------------------------- physics
@@ -298,8 +301,7 @@ class Model:
         if self.config.dynamics.hole_filling:
             filled, moved = fill_negative_humidity(g["q"], *self._air_mass_factors(g["ps"]))
             if filled is not g["q"]:
-                forcing["q"] = np.subtract(filled, g["q"])
-                forcing["q"] /= dt_phys
+                forcing["q"] = hole_filling_tendency(filled, g["q"], dt_phys)
             g["q"] = filled
             diagnostics["hole_filling"] = moved / dt_phys
         water_source = energy_source = 0.0

@@ -72,3 +72,25 @@ def _clip_and_scale(q, factor):
             x = q[k, i]
             out[k, i] = 0.0 if x < 0.0 else x * factor
     return out
+
+
+def hole_filling_tendency(filled: np.ndarray, q: np.ndarray, dt: float) -> np.ndarray:
+    """The humidity tendency (filled - q) / dt, kg kg-1 s-1, of hole filling over the
+    interval dt (s); filled and q as fill_negative_humidity's, (nlev, nlat, nlon)."""
+    if filled.shape != q.shape:
+        raise ValueError(f"hole filling tendency: filled {filled.shape} and q {q.shape} differ")
+    nlev = q.shape[0]
+    return _difference_over(np.ascontiguousarray(filled).reshape(nlev, -1),
+                            np.ascontiguousarray(q).reshape(nlev, -1), dt).reshape(q.shape)
+
+
+@numba.njit(cache=True)
+def _difference_over(a, b, dt):
+    """(a - b) / dt, (nlev, npts): one subtraction and one division per value, the bits of
+    numpy's, in one pass instead of numpy's two. Serial: a parallel region this small
+    (0.1 ms at T42L25) loses more than it saves whenever another process holds a core."""
+    out = np.empty_like(a)
+    for k in range(a.shape[0]):
+        for i in range(a.shape[1]):
+            out[k, i] = (a[k, i] - b[k, i]) / dt
+    return out

@@ -1,5 +1,8 @@
 """Shared fixtures: small model configurations that run in seconds."""
 
+import contextlib
+
+import numba
 import pytest
 
 from gcm.config import ModelConfig
@@ -21,3 +24,14 @@ def small_config(kind="rest", truncation=21, levels=8, scheme="none", step_minut
 @pytest.fixture
 def make_config():
     return small_config
+
+
+@contextlib.contextmanager
+def numba_threads(count: int):
+    """Run the block with numba's parallel loops on ``count`` threads."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(count)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

@@ -1,10 +1,10 @@
 """Hole filling (gcm.moisture): non-negative humidity with the global water unchanged."""
 
-import numba
 import numpy as np
 import pytest
+from conftest import numba_threads
 
-from gcm.moisture import fill_negative_humidity
+from gcm.moisture import fill_negative_humidity, hole_filling_tendency
 
 
 def humid_field(seed=0, shape=(6, 8, 16)):
@@ -42,12 +42,8 @@ def test_nothing_negative_returns_the_field_itself():
 
 def test_the_result_does_not_depend_on_the_number_of_threads():
     q, layer_mass, point_weight = humid_field(seed=3, shape=(25, 32, 64))
-    threads = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with numba_threads(1):
         one, moved_one = fill_negative_humidity(q, layer_mass, point_weight)
-    finally:
-        numba.set_num_threads(threads)
     many, moved_many = fill_negative_humidity(q, layer_mass, point_weight)
     assert np.array_equal(one, many) and moved_one == moved_many
 
@@ -65,3 +61,13 @@ def test_mismatched_masses_are_named():
     q, layer_mass, point_weight = humid_field()
     with pytest.raises(ValueError, match="layer_mass"):
         fill_negative_humidity(q, layer_mass[:-1], point_weight)
+
+
+def test_the_tendency_has_the_bits_of_numpys():
+    q, layer_mass, point_weight = humid_field(seed=4, shape=(25, 32, 64))
+    filled, _ = fill_negative_humidity(q, layer_mass, point_weight)
+    tendency = hole_filling_tendency(filled, q, 2400.0)
+    assert np.any(tendency != 0.0)
+    assert np.array_equal(tendency, (filled - q) / 2400.0)
+    with pytest.raises(ValueError, match=r"filled \(25, 32, 64\) and q \(25, 32, 63\)"):
+        hole_filling_tendency(filled, q[..., :-1], 2400.0)
