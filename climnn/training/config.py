@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def load_train_config(path: str | Path, **overrides) -> TrainConfig:
         raise ConfigError(f"{path}: training configuration file not found")
     try:
         data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: a date YAML cannot build
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     for dotted, value in overrides.items():
         node = data
@@ -170,19 +171,38 @@ def _check_range(source: str, key: str, value) -> list:
         dates = [_iso_date(source, key, v) for v in value]
         if not dates[0] < dates[1]:
             _fail(source, key, f"end {value[1]} is not after start {value[0]}")
-        return [d.isoformat() for d in dates]
+        return [iso_text(d) for d in dates]
     _fail(source, key, f"expected two fractions or two ISO dates, got {value!r}")
 
 
-def _iso_date(source: str, key: str, value) -> datetime.datetime:
-    if isinstance(value, datetime.datetime):
-        return value
+ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?")
+
+
+def iso_fields(text: str) -> tuple[int, ...] | None:
+    """'YYYY-MM-DD[THH:MM[:SS]]' -> (year, month, day, hour, minute, second), or None.
+    Any year, 0000 included (model calendars start there; Python's datetime cannot)."""
+    match = ISO_DATE.fullmatch(text.strip())
+    if match is None:
+        return None
+    fields = tuple(int(v or 0) for v in match.groups())
+    limits = ((1, 12), (1, 31), (0, 23), (0, 59), (0, 59))
+    ok = all(low <= v <= high for v, (low, high) in zip(fields[1:], limits, strict=True))
+    return fields if ok else None
+
+
+def iso_text(fields: tuple[int, ...]) -> str:
+    """(year, month, day, hour, minute, second) -> 'YYYY-MM-DDTHH:MM:SS'."""
+    year, month, day, hour, minute, second = fields
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _iso_date(source: str, key: str, value) -> tuple[int, ...]:
     if isinstance(value, datetime.date):
-        return datetime.datetime(value.year, value.month, value.day)
-    try:
-        return datetime.datetime.fromisoformat(value)
-    except ValueError:
-        _fail(source, key, f"{value!r} is not an ISO date (YYYY-MM-DD[THH:MM])")
+        value = value.isoformat()
+    fields = iso_fields(value)
+    if fields is None:
+        _fail(source, key, f"{value!r} is not an ISO date (YYYY-MM-DD[THH:MM[:SS]])")
+    return fields
 
 
 def _check_disjoint(source: str, split: SplitConfig) -> None:

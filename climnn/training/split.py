@@ -7,11 +7,9 @@ step belongs to at most one split, so no column of a time step is seen by two of
 
 from __future__ import annotations
 
-import datetime
-
 import numpy as np
 
-from climnn.training.config import SPLITS, SplitConfig
+from climnn.training.config import SPLITS, SplitConfig, iso_fields, iso_text
 from gcm.config import ConfigError
 
 
@@ -38,8 +36,7 @@ def split_times(split: SplitConfig, times: np.ndarray, source: str = "config") -
 
 def _as_time(iso: str, like):
     """ISO text -> a time comparable with ``like`` (a cftime datetime or numpy datetime64)."""
-    when = datetime.datetime.fromisoformat(iso)
+    fields = iso_fields(iso)
     if isinstance(like, np.datetime64):
-        return np.datetime64(when)
-    return type(like)(when.year, when.month, when.day, when.hour, when.minute, when.second,
-                      calendar=like.calendar)
+        return np.datetime64(iso_text(fields))
+    return type(like)(*fields, calendar=like.calendar)
