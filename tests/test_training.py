@@ -2,7 +2,12 @@
 network that learns the synthetic stores' made-up physics, bitwise resume, and one clear
 message for each bad input with nothing overwritten."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -122,6 +127,31 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(store, tmp_path):
         *((tmp_path / d / METRICS).read_text().splitlines() for d in ("straight", "stopped")),
         strict=True)]
     assert all(a.split('"samples_per_s"')[0] == b.split('"samples_per_s"')[0] for a, b in same)
+
+
+def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(store, tmp_path):
+    text = ("model: {hidden_layers: 2, width: 64}\noptimizer: {epochs: 5, batch_size: 32, "
+            "buffer_size: 2048, schedule: cosine, lr: 3.0e-3}\n")
+    path = write(tmp_path, text)
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "climnn.cli", "train", str(path), "--data", str(store),
+               "--out", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / CHECKPOINT).exists() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = len((out / METRICS).read_text().splitlines())
+    assert finished < 5  # killed during the run
+    assert main(["train", str(path), "--data", str(store), "--out", str(out), "--resume",
+                 "--quiet"]) == 0
+    train(load_train_config(path), store, tmp_path / "straight", progress=False)
+    straight, resumed = (weights(tmp_path / d / CHECKPOINT) for d in ("straight", "killed"))
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
 
 
 # --------------------------------------------------------------------------- configuration
