@@ -82,9 +82,8 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def load_train_config(path: str | Path, **overrides) -> TrainConfig:
-    """Read a YAML training file into a checked TrainConfig; ``overrides`` are dotted keys
-    (``{"optimizer.epochs": 3}``)."""
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a YAML training file into a checked TrainConfig."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: training configuration file not found")
@@ -92,12 +91,6 @@ def load_train_config(path: str | Path, **overrides) -> TrainConfig:
         data = yaml.safe_load(path.read_text()) or {}
     except (yaml.YAMLError, ValueError) as err:  # ValueError: a date YAML cannot build
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    for dotted, value in overrides.items():
-        node = data
-        *parents, last = dotted.split(".")
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[last] = value
     return train_config_from_dict(data, str(path))
 
 

@@ -135,18 +135,20 @@ def _layouts(config: TrainConfig, store: Path):
 
 
 def _check_out(out: Path, record: dict, resume: bool) -> None:
-    """--out must be new or empty (a fresh run) or hold this very training (resume)."""
-    held = out / RECORD
+    """--out must be new, empty or a training that never finished an epoch (a fresh run),
+    or hold this very training (resume)."""
+    held, started = out / RECORD, (out / CHECKPOINT).exists()
     if not resume:
-        if held.exists():
-            raise FileExistsError(f"{out} holds a training already ({RECORD}); continue it with "
-                                  f"--resume or choose another --out (nothing was written)")
-        if out.exists() and any(out.iterdir()):
+        if started:
+            raise FileExistsError(f"{out} holds a training already ({CHECKPOINT}); continue it "
+                                  f"with --resume or choose another --out (nothing was written)")
+        if not held.exists() and out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} is not empty and holds no training; choose another "
                                   f"--out (nothing was written)")
         return
-    if not (out / CHECKPOINT).exists() or not held.exists():
-        raise FileNotFoundError(f"{out}: nothing to resume (no {RECORD} and {CHECKPOINT})")
+    if not started or not held.exists():
+        raise FileNotFoundError(f"{out}: nothing to resume (no {RECORD} and {CHECKPOINT} of a "
+                                f"finished epoch); start the training without --resume")
     before = json.loads(held.read_text())
     for key in ("input_layout", "output_layout"):
         if before[key] != record[key]:
