@@ -15,13 +15,14 @@ import pytest
 import torch
 import xarray as xr
 import zarr
+from test_data_schema import NLEV, make_dataset
 
 from climnn.cli import main
 from climnn.data import DatasetError, compute_statistics
 from climnn.data.convert import convert_cbrain
 from climnn.data.loader import ColumnDataset
 from climnn.data.synthetic import spcam_file
-from climnn.models import build_model
+from climnn.models import build_model, column_geometry
 from climnn.training.config import load_train_config, train_config_from_dict
 from climnn.training.split import split_times
 from climnn.training.trainer import BEST, CHECKPOINT, METRICS, train
@@ -70,7 +71,7 @@ def held_out_r2(config, store, out=None) -> tuple[float, dict]:
                          batch_size=10**6, input_normalization="maxrs")
     (x, y), = list(test)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, x.shape[1], y.shape[1])
+    model = build_model(config.model, test.input_layout, test.output_layout)
     if out is not None:
         model.load_state_dict(weights(out / BEST))
     with torch.no_grad():
@@ -273,3 +274,66 @@ def test_maxrs_inputs_are_centred_and_divided_by_range_or_variable_std(store):
         expected = (values - values.mean(0)) / np.maximum(spread, values.std())
         np.testing.assert_allclose(x[:, where].numpy(), expected, atol=2e-5, err_msg=name)
     assert np.abs(x.numpy()).max() <= 1.0 + 1e-5  # |x - mean| never exceeds the range
+
+
+# --------------------------------------------------------------------------- constrained
+
+
+CONSTRAINED_OUTPUTS = ["TPHYSTND", "PHQ", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT", "SHF", "LHF"]
+
+
+@pytest.fixture(scope="module")
+def budget_store(tmp_path_factory):
+    """make_dataset's store: SHF and LHF among the outputs, convention "included"."""
+    from climnn.data import write_store
+
+    path = write_store(make_dataset(ntime=10, ncol=40), tmp_path_factory.mktemp("b") / "d.zarr")
+    compute_statistics(path)
+    return path
+
+
+def budget_residuals(layout, normalized, store):
+    """Energy (W m-2) and water (W m-2, x Lv) residuals of normalized outputs, float64, and
+    the size of the largest term of each budget."""
+    from gcm.constants import CP, GRAVITY, LV
+
+    phys = layout.denormalize(normalized)
+    f = {name: phys[:, s] for name, s in layout.slices.items()}
+    ps = xr.open_zarr(store, consolidated=False)
+    ds = ps.stack(sample=("time", "column"))
+    dp = (np.diff(ds["hyai"].values)[:, None] * float(ds["P0"]) + np.diff(ds["hybi"].values)[
+        :, None] * ds["PS"].values[None, :]).T
+    heat, moist = CP * f["TPHYSTND"] * dp / GRAVITY, LV * f["PHQ"] * dp / GRAVITY
+    energy = (heat.sum(1) + moist.sum(1) - (f["FSNT"] - f["FSNS"] - f["FLNT"] + f["FLNS"]
+              + f["SHF"] + f["LHF"])[:, 0])
+    water = moist.sum(1) - (f["LHF"] - LV * f["PRECT"])[:, 0]
+    return energy, water, np.abs(heat).max(), np.abs(moist).max()
+
+
+def test_constrained_outputs_close_both_budgets_to_float32_round_off(budget_store, tmp_path):
+    config = small_config(model={"kind": "constrained"}, optimizer={"epochs": 2},
+                          data={"outputs": CONSTRAINED_OUTPUTS})
+    train(config, budget_store, tmp_path / "run", progress=False)
+    data = ColumnDataset(budget_store, outputs=CONSTRAINED_OUTPUTS, shuffle=False,
+                         batch_size=10**6, input_normalization="maxrs")
+    (x, y), = list(data)
+    model = build_model(config.model, data.input_layout, data.output_layout,
+                        column_geometry(budget_store))
+    model.load_state_dict(weights(tmp_path / "run" / CHECKPOINT))
+    with torch.no_grad():
+        predicted = model(x).numpy()
+    energy, water, heat, moist = budget_residuals(data.output_layout, predicted, budget_store)
+    eps = np.finfo(np.float32).eps * 10 * NLEV
+    print(f"largest residuals: energy {np.abs(energy).max():.3g} W m-2 (terms up to "
+          f"{heat:.3g}), water {np.abs(water).max():.3g} W m-2 (terms up to {moist:.3g})")
+    assert np.abs(energy).max() < eps * heat and np.abs(water).max() < eps * moist
+    data_energy, data_water, _, _ = budget_residuals(data.output_layout, y.numpy(),
+                                                     budget_store)
+    assert np.abs(data_energy).max() > 1e3 * eps * heat  # the random data do not close
+
+
+def test_constrained_model_names_the_outputs_it_needs(budget_store, tmp_path):
+    config = small_config(model={"kind": "constrained"})
+    with pytest.raises(ValueError, match=r"needs input PS and outputs .*lacks \['SHF', 'LHF'\]"):
+        train(config, budget_store, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

@@ -35,12 +35,3 @@ class SeedMLP(torch.nn.Sequential):
             size = width
         layers.append(torch.nn.Linear(size, n_out))
         super().__init__(*layers)
-
-
-def build_model(config, n_in: int, n_out: int) -> torch.nn.Module:
-    """The network a ``climnn.training.config.NetworkConfig`` names, for vectors of n_in and
-    n_out entries."""
-    if config.kind == "seed_mlp":
-        return SeedMLP(n_in, n_out, config.hidden_layers, config.width, config.activation,
-                       config.leaky_slope)
-    raise ValueError(f"model.kind {config.kind!r} is not built yet")

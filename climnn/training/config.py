@@ -20,7 +20,7 @@ import yaml
 
 from gcm.config import ConfigError, _check_choice, _fail, from_dict
 
-MODEL_KINDS = ("seed_mlp",)  # "constrained" (Beucler et al. 2021) comes in a later step
+MODEL_KINDS = ("seed_mlp", "constrained")  # constrained: Beucler et al. 2021
 ACTIVATIONS = ("leaky_relu", "relu", "tanh", "gelu")
 LOSSES = ("mse", "mae")  # "mse_budget" comes with the budget layer
 SCHEDULES = ("constant", "step", "cosine")

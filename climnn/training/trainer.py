@@ -27,7 +27,7 @@ import xarray as xr
 from climnn.data.loader import ColumnDataset, vector_layouts
 from climnn.data.schema import DatasetError
 from climnn.extras import import_torch
-from climnn.models import build_model
+from climnn.models import build_model, column_geometry
 from climnn.training.config import TrainConfig, train_config_from_dict
 from climnn.training.split import split_times
 from gcm.io.atomic import atomic_path, write_json
@@ -89,7 +89,7 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     train_set, valid_set = _datasets(config, store, splits)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
-    model = build_model(config.model, layouts[0].size, layouts[1].size).to(device)
+    model = build_model(config.model, *layouts, column_geometry(store)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     state = LoopState(history=[])
     if resume:
