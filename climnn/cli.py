@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     bench.add_argument("--quick", action="store_true",
                        help="fewer steps and no spin-up (noisier, earlier-state figures)")
+    from climnn.training.command import add_train_command
+
+    add_train_command(sub)
     return parser
 
 
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stats": command_stats, "generate": command_generate}
     try:
         args = build_parser().parse_args(argv)
-        return handlers[args.command](args)
+        return handlers.get(args.command, getattr(args, "handler", None))(args)
     except ModelBlowUpError as err:
         print(f"climnn: error: {err}", file=sys.stderr)
         return 3

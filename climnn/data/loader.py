@@ -8,7 +8,10 @@ LHFLX; outputs TPHYSTND, PHQ, FSNT, FSNS, FLNT, FLNS, PRECT, each of U, FSNT, FS
 FLNS, PRECT only when the store has it (ClimSim stores have no FSNT, FLNT).
 
 Normalization comes from the store's ``stats`` group (``climnn stats STORE``): inputs
-``(x - mean) / std`` per level, outputs ``x * scale`` with the seed network's output scales
+``(x - mean) / std`` per level (``input_normalization="std"``), or as the seed network
+(CBRAIN's "maxrs", ``"maxrs"``): ``(x - mean) / max(max - min, std of the variable over all
+levels)``, which keeps levels where a variable barely varies (stratospheric humidity) from
+being blown up; outputs ``x * scale`` with the seed network's output scales
 recorded there (``climnn.data.stats.output_scales``: heating x cp, moistening x L, ...).
 :class:`VectorLayout` holds where each variable sits and how it is normalized, so that
 training and export use the same numbers.
@@ -36,12 +39,14 @@ from climnn.extras import import_torch
 
 torch = import_torch("climnn.data.loader (training batches)")
 
-__all__ = ["SEED_INPUTS", "SEED_OUTPUTS", "ColumnDataset", "VectorLayout", "seed_variables",
-           "shuffled_batches", "vector_layouts"]
+__all__ = ["INPUT_NORMALIZATIONS", "SEED_INPUTS", "SEED_OUTPUTS", "ColumnDataset",
+           "VectorLayout", "seed_variables", "shuffled_batches", "vector_layouts"]
 
 #: Input and output variables of the seed network, in vector order.
 SEED_INPUTS = ("T", "Q", "U", "V", "PS", "SOLIN", "SHFLX", "LHFLX")
 SEED_OUTPUTS = ("TPHYSTND", "PHQ", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT")
+#: Input normalizations: per-level std, or the seed network's max(range, variable-wide std).
+INPUT_NORMALIZATIONS = ("std", "maxrs")
 #: Variables of the default vectors that are left out when the store lacks them.
 OPTIONAL_IN_DEFAULTS = frozenset({"U", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT"})
 #: A standard deviation at most this fraction of |mean| (float32 round-off, or exactly
@@ -109,6 +114,7 @@ def vector_layouts(
     *,
     check_values: bool = True,
     levels: int | None = None,
+    input_normalization: str = "std",
 ) -> tuple[VectorLayout, VectorLayout]:
     """Validate the store and return the (input, output) layouts of its samples.
 
@@ -116,11 +122,15 @@ def vector_layouts(
         SEED_INPUTS and SEED_OUTPUTS the store has)
     check_values : False skips the validator's pass over every value (a store checked before)
     levels : the number of levels the caller expects (e.g. a network's), or None for any
+    input_normalization : "std" or "maxrs" (the seed network's), see the module docstring
 
     Raises DatasetError naming the store and the variable when one is missing, has the
     wrong role, or has no statistics (then: run ``climnn stats STORE``).
     """
     path = Path(store)
+    if input_normalization not in INPUT_NORMALIZATIONS:
+        raise ValueError(f"input_normalization {input_normalization!r} is not one of "
+                         f"{list(INPUT_NORMALIZATIONS)}")
     ds = validate_store(path, require_outputs=False, check_values=check_values, levels=levels)
     default_inputs, default_outputs = seed_variables(ds.data_vars)
     inputs = default_inputs if inputs is None else tuple(inputs)
@@ -130,7 +140,7 @@ def vector_layouts(
     stats = load_statistics(path)
     nlev = ds.sizes["lev"]
     return (
-        _layout(path, inputs, stats, nlev, _input_normalization),
+        _layout(path, inputs, stats, nlev, _INPUT_NORMALIZATION[input_normalization]),
         _layout(path, outputs, stats, nlev, _output_normalization),
     )
 
@@ -189,6 +199,25 @@ def _input_normalization(path: Path, stats, name: str,
     return mean, np.where(flat, 1.0, 1.0 / np.where(flat, 1.0, std))
 
 
+def _maxrs_normalization(path: Path, stats, name: str,
+                         size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, 1 / max(max - min, std over all levels)) per level (``size`` of them), as
+    CBRAIN's "maxrs"; 1 where that is round-off of the mean (constant data). The
+    variable-wide std combines the per-level ones: every level has the same samples, so
+    var = mean_k(std_k^2) + var_k(mean_k)."""
+    mean = _statistic(path, stats, f"{name}_mean", size)
+    std = _statistic(path, stats, f"{name}_std", size)
+    spread = (_statistic(path, stats, f"{name}_max", size)
+              - _statistic(path, stats, f"{name}_min", size))
+    overall = np.sqrt(np.mean(std**2) + np.var(mean))
+    scale = np.maximum(spread, overall)
+    flat = scale <= STD_FLOOR * np.abs(mean)
+    return mean, np.where(flat, 1.0, 1.0 / np.where(flat, 1.0, scale))
+
+
+_INPUT_NORMALIZATION = {"std": _input_normalization, "maxrs": _maxrs_normalization}
+
+
 def _output_normalization(path: Path, stats, name: str, size: int) -> tuple[float, np.ndarray]:
     """(0, scale): the seed network's energy units, no centring (one scale a variable)."""
     return 0.0, _statistic(path, stats, f"{name}_scale", None)
@@ -211,6 +240,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         among readers) in groups of max(1, read_samples // ncol) consecutive entries of
         ``times``, since one zarr request for several chunks costs little more than for one
     check_values : passed to ``validate_store``; False skips the pass over every value
+    input_normalization : "std" (default) or "maxrs", the seed network's (module docstring)
     shard : (index, count) of this process among ``count`` readers that split the time
         steps; None: torch.distributed's (rank, world size) when initialized, else (0, 1).
         Readers may get one read (read_samples) more or fewer than each other.
@@ -238,6 +268,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         check_values: bool = True,
         shard: tuple[int, int] | None = None,
         levels: int | None = None,
+        input_normalization: str = "std",
     ):
         super().__init__()
         if batch_size < 1 or buffer_size < 1:
@@ -245,7 +276,8 @@ class ColumnDataset(torch.utils.data.IterableDataset):
                              f"{batch_size}, {buffer_size}")
         self.store = Path(store)
         self.input_layout, self.output_layout = vector_layouts(
-            self.store, inputs, outputs, check_values=check_values, levels=levels)
+            self.store, inputs, outputs, check_values=check_values, levels=levels,
+            input_normalization=input_normalization)
         group = zarr.open_group(self.store, mode="r")
         ntime, self.ncol = group[self.input_layout.names[0]].shape[:2]
         self.times = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)

@@ -1,0 +1,99 @@
+"""The architecture-constrained network (Beucler et al. 2021, PRL): budgets closed by design.
+
+A seed MLP predicts every normalized output but two; those two are then computed from the
+column budgets of ``data/README.md`` (DESIGN.md), so that the outputs close both to the
+round-off of their float32 values, whatever the weights:
+
+    water:   PRECT = LHF / Lv - sum_k PHQ_k dp_k / g
+    energy:  TPHYSTND at the lowest level = [(FSNT - FSNS) - (FLNT - FLNS) + SHF + LHF
+             - sum_k Lv PHQ_k dp_k / g - sum_{k < K} cp TPHYSTND_k dp_k / g] g / (cp dp_K)
+
+dp_k = (hyai_{k+1} - hyai_k) P0 + (hybi_{k+1} - hybi_k) PS with PS taken from the inputs.
+Stores of the "excluded" convention (ClimSim) drop SHF + LHF and LHF / Lv. The budgets are
+computed in float64.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from climnn.extras import import_torch
+from climnn.models.seed_mlp import SeedMLP
+from gcm.constants import CP, GRAVITY, LV
+
+torch = import_torch("climnn.models (the networks)")
+
+#: Outputs the budgets need (SHF and LHF only in the "included" convention).
+BUDGET_OUTPUTS = ("TPHYSTND", "PHQ", "PRECT", "FSNT", "FSNS", "FLNT", "FLNS")
+SURFACE_FLUXES = ("SHF", "LHF")
+
+
+def column_geometry(store: str | Path) -> dict:
+    """hyai, hybi (nlev + 1,), P0 (Pa) and the surface-flux convention of a store."""
+    ds = xr.open_zarr(store, consolidated=False)
+    return {"hyai": ds["hyai"].values.astype(np.float64),
+            "hybi": ds["hybi"].values.astype(np.float64), "p0": float(ds["P0"].values),
+            "convention": ds.attrs["surface_flux_convention"]}
+
+
+class BudgetConstrainedMLP(torch.nn.Module):
+    """forward: normalized inputs (batch, n_in) float32 -> normalized outputs (batch, n_out)
+    float32 whose PRECT and lowest-level TPHYSTND close the water and energy budgets.
+
+    input_layout, output_layout : climnn.data.loader.VectorLayout of the vectors
+    geometry : :func:`column_geometry` of the store
+    """
+
+    def __init__(self, input_layout, output_layout, geometry: dict, hidden_layers: int = 9,
+                 width: int = 256, activation: str = "leaky_relu", slope: float = 0.3):
+        super().__init__()
+        included = geometry["convention"] == "included"
+        needed = BUDGET_OUTPUTS + (SURFACE_FLUXES if included else ())
+        missing = [n for n in needed if n not in output_layout.names]
+        if "PS" not in input_layout.names or missing:
+            raise ValueError(f"model.kind 'constrained' needs input PS and outputs {list(needed)}"
+                             f" (store convention {geometry['convention']!r}); data lacks "
+                             f"{missing or ['PS']}: list them in data.inputs / data.outputs")
+        out = output_layout.slices
+        self.slices = {n: (out[n].start, out[n].stop) for n in needed}
+        self.included = included
+        self.ps_index = input_layout.slices["PS"].start
+        self.ps_shift = float(input_layout.shift[self.ps_index])
+        self.ps_factor = float(input_layout.factor[self.ps_index])
+        computed = [out["PRECT"].start, out["TPHYSTND"].stop - 1]
+        free = [i for i in range(output_layout.size) if i not in computed]
+        self.register_buffer("free", torch.tensor(free))
+        self.register_buffer("computed", torch.tensor(computed))
+        self.register_buffer("factor", torch.tensor(output_layout.factor, dtype=torch.float64))
+        self.register_buffer("dhyai", torch.tensor(np.diff(geometry["hyai"]) * geometry["p0"]))
+        self.register_buffer("dhybi", torch.tensor(np.diff(geometry["hybi"])))
+        self.net = SeedMLP(input_layout.size, len(free), hidden_layers, width, activation,
+                           slope)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        y = x.new_zeros((n, self.factor.numel()), dtype=torch.float64)
+        y = y.index_copy(1, self.free, self.net(x).double())
+        phys = y / self.factor
+
+        def field(name):
+            start, stop = self.slices[name]
+            return phys[:, start:stop]
+
+        ps = x[:, self.ps_index].double() / self.ps_factor + self.ps_shift
+        dp = self.dhyai + self.dhybi * ps[:, None]  # (batch, nlev), Pa
+        heating, moistening = field("TPHYSTND"), field("PHQ")
+        water = (moistening * dp).sum(1) / GRAVITY  # kg m-2 s-1
+        energy = (field("FSNT") - field("FSNS") - field("FLNT") + field("FLNS"))[:, 0]
+        evaporation = torch.zeros_like(water)
+        if self.included:
+            energy = energy + field("SHF")[:, 0] + field("LHF")[:, 0]
+            evaporation = field("LHF")[:, 0] / LV
+        above = (CP * heating[:, :-1] * dp[:, :-1]).sum(1) / GRAVITY  # W m-2
+        bottom = (energy - LV * water - above) * GRAVITY / (CP * dp[:, -1])
+        precipitation = evaporation - water
+        values = torch.stack([precipitation, bottom], 1) * self.factor[self.computed]
+        return y.index_copy(1, self.computed, values).float()

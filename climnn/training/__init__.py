@@ -1,0 +1,1 @@
+"""Offline training of column-physics emulators: configuration, loop, command (issue 12)."""

@@ -1,0 +1,40 @@
+"""``climnn train CONFIG --data STORE --out DIR [--epochs N] [--resume]``: the subcommand.
+
+:func:`add_train_command` adds its parser to ``climnn``'s subparsers and sets the handler
+(``args.handler``), so that ``climnn.cli`` registers it in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_train_command(sub) -> argparse.ArgumentParser:
+    """Add ``train`` to the subparsers ``sub``; its handler is ``args.handler``."""
+    train = sub.add_parser("train", help="train a network on a column dataset (offline)")
+    train.add_argument("config", type=Path, help="training YAML (run/train.yaml)")
+    train.add_argument("--data", type=Path, required=True, help="a climnn zarr store with stats")
+    train.add_argument("--out", type=Path, required=True, help="the training directory")
+    train.add_argument("--epochs", type=int, help="total epochs (default: optimizer.epochs)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the training in --out from its last checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=command_train)
+    return train
+
+
+def command_train(args) -> int:
+    from climnn.training.config import load_train_config
+    from climnn.training.trainer import train
+
+    config = load_train_config(args.config)
+    last = train(config, args.data, args.out, epochs=args.epochs, resume=args.resume,
+                 progress=not args.quiet)
+    if last:
+        print(f"{args.out}: epoch {last['epoch']}, train loss {last['train_loss']:.4g}, "
+              f"validation loss {last['validation_loss']:.4g}, "
+              f"{last['samples_per_s']:.0f} samples/s")
+    else:
+        print(f"{args.out}: nothing left to train")
+    return 0

@@ -1,0 +1,270 @@
+"""The training loop: Adam on a column dataset's time split, checkpoints every epoch, resume.
+
+A training directory holds ``train.json`` (the configuration, the store and both vector
+layouts: variables, levels and normalization), ``checkpoint.pt`` (the last finished epoch:
+weights, Adam's state, the loop's counters and the random states of torch, numpy and
+Python), ``best.pt`` (the weights of the best validation loss) and ``metrics.jsonl`` (one
+line an epoch: train and validation loss, learning rate, samples/s). Every file is written
+atomically (``gcm.io.atomic``), so a kill leaves the previous epoch's complete files.
+
+Resuming gives the same weights, bit for bit, as a run that was never stopped: the data
+order of an epoch depends only on (seed, epoch) (``ColumnDataset.set_epoch``), the
+learning rate only on the epoch, and batches are read in the training process in order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from climnn.data.loader import ColumnDataset, vector_layouts
+from climnn.data.schema import DatasetError
+from climnn.extras import import_torch
+from climnn.models import build_model, column_geometry
+from climnn.training.config import TrainConfig, train_config_from_dict
+from climnn.training.split import split_times
+from gcm.io.atomic import atomic_path, write_json
+
+torch = import_torch("climnn.training (training)")
+
+RECORD, CHECKPOINT, BEST, METRICS = "train.json", "checkpoint.pt", "best.pt", "metrics.jsonl"
+VALIDATION_BATCH = 8192  # samples of a validation batch: memory only, not the result
+
+
+@dataclass
+class LoopState:
+    """The loop's counters: the next epoch, the best validation loss and the epochs since it,
+    and one metrics record a finished epoch."""
+
+    epoch: int = 0
+    best: float = math.inf
+    stale: int = 0
+    history: list | None = None
+    stopped_early: bool = False
+
+
+def learning_rate(config: TrainConfig, epoch: int, epochs: int) -> float:
+    """The rate of epoch ``epoch`` (0-based) of ``epochs``: constant, step (x step_factor every
+    step_epochs) or cosine (from lr to 0 over the run)."""
+    opt = config.optimizer
+    if opt.schedule == "step":
+        return opt.lr * opt.step_factor ** (epoch // opt.step_epochs)
+    if opt.schedule == "cosine":
+        return 0.5 * opt.lr * (1.0 + math.cos(math.pi * epoch / epochs))
+    return opt.lr
+
+
+def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: int | None = None,
+          resume: bool = False, progress: bool = True, stop_after: int | None = None) -> dict:
+    """Train (or with ``resume`` continue) the network of ``config`` on ``store`` into ``out``.
+
+    epochs : total epochs of the run (default: optimizer.epochs)
+    stop_after : return after so many epochs of this call, as if killed (tests of resume)
+    Returns the last epoch's metrics record. Raises ValueError (ConfigError, DatasetError,
+    FileExistsError) naming the file and what is wrong before anything is written.
+    """
+    from climnn.threads import match_torch_threads
+
+    try:
+        match_torch_threads()
+    except RuntimeError:
+        pass  # torch's inter-op pool already runs (a caller used torch): only speed differs
+    store, out = Path(store), Path(out)
+    epochs = config.optimizer.epochs if epochs is None else epochs
+    if epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {epochs}")
+    layouts = _layouts(config, store)
+    record = {"config": config.to_dict(), "store": str(store.resolve()),
+              "input_layout": layouts[0].as_metadata(), "output_layout": layouts[1].as_metadata()}
+    _check_out(out, record, resume)
+    times = xr.open_zarr(store, consolidated=False)["time"].values
+    splits = split_times(config.split, times, "training configuration")
+    train_set, valid_set = _datasets(config, store, splits)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, *layouts, column_geometry(store)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
+    state = LoopState(history=[])
+    if resume:
+        state = _load_checkpoint(out / CHECKPOINT, model, optimizer, device)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / RECORD, record)
+    loss_fn = {"mse": torch.nn.functional.mse_loss, "mae": torch.nn.functional.l1_loss}[
+        config.loss.kind]
+    done = 0
+    while state.epoch < epochs and not state.stopped_early and done != stop_after:
+        lr = learning_rate(config, state.epoch, epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        start = time.perf_counter()
+        train_loss = _train_epoch(model, optimizer, loss_fn, train_set, state.epoch, device,
+                                  progress)
+        seconds = time.perf_counter() - start
+        valid_loss = _evaluate(model, loss_fn, valid_set, device)
+        improved = valid_loss < state.best
+        state.best, state.stale = (valid_loss, 0) if improved else (state.best, state.stale + 1)
+        state.history.append({"epoch": state.epoch + 1, "train_loss": train_loss,
+                              "validation_loss": valid_loss, "lr": lr,
+                              "samples_per_s": train_set.n_samples / seconds,
+                              "seconds": seconds})
+        state.epoch += 1
+        patience = config.optimizer.patience
+        state.stopped_early = patience > 0 and state.stale >= patience
+        _save(out, model, optimizer, state, improved)
+        done += 1
+    return state.history[-1] if state.history else {}
+
+
+def _layouts(config: TrainConfig, store: Path):
+    data = config.data
+    layouts = vector_layouts(store, data.inputs, data.outputs, check_values=False,
+                             input_normalization=data.input_normalization)
+    nlev = max(layouts[0].levels + layouts[1].levels)
+    if data.levels and nlev != data.levels:
+        raise DatasetError(f"{store}: profiles have {nlev} levels, the training configuration "
+                           f"asks for data.levels = {data.levels}")
+    return layouts
+
+
+def _check_out(out: Path, record: dict, resume: bool) -> None:
+    """--out must be new, empty or a training that never finished an epoch (a fresh run),
+    or hold this very training (resume)."""
+    held, started = out / RECORD, (out / CHECKPOINT).exists()
+    if not resume:
+        if started:
+            raise FileExistsError(f"{out} holds a training already ({CHECKPOINT}); continue it "
+                                  f"with --resume or choose another --out (nothing was written)")
+        if not held.exists() and out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"{out} is not empty and holds no training; choose another "
+                                  f"--out (nothing was written)")
+        return
+    if not started or not held.exists():
+        raise FileNotFoundError(f"{out}: nothing to resume (no {RECORD} and {CHECKPOINT} of a "
+                                f"finished epoch); start the training without --resume")
+    before = json.loads(held.read_text())
+    for key in ("input_layout", "output_layout"):
+        if before[key] != record[key]:
+            raise DatasetError(
+                f"{record['store']}: variables, levels or normalization differ from those of "
+                f"the training in {out} ({key}: {before[key]['names']} x "
+                f"{before[key]['levels']}); resume with the store it was started on")
+    old = train_config_from_dict(before["config"], str(held)).to_dict()
+    new = record["config"]
+    for section in new:
+        if old[section] != new[section] and section != "optimizer":
+            raise ValueError(f"{out}: the configuration's '{section}' differs from that of the "
+                             f"training being resumed ({RECORD}): {old[section]} != "
+                             f"{new[section]}")
+
+
+def _datasets(config: TrainConfig, store: Path, splits: dict):
+    opt, data = config.optimizer, config.data
+    common = {"inputs": data.inputs, "outputs": data.outputs, "check_values": False,
+              "input_normalization": data.input_normalization, "shard": (0, 1)}
+    train_set = ColumnDataset(store, times=splits["train"], batch_size=opt.batch_size,
+                              buffer_size=opt.buffer_size, seed=config.seed, **common)
+    valid_set = ColumnDataset(store, times=splits["validation"], batch_size=VALIDATION_BATCH,
+                              shuffle=False, **common)
+    return train_set, valid_set
+
+
+def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, device,
+                 progress: bool) -> float:
+    """One pass over the training split; the sample-weighted mean loss."""
+    from tqdm import tqdm
+
+    dataset.set_epoch(epoch)
+    model.train()
+    total, count = 0.0, 0
+    with tqdm(total=dataset.n_samples, unit="samples", unit_scale=True, disable=not progress,
+              desc=f"epoch {epoch + 1}", leave=False) as bar:
+        for x, y in dataset:
+            _check_finite(dataset, x, y)
+            x, y = x.to(device), y.to(device)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(x)
+            count += len(x)
+            bar.update(len(x))
+    return total / count
+
+
+@torch.no_grad()
+def _evaluate(model, loss_fn, dataset: ColumnDataset, device) -> float:
+    """The sample-weighted mean loss over a split (in order, no shuffling)."""
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in dataset:
+        _check_finite(dataset, x, y)
+        total += float(loss_fn(model(x.to(device)), y.to(device))) * len(x)
+        count += len(x)
+    return total / count
+
+
+def _check_finite(dataset: ColumnDataset, x, y) -> None:
+    if bool(torch.isfinite(x).all()) and bool(torch.isfinite(y).all()):
+        return
+    raise DatasetError(_nonfinite_where(dataset))
+
+
+def _nonfinite_where(dataset: ColumnDataset) -> str:
+    """Name the first non-finite value among the dataset's time steps: variable, time,
+    column (batches are shuffled, so the split is searched step by step)."""
+    times = xr.open_zarr(dataset.store, consolidated=False)["time"].values
+    for t in dataset.times:
+        vectors = dataset.read_times(np.array([t]))
+        for layout, values in zip((dataset.input_layout, dataset.output_layout), vectors,
+                                  strict=True):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                column, entry = np.argwhere(bad)[0]
+                name = next(n for n, s in layout.slices.items() if s.start <= entry < s.stop)
+                level = entry - layout.slices[name].start
+                return (f"{dataset.store}: {name} is not finite at time {times[t]} (index {t}),"
+                        f" column {column}, level {level}; fix or drop that time step")
+    return f"{dataset.store}: a batch holds non-finite values"
+
+
+def _rng_states() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _save(out: Path, model, optimizer, state: LoopState, improved: bool) -> None:
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                  "state": vars(state), "rng": _rng_states()}
+    if improved:
+        with atomic_path(out / BEST) as tmp:
+            torch.save({"model": model.state_dict(), "epoch": state.epoch}, tmp)
+    with atomic_path(out / METRICS) as tmp:
+        tmp.write_text("".join(json.dumps(line) + "\n" for line in state.history))
+    with atomic_path(out / CHECKPOINT) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def _load_checkpoint(path: Path, model, optimizer, device) -> LoopState:
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as err:
+        raise ValueError(f"{path}: a checkpoint of another architecture: "
+                         f"{str(err).splitlines()[0]}") from None
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    rng = checkpoint["rng"]
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["python"])
+    if rng["cuda"]:
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    return LoopState(**checkpoint["state"])
