@@ -250,10 +250,9 @@ def test_nan_in_a_batch_is_named_by_time_and_column(store, tmp_path):
     broken = tmp_path / "broken.zarr"
     shutil.copytree(store, broken)
     zarr.open_group(broken, mode="r+")["Q"][3, 17, 4] = np.nan
-    when = xr.open_zarr(broken, consolidated=False)["time"].values[3]
     for _ in range(2):  # the failed start leaves no training that blocks a new one
-        with pytest.raises(DatasetError, match=rf"Q is not finite at time {when} \(index 3\), "
-                                               r"column 17, level 4"):
+        with pytest.raises(DatasetError, match=r"variable 'Q' holds nan at index "
+                                               r"\(time=3, column=17, lev=4\)"):
             train(small_config(), broken, tmp_path / "run", progress=False)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(small_config(), broken, tmp_path / "run", progress=False, resume=True)
