@@ -186,7 +186,7 @@ CASES = [
                                            "> 0"),
          edit_config(**{"output.interval_hours": -6})),
     Case("negative restart interval", RUN, ("cfg.yaml", "output.restart_interval_days = "
-                                            "-1.0", ">= 0 (0: only at the end)"),
+                                            "-1.0", ">= 0 (0: only at the start and the end)"),
          edit_config(**{"output.restart_interval_days": -1})),
     Case("restart interval not whole steps", RUN, (
         "cfg.yaml", "output.restart_interval_days = 0.3", "nearest allowed: 0.2916666667"),
