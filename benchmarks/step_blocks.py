@@ -8,10 +8,10 @@ one JSON line. To compare two checkouts, alternate processes:
 
 import json
 import statistics
-import time
 
 import numba
 
+from climnn.bench.dycore import block_seconds_per_step
 from gcm.config import load_config
 from gcm.model import Model
 
@@ -25,15 +25,10 @@ CASES = (
 
 
 def blocks(model: Model, spinup: int = 144, count: int = 7, steps: int = 24) -> list[float]:
+    """Seconds a step of ``count`` blocks of ``steps`` steps, after ``spinup`` steps."""
     for _ in range(spinup):
         model.step()
-    out = []
-    for _ in range(count):
-        start = time.perf_counter()
-        for _ in range(steps):
-            model.step()
-        out.append((time.perf_counter() - start) / steps)
-    return out
+    return block_seconds_per_step(model, steps, repeats=count)
 
 
 if __name__ == "__main__":
