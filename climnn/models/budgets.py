@@ -46,6 +46,24 @@ def budget_variables(convention: str) -> tuple[str, ...]:
     return BUDGET_OUTPUTS + (SURFACE_FLUXES if convention == "included" else ())
 
 
+def require_budget_terms(input_layout, output_layout, convention: str, who: str) -> tuple:
+    """The budget outputs (:func:`budget_variables`) when the vectors hold them and input PS;
+    ValueError naming ``who`` (e.g. "model.kind 'constrained'") and what is missing."""
+    needed = budget_variables(convention)
+    missing = [n for n in needed if n not in output_layout.names]
+    if "PS" not in input_layout.names or missing:
+        raise ValueError(f"{who} needs input PS and outputs {list(needed)} (store convention "
+                         f"{convention!r}); data lacks {missing or ['PS']}: list them in "
+                         f"data.inputs / data.outputs")
+    return needed
+
+
+def surface_pressure_decoding(input_layout) -> tuple[int, float, float]:
+    """(index, shift, factor) of PS in a normalized input vector: PS = x / factor + shift."""
+    index = input_layout.slices["PS"].start
+    return index, float(input_layout.shift[index]), float(input_layout.factor[index])
+
+
 def thickness_coefficients(geometry: dict) -> tuple[np.ndarray, np.ndarray]:
     """(diff(hyai) P0 in Pa, diff(hybi)), each (nlev,) float64: dp = a + b PS."""
     return np.diff(geometry["hyai"]) * geometry["p0"], np.diff(geometry["hybi"])

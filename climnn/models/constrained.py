@@ -18,10 +18,11 @@ from __future__ import annotations
 from climnn.extras import import_torch
 from climnn.models.budgets import (
     boundary_energy,
-    budget_variables,
     column_integral,
     evaporation,
     layer_thickness,
+    require_budget_terms,
+    surface_pressure_decoding,
     thickness_coefficients,
 )
 from climnn.models.seed_mlp import SeedMLP
@@ -42,18 +43,12 @@ class BudgetConstrainedMLP(torch.nn.Module):
                  width: int = 256, activation: str = "leaky_relu", slope: float = 0.3):
         super().__init__()
         included = geometry["convention"] == "included"
-        needed = budget_variables(geometry["convention"])
-        missing = [n for n in needed if n not in output_layout.names]
-        if "PS" not in input_layout.names or missing:
-            raise ValueError(f"model.kind 'constrained' needs input PS and outputs {list(needed)}"
-                             f" (store convention {geometry['convention']!r}); data lacks "
-                             f"{missing or ['PS']}: list them in data.inputs / data.outputs")
+        needed = require_budget_terms(input_layout, output_layout, geometry["convention"],
+                                      "model.kind 'constrained'")
         out = output_layout.slices
         self.slices = {n: (out[n].start, out[n].stop) for n in needed}
         self.included = included
-        self.ps_index = input_layout.slices["PS"].start
-        self.ps_shift = float(input_layout.shift[self.ps_index])
-        self.ps_factor = float(input_layout.factor[self.ps_index])
+        self.ps_index, self.ps_shift, self.ps_factor = surface_pressure_decoding(input_layout)
         computed = [out["PRECT"].start, out["TPHYSTND"].stop - 1]
         free = [i for i in range(output_layout.size) if i not in computed]
         self.register_buffer("free", torch.tensor(free))
