@@ -43,8 +43,7 @@ def closed_store(folder, nlev=10, files=3):
     ds["SHF"] = (surface, shf, {"units": "W m-2"})
     for name in ds.data_vars:
         ds[name].encoding = {}
-    path = write_store(ds, folder / "closed.zarr")
-    compute_statistics(path)
+    compute_statistics(path := write_store(ds, folder / "closed.zarr"))
     return path
 
 
