@@ -6,6 +6,8 @@
     climnn convert climsim|cbrain INPUT... --out DATA.zarr
     climnn stats DATA.zarr
     climnn bench NAME [--json]
+    climnn train CONFIG --data DATA.zarr --out DIR [--epochs N] [--resume]
+    climnn evaluate DIR --data DATA.zarr [--out OUTDIR] [--checkpoint best|last]
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
 and exit status 2; output already written is never touched by a failed start. A job that
@@ -83,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     bench.add_argument("--quick", action="store_true",
                        help="fewer steps and no spin-up (noisier, earlier-state figures)")
-    from climnn.training.command import add_train_command
+    from climnn.training.command import add_evaluate_command, add_train_command
 
     add_train_command(sub)
+    add_evaluate_command(sub)
     return parser
 
 

@@ -1,6 +1,7 @@
 """Networks that emulate the column physics: normalized input vector -> normalized output."""
 
-from climnn.models.constrained import BudgetConstrainedMLP, column_geometry
+from climnn.models.budgets import column_geometry
+from climnn.models.constrained import BudgetConstrainedMLP
 from climnn.models.seed_mlp import SeedMLP
 
 __all__ = ["BudgetConstrainedMLP", "SeedMLP", "build_model", "column_geometry"]

@@ -10,33 +10,25 @@ round-off of their float32 values, whatever the weights:
 
 dp_k = (hyai_{k+1} - hyai_k) P0 + (hybi_{k+1} - hybi_k) PS with PS taken from the inputs.
 Stores of the "excluded" convention (ClimSim) drop SHF + LHF and LHF / Lv. The budgets are
-computed in float64.
+computed in float64 by ``climnn.models.budgets``, the one place they are written.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-import xarray as xr
-
 from climnn.extras import import_torch
+from climnn.models.budgets import (
+    boundary_energy,
+    column_integral,
+    evaporation,
+    layer_thickness,
+    require_budget_terms,
+    surface_pressure_decoding,
+    thickness_coefficients,
+)
 from climnn.models.seed_mlp import SeedMLP
 from gcm.constants import CP, GRAVITY, LV
 
 torch = import_torch("climnn.models (the networks)")
-
-#: Outputs the budgets need (SHF and LHF only in the "included" convention).
-BUDGET_OUTPUTS = ("TPHYSTND", "PHQ", "PRECT", "FSNT", "FSNS", "FLNT", "FLNS")
-SURFACE_FLUXES = ("SHF", "LHF")
-
-
-def column_geometry(store: str | Path) -> dict:
-    """hyai, hybi (nlev + 1,), P0 (Pa) and the surface-flux convention of a store."""
-    ds = xr.open_zarr(store, consolidated=False)
-    return {"hyai": ds["hyai"].values.astype(np.float64),
-            "hybi": ds["hybi"].values.astype(np.float64), "p0": float(ds["P0"].values),
-            "convention": ds.attrs["surface_flux_convention"]}
 
 
 class BudgetConstrainedMLP(torch.nn.Module):
@@ -51,25 +43,20 @@ class BudgetConstrainedMLP(torch.nn.Module):
                  width: int = 256, activation: str = "leaky_relu", slope: float = 0.3):
         super().__init__()
         included = geometry["convention"] == "included"
-        needed = BUDGET_OUTPUTS + (SURFACE_FLUXES if included else ())
-        missing = [n for n in needed if n not in output_layout.names]
-        if "PS" not in input_layout.names or missing:
-            raise ValueError(f"model.kind 'constrained' needs input PS and outputs {list(needed)}"
-                             f" (store convention {geometry['convention']!r}); data lacks "
-                             f"{missing or ['PS']}: list them in data.inputs / data.outputs")
+        needed = require_budget_terms(input_layout, output_layout, geometry["convention"],
+                                      "model.kind 'constrained'")
         out = output_layout.slices
         self.slices = {n: (out[n].start, out[n].stop) for n in needed}
         self.included = included
-        self.ps_index = input_layout.slices["PS"].start
-        self.ps_shift = float(input_layout.shift[self.ps_index])
-        self.ps_factor = float(input_layout.factor[self.ps_index])
+        self.ps_index, self.ps_shift, self.ps_factor = surface_pressure_decoding(input_layout)
         computed = [out["PRECT"].start, out["TPHYSTND"].stop - 1]
         free = [i for i in range(output_layout.size) if i not in computed]
         self.register_buffer("free", torch.tensor(free))
         self.register_buffer("computed", torch.tensor(computed))
         self.register_buffer("factor", torch.tensor(output_layout.factor, dtype=torch.float64))
-        self.register_buffer("dhyai", torch.tensor(np.diff(geometry["hyai"]) * geometry["p0"]))
-        self.register_buffer("dhybi", torch.tensor(np.diff(geometry["hybi"])))
+        dhyai, dhybi = thickness_coefficients(geometry)
+        self.register_buffer("dhyai", torch.tensor(dhyai))
+        self.register_buffer("dhybi", torch.tensor(dhybi))
         self.net = SeedMLP(input_layout.size, len(free), hidden_layers, width, activation,
                            slope)
 
@@ -78,22 +65,13 @@ class BudgetConstrainedMLP(torch.nn.Module):
         y = x.new_zeros((n, self.factor.numel()), dtype=torch.float64)
         y = y.index_copy(1, self.free, self.net(x).double())
         phys = y / self.factor
-
-        def field(name):
-            start, stop = self.slices[name]
-            return phys[:, start:stop]
-
+        fields = {name: phys[:, start:stop] for name, (start, stop) in self.slices.items()}
         ps = x[:, self.ps_index].double() / self.ps_factor + self.ps_shift
-        dp = self.dhyai + self.dhybi * ps[:, None]  # (batch, nlev), Pa
-        heating, moistening = field("TPHYSTND"), field("PHQ")
-        water = (moistening * dp).sum(1) / GRAVITY  # kg m-2 s-1
-        energy = (field("FSNT") - field("FSNS") - field("FLNT") + field("FLNS"))[:, 0]
-        evaporation = torch.zeros_like(water)
-        if self.included:
-            energy = energy + field("SHF")[:, 0] + field("LHF")[:, 0]
-            evaporation = field("LHF")[:, 0] / LV
-        above = (CP * heating[:, :-1] * dp[:, :-1]).sum(1) / GRAVITY  # W m-2
+        dp = layer_thickness(ps, self.dhyai, self.dhybi)  # (batch, nlev), Pa
+        water = column_integral(fields["PHQ"], dp)  # kg m-2 s-1
+        energy = boundary_energy(fields, self.included)  # W m-2
+        above = column_integral(CP * fields["TPHYSTND"][:, :-1], dp[:, :-1])  # W m-2
         bottom = (energy - LV * water - above) * GRAVITY / (CP * dp[:, -1])
-        precipitation = evaporation - water
+        precipitation = evaporation(fields, self.included, water) - water
         values = torch.stack([precipitation, bottom], 1) * self.factor[self.computed]
         return y.index_copy(1, self.computed, values).float()

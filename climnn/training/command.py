@@ -1,7 +1,9 @@
-"""``climnn train CONFIG --data STORE --out DIR [--epochs N] [--resume]``: the subcommand.
+"""``climnn train CONFIG --data STORE --out DIR [--epochs N] [--resume]`` and ``climnn
+evaluate DIR --data STORE [--out OUTDIR]``: the subcommands (torch loads only when one runs).
 
-:func:`add_train_command` adds its parser to ``climnn``'s subparsers and sets the handler
-(``args.handler``), so that ``climnn.cli`` registers it in one line.
+:func:`add_train_command` and :func:`add_evaluate_command` add their parsers to ``climnn``'s
+subparsers and set the handler (``args.handler``), so that ``climnn.cli`` registers each in
+one line.
 """
 
 from __future__ import annotations
@@ -38,3 +40,23 @@ def command_train(args) -> int:
     else:
         print(f"{args.out}: nothing left to train")
     return 0
+
+
+def add_evaluate_command(sub) -> argparse.ArgumentParser:
+    """Add ``evaluate`` to the subparsers ``sub``; its handler is ``args.handler``."""
+    cmd = sub.add_parser("evaluate", help="R², RMSE and budget residuals of a trained network "
+                         "on the test period, with plots")
+    cmd.add_argument("directory", type=Path, help="a `climnn train` output directory")
+    cmd.add_argument("--data", type=Path, required=True, help="a climnn zarr store")
+    cmd.add_argument("--out", type=Path, help="where metrics.json and the plots go "
+                     "(default: DIRECTORY/evaluation)")
+    cmd.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                     help="best (lowest validation loss, default) or last epoch's weights")
+    cmd.set_defaults(handler=_command_evaluate)
+    return cmd
+
+
+def _command_evaluate(args) -> int:
+    from climnn.training.evaluate import command_evaluate
+
+    return command_evaluate(args)

@@ -22,7 +22,7 @@ from gcm.config import ConfigError, from_dict, one_of, value_problem
 
 MODEL_KINDS = ("seed_mlp", "constrained")  # constrained: Beucler et al. 2021
 ACTIVATIONS = ("leaky_relu", "relu", "tanh", "gelu")
-LOSSES = ("mse", "mae")  # "mse_budget" comes with the budget layer
+LOSSES = ("mse", "mae", "mse_budget")  # mse_budget: Beucler et al. 2021 (training/losses.py)
 SCHEDULES = ("constant", "step", "cosine")
 SPLITS = ("train", "validation", "test")
 
@@ -54,6 +54,7 @@ class NetworkConfig:
 @dataclass
 class LossConfig:
     kind: str = "mse"
+    budget_weight: float = 1.0  # mse_budget: weight of the squared budget residuals
 
 
 @dataclass
@@ -132,6 +133,7 @@ def check(config: TrainConfig, source: str) -> TrainConfig:
         if value < least:
             _fail(source, key, f"must be >= {least}, got {value}")
     for key, value in (("model.leaky_slope", net.leaky_slope), ("optimizer.lr", opt.lr),
+                       ("loss.budget_weight", config.loss.budget_weight),
                        ("optimizer.step_factor", opt.step_factor)):
         if not math.isfinite(value) or value < 0:
             _fail(source, key, f"must be finite and >= 0, got {value}")

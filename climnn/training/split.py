@@ -13,9 +13,11 @@ from climnn.training.config import SPLITS, SplitConfig, iso_fields, iso_text
 from gcm.config import ConfigError
 
 
-def split_times(split: SplitConfig, times: np.ndarray, source: str = "config") -> dict:
+def split_times(split: SplitConfig, times: np.ndarray, source: str = "config",
+                required: tuple[str, ...] = ("train", "validation")) -> dict:
     """{split name: int64 array of time indices} for the store's time coordinate ``times``
-    (1-d, increasing). Raises ConfigError naming a split that selects no time step."""
+    (1-d, increasing). Raises ConfigError naming a ``required`` split that selects no time
+    step (evaluation requires only the test period)."""
     out = {}
     for name in SPLITS:
         start, end = getattr(split, name)
@@ -26,7 +28,7 @@ def split_times(split: SplitConfig, times: np.ndarray, source: str = "config") -
         else:
             low, high = (_as_time(v, times[0]) for v in (start, end))
             chosen = np.flatnonzero([low <= t < high for t in times]).astype(np.int64)
-        if name != "test" and chosen.size == 0:
+        if name in required and chosen.size == 0:
             raise ConfigError(
                 f"{source}: split.{name}: [{start}, {end}) holds no time step of the store "
                 f"({times.size} steps, {times[0]} to {times[-1]})")

@@ -29,6 +29,7 @@ from climnn.data.schema import DatasetError
 from climnn.extras import import_torch
 from climnn.models import build_model, column_geometry
 from climnn.training.config import TrainConfig, train_config_from_dict
+from climnn.training.losses import build_loss
 from climnn.training.split import split_times
 from gcm.io.atomic import atomic_path, write_json
 
@@ -90,6 +91,7 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     model = build_model(config.model, *layouts, column_geometry(store)).to(device)
+    loss_fn = build_loss(config.loss, layouts, column_geometry(store))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     state = LoopState(history=[])
     if resume:
@@ -97,8 +99,6 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     else:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / RECORD, record)
-    loss_fn = {"mse": torch.nn.functional.mse_loss, "mae": torch.nn.functional.l1_loss}[
-        config.loss.kind]
     done = 0
     while state.epoch < epochs and not state.stopped_early and done != stop_after:
         lr = learning_rate(config, state.epoch, epochs)
@@ -189,7 +189,7 @@ def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, 
         for x, y in dataset:
             _check_finite(dataset, x, y)
             x, y = x.to(device), y.to(device)
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(x), y, x)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -206,7 +206,8 @@ def _evaluate(model, loss_fn, dataset: ColumnDataset, device) -> float:
     total, count = 0.0, 0
     for x, y in dataset:
         _check_finite(dataset, x, y)
-        total += float(loss_fn(model(x.to(device)), y.to(device))) * len(x)
+        x, y = x.to(device), y.to(device)
+        total += float(loss_fn(model(x), y, x)) * len(x)
         count += len(x)
     return total / count
 
