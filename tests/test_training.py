@@ -253,7 +253,8 @@ def test_an_empty_split_is_named(store):
 
 
 def snapshot(directory):
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_bad_inputs_end_with_one_message_and_write_nothing(store, tmp_path, capsys):
