@@ -99,6 +99,8 @@ common = [config, "--data", store, "--quiet"]
 assert main(["train", *common, "--out", out + "/resumed", "--epochs", "2"]) == 0
 assert main(["train", *common, "--out", out + "/resumed", "--epochs", "3", "--resume"]) == 0
 assert main(["train", *common, "--out", out + "/straight", "--epochs", "3"]) == 0
+import numba, torch
+assert torch.get_num_threads() == max(1, numba.get_num_threads() // 2)  # cores / ranks
 """
 
 
