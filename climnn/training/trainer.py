@@ -124,15 +124,10 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
         sums = _train_epoch(net, optimizer, loss_fn, train_set, state.epoch, device, progress)
         seconds = time.perf_counter() - start
         sums += _evaluate(model, loss_fn, valid_set, device)
-        train_total, train_count, valid_total, valid_count = distributed.all_sum(sums, ranks)
-        valid_loss = valid_total / valid_count
+        state.history.append(_epoch_record(state.epoch + 1, lr, sums, seconds, ranks))
+        valid_loss = state.history[-1]["validation_loss"]
         improved = valid_loss < state.best
         state.best, state.stale = (valid_loss, 0) if improved else (state.best, state.stale + 1)
-        state.history.append({"epoch": state.epoch + 1, "train_loss": train_total / train_count,
-                              "validation_loss": valid_loss, "lr": lr,
-                              "samples_per_s": train_set.n_samples / seconds,
-                              "seconds": seconds,
-                              "samples_per_rank": distributed.all_gather(sums[1], ranks)})
         state.epoch += 1
         patience = config.optimizer.patience
         state.stopped_early = patience > 0 and state.stale >= patience
@@ -146,6 +141,17 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
         log.close()
     distributed.barrier(ranks)  # rank 0's files are complete when any rank returns
     return state.history[-1] if state.history else {}
+
+
+def _epoch_record(epoch: int, lr: float, sums: list[float], seconds: float,
+                  ranks: distributed.Ranks) -> dict:
+    """The metrics of an epoch (1-based) from this rank's [train loss x samples, samples,
+    validation loss x samples, samples], summed over the ranks: the same on every rank."""
+    train_total, train_count, valid_total, valid_count = distributed.all_sum(sums, ranks)
+    return {"epoch": epoch, "train_loss": train_total / train_count,
+            "validation_loss": valid_total / valid_count, "lr": lr,
+            "samples_per_s": train_count / seconds, "seconds": seconds,
+            "samples_per_rank": distributed.all_gather(sums[1], ranks)}
 
 
 def _layouts(config: TrainConfig, store: Path):
