@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+import yaml
 import zarr
 from test_data_schema import NLEV, make_dataset
 
@@ -23,10 +24,10 @@ from climnn.data.convert import convert_cbrain
 from climnn.data.loader import ColumnDataset
 from climnn.data.synthetic import spcam_file
 from climnn.models import build_model, column_geometry
-from climnn.training.config import load_train_config, train_config_from_dict
+from climnn.training.config import TrainConfig, load_train_config, train_config_from_dict
 from climnn.training.split import split_times
 from climnn.training.trainer import BEST, CHECKPOINT, METRICS, train
-from gcm.config import ConfigError
+from gcm.config import ConfigError, _fields
 
 SMALL = {"model": {"hidden_layers": 2, "width": 64},
          "optimizer": {"lr": 1e-2, "epochs": 12, "batch_size": 64, "buffer_size": 2048,
@@ -175,23 +176,52 @@ def test_default_config_is_the_seed_network():
     ("optimiser: {lr: 1.0e-3}", "unknown key 'optimiser' (did you mean 'optimizer'?)"),
     ("model: {widht: 10}", "unknown key 'model.widht' (did you mean 'model.width'?)"),
     ("model: {width: ten}", "model.width = 'ten': expected a whole number"),
-    ("model: {width: 0}", "model.width: must be >= 1"),
-    ("optimizer: {lr: .nan}", "optimizer.lr: must be finite"),
-    ("model: {leaky_slope: -0.3}", "model.leaky_slope: must be finite and >= 0"),
+    ("model: {width: 0}", "model.width = 0: allowed: >= 1"),
+    ("optimizer: {lr: .nan}", "optimizer.lr = nan: not a finite number; allowed: > 0"),
+    ("model: {leaky_slope: -0.3}", "model.leaky_slope = -0.3: allowed: >= 0"),
     ("model: {activation: leaky}", "did you mean 'leaky_relu'?"),
-    ("loss: {kind: msa}", "loss.kind: 'msa': allowed: one of"),
-    ("data: {inputs: T}", "data.inputs: expected a non-empty list"),
-    ("split: {train: [0.0, 0.8]}", "split.validation: [0.7, 0.85] overlaps split.train"),
-    ("split: {train: [0.5, 0.2]}", "split.train: fractions must satisfy"),
-    ("split: {train: [2000-01-01, '2000-13-01']}", "split.train: '2000-13-01' is not an ISO"),
+    ("loss: {kind: msa}", "loss.kind = 'msa': allowed: one of"),
+    ("data: {inputs: T}", "data.inputs = 'T': allowed: a non-empty list of variable names"),
+    ("split: {train: [0.0, 0.8]}",
+     "split.validation = [0.7, 0.85]: overlaps split.train = [0.0, 0.8]"),
+    ("split: {train: [0.5, 0.2]}", "split.train = [0.5, 0.2]: allowed: [start, end]: two"),
+    ("split: {train: [2000-01-01, '2000-13-01']}",
+     "split.train = ['2000-01-01', '2000-13-01']: allowed: [start, end]: two fractions with "
+     "0 <= start < end <= 1, or two ISO dates (YYYY-MM-DD[THH:MM[:SS]])"),
     ("split: {train: [2000-01-01, 2000-13-01]}", "not valid YAML: month must be in 1..12"),
-    ("split: {train: [2000-01-01, 2000-01-02]}", "split: give all three ranges as fractions"),
+    ("split: {train: [2000-01-01, 2000-01-02]}",
+     "split.validation = [0.7, 0.85]: fractions while split.train is ISO dates"),
+    ("split: {train: [2000-01-01, 2000-01-03], validation: [2000-01-02, 2000-01-05], "
+     "test: [2000-01-05, 2000-01-09]}", "split.validation = ['2000-01-02', '2000-01-05']: "
+     "overlaps split.train = ['2000-01-01', '2000-01-03']"),
+    ("split: {tran: [0.0, 0.5]}", "unknown key 'split.tran' (did you mean 'split.train'?)"),
+    ("data: {inputz: [T]}", "unknown key 'data.inputz' (did you mean 'data.inputs'?)"),
+    ("data: {outputs: [PHQ, 3]}", "data.outputs = ['PHQ', 3]: allowed: a non-empty list"),
+    ("loss: {budget_weight: -1}", "loss.budget_weight = -1.0: allowed: >= 0"),
+    ("optimizer: {lr: 0}", "optimizer.lr = 0.0: allowed: > 0"),
+    ("optimizer: {patience: -1}", "optimizer.patience = -1: allowed: >= 0 (0: never stop"),
 ])
 def test_config_errors_name_the_file_and_key(tmp_path, text, named):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_train_config(path)
     assert str(path) in str(err.value) and named in str(err.value)
+
+
+def test_every_key_of_the_default_file_is_declared():
+    """Each key of run/train.yaml has a field that declares what it allows, so the checker
+    sees every one (a field added without its declaration fails here)."""
+    declared = {key: allowed for key, _, allowed in _fields(TrainConfig())}
+    assert all(allowed is not None for allowed in declared.values()), declared
+
+    def keys(node, prefix=""):
+        for name, value in node.items():
+            yield from (keys(value, f"{prefix}{name}.") if isinstance(value, dict)
+                        else [prefix + name])
+
+    written = set(keys(yaml.safe_load(open("run/train.yaml"))))
+    assert written == set(declared)
+    assert load_train_config("run/train.yaml").loss.budget_weight == 1.0
 
 
 # --------------------------------------------------------------------------- split
@@ -223,7 +253,8 @@ def test_an_empty_split_is_named(store):
 
 
 def snapshot(directory):
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_bad_inputs_end_with_one_message_and_write_nothing(store, tmp_path, capsys):

@@ -238,12 +238,14 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         validation); None: all
     read_samples : samples a read asks for: time steps are read (and shuffled, and shared
         among readers) in groups of max(1, read_samples // ncol) consecutive entries of
-        ``times``, since one zarr request for several chunks costs little more than for one
+        ``times`` (fewer when that leaves a shard without a group), since one zarr request
+        for several chunks costs little more than for one
     check_values : passed to ``validate_store``; False skips the pass over every value
     input_normalization : "std" (default) or "maxrs", the seed network's (module docstring)
     shard : (index, count) of this process among ``count`` readers that split the time
         steps; None: torch.distributed's (rank, world size) when initialized, else (0, 1).
-        Readers may get one read (read_samples) more or fewer than each other.
+        Readers may get one read (group) more or fewer than each other
+        (:meth:`reader_groups`); the groups depend on the shard count, not the index.
     levels : the number of levels the caller expects (e.g. a network's), or None for any
 
     A read that fails (a chunk that cannot be decoded) or finds a NaN/inf (possible with
@@ -286,10 +288,12 @@ class ColumnDataset(torch.utils.data.IterableDataset):
                                f"found {self.times.min()} to {self.times.max()}")
         if np.unique(self.times).size != self.times.size:
             raise DatasetError(f"{self.store}: times name a time index twice")
-        steps = max(1, read_samples // self.ncol)
-        self.groups = [self.times[i:i + steps] for i in range(0, self.times.size, steps)]
         self.batch_size, self.buffer_size = batch_size, buffer_size
         self.shuffle, self.seed, self.shard, self.epoch = shuffle, seed, shard, 0
+        # a group a shard at least, so that every shard reads on a small split too
+        readers = self._shard()[1]
+        steps = max(1, min(read_samples // self.ncol, self.times.size // readers))
+        self.groups = [self.times[i:i + steps] for i in range(0, self.times.size, steps)]
         self._arrays = None  # opened in the process that reads (each DataLoader worker)
 
     @property
@@ -305,22 +309,39 @@ class ColumnDataset(torch.utils.data.IterableDataset):
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         index, count = self._reader()
-        order = np.arange(len(self.groups))
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
-        mine = order[index::count]
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.shuffle else None
-        blocks = (self.read_times(self.groups[g]) for g in mine)
+        blocks = (self.read_times(self.groups[g]) for g in self.reader_groups(index, count))
         for x, y in shuffled_batches(blocks, self.batch_size, self.buffer_size, rng):
             yield torch.from_numpy(x), torch.from_numpy(y)
 
+    def reader_groups(self, index: int, count: int) -> np.ndarray:
+        """Indices into ``groups`` that reader ``index`` of ``count`` reads this epoch, in
+        reading order: the epoch's order of the groups (shuffled by (seed, epoch)) dealt
+        round robin, so the readers' shares are disjoint and together cover the epoch."""
+        order = np.arange(len(self.groups))
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
+        return order[index::count]
+
+    def shard_samples(self, index: int | None = None) -> int:
+        """Samples shard ``index`` (default: this process's) reads this epoch, all its
+        DataLoader workers together."""
+        own, count = self._shard()
+        groups = self.reader_groups(own if index is None else index, count)
+        return int(sum(self.groups[g].size for g in groups) * self.ncol)
+
+    def _shard(self) -> tuple[int, int]:
+        """(index, count) of this process among the shards: ``shard``, else
+        torch.distributed's (rank, world size) when initialized, else (0, 1)."""
+        if self.shard is not None:
+            return self.shard
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        return ((torch.distributed.get_rank(), torch.distributed.get_world_size())
+                if distributed else (0, 1))
+
     def _reader(self) -> tuple[int, int]:
         """(index, count) of this reader among all: shards times DataLoader workers."""
-        shard = self.shard
-        if shard is None:
-            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-            shard = ((torch.distributed.get_rank(), torch.distributed.get_world_size())
-                     if distributed else (0, 1))
+        shard = self._shard()
         worker = torch.utils.data.get_worker_info()
         wid, nworkers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
         return shard[0] * nworkers + wid, shard[1] * nworkers

@@ -28,11 +28,14 @@ def add_train_command(sub) -> argparse.ArgumentParser:
 
 def command_train(args) -> int:
     from climnn.training.config import load_train_config
+    from climnn.training.distributed import ranks_from_environment
     from climnn.training.trainer import train
 
     config = load_train_config(args.config)
     last = train(config, args.data, args.out, epochs=args.epochs, resume=args.resume,
                  progress=not args.quiet)
+    if not ranks_from_environment().main:
+        return 0  # under torchrun, rank 0 says how it ended
     if last:
         print(f"{args.out}: epoch {last['epoch']}, train loss {last['train_loss']:.4g}, "
               f"validation loss {last['validation_loss']:.4g}, "

@@ -1,10 +1,17 @@
 """Training configuration: dataclasses read from one YAML file (``run/train.yaml``).
 
-Checked as the model's configurations are (``gcm.config``): an unknown key stops with its
-name and a did-you-mean, a wrong type, a non-finite or an impossible value with the file
-and the key. The split is by time, never by random columns of one time step: each of
-train, validation and test is a half-open range ``[start, end)`` of the time axis, given
-as fractions of it (``[0.0, 0.7]``) or as ISO dates (``["2000-01-01", "2000-01-20"]``).
+Declared as the model's configuration is (``gcm.config``): each field carries its default
+and, beside it, what it allows (``_declared(default, POSITIVE)``); one checker
+(:func:`check`) walks every field, then the few rules that tie fields together (the split's
+ranges of one kind, and disjoint). An unknown key stops with its name and a did-you-mean; a
+wrong type, a non-finite or an impossible value with the file, the key, the value and what
+is allowed::
+
+    run/train.yaml: optimizer.lr = 0.0: allowed: > 0
+
+The split is by time, never by random columns of one time step: each of train, validation
+and test is a half-open range ``[start, end)`` of the time axis, given as fractions of it
+(``[0.0, 0.7]``) or as ISO dates (``["2000-01-01", "2000-01-20"]``).
 """
 
 from __future__ import annotations
@@ -15,64 +22,116 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 import yaml
 
-from gcm.config import ConfigError, from_dict, one_of, value_problem
+from gcm.config import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Allowed,
+    ConfigError,
+    Origins,
+    _fields,
+    from_dict,
+    off_or_positive,
+    one_of,
+    value_problem,
+)
 
 MODEL_KINDS = ("seed_mlp", "constrained")  # constrained: Beucler et al. 2021
 ACTIVATIONS = ("leaky_relu", "relu", "tanh", "gelu")
-LOSSES = ("mse", "mae", "mse_budget")  # mse_budget: Beucler et al. 2021 (training/losses.py)
+LOSSES = ("mse", "mae", "mse_budget")  # mse_budget: mse + budget_weight x budget residuals
 SCHEDULES = ("constant", "step", "cosine")
 SPLITS = ("train", "validation", "test")
 
 
+def _is_variable_list(value) -> bool:
+    return value is None or (isinstance(value, list) and bool(value)
+                             and all(isinstance(name, str) and name for name in value))
+
+
+def _is_range(value) -> bool:
+    """A [start, end) pair of fractions 0 <= start < end <= 1, or of ISO dates (text),
+    end after start."""
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return all(math.isfinite(v) for v in value) and 0 <= value[0] < value[1] <= 1
+    if all(isinstance(v, str) for v in value):
+        dates = [iso_fields(v) for v in value]
+        return None not in dates and dates[0] < dates[1]
+    return False
+
+
+TRAINING_NAME = Allowed("a non-empty name", lambda v: bool(v.strip()))
+VARIABLE_NAMES = Allowed("a non-empty list of variable names, or null (the seed network's)",
+                         _is_variable_list)
+TIME_RANGE = Allowed("[start, end]: two fractions with 0 <= start < end <= 1, or two ISO "
+                     "dates (YYYY-MM-DD[THH:MM[:SS]]), end after start", _is_range)
+
+
+def _declared(default=dataclasses.MISSING, allowed: Allowed | None = None, *, factory=None):
+    """A dataclass field with its default (or ``factory`` of it) and what it allows."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"allowed": allowed})
+    return field(default=default, metadata={"allowed": allowed})
+
+
 @dataclass
 class DataConfig:
-    inputs: list | None = None  # input variables in vector order; null: the seed network's
-    outputs: list | None = None  # output variables; null: the seed network's
-    levels: int = 0  # levels the store must have; 0: any
-    input_normalization: str = "maxrs"  # maxrs (seed network) | std (climnn.data.loader)
+    # input variables in vector order; null: the seed network's
+    inputs: list | None = _declared(None, VARIABLE_NAMES)
+    # output variables in vector order; null: the seed network's
+    outputs: list | None = _declared(None, VARIABLE_NAMES)
+    levels: int = _declared(0, off_or_positive("any"))  # levels the store must have
+    # maxrs (seed network) | std (climnn.data.loader)
+    input_normalization: str = _declared("maxrs", one_of(("maxrs", "std")))
 
 
 @dataclass
 class SplitConfig:
-    train: list = field(default_factory=lambda: [0.0, 0.7])
-    validation: list = field(default_factory=lambda: [0.7, 0.85])
-    test: list = field(default_factory=lambda: [0.85, 1.0])
+    train: list = _declared(allowed=TIME_RANGE, factory=lambda: [0.0, 0.7])
+    validation: list = _declared(allowed=TIME_RANGE, factory=lambda: [0.7, 0.85])
+    test: list = _declared(allowed=TIME_RANGE, factory=lambda: [0.85, 1.0])
 
 
 @dataclass
 class NetworkConfig:
-    kind: str = "seed_mlp"
-    hidden_layers: int = 9  # Rasp et al. 2018
-    width: int = 256
-    activation: str = "leaky_relu"
-    leaky_slope: float = 0.3
+    kind: str = _declared("seed_mlp", one_of(MODEL_KINDS))
+    hidden_layers: int = _declared(9, NON_NEGATIVE)  # Rasp et al. 2018
+    width: int = _declared(256, AT_LEAST_ONE)
+    activation: str = _declared("leaky_relu", one_of(ACTIVATIONS))
+    leaky_slope: float = _declared(0.3, NON_NEGATIVE)
 
 
 @dataclass
 class LossConfig:
-    kind: str = "mse"
-    budget_weight: float = 1.0  # mse_budget: weight of the squared budget residuals
+    kind: str = _declared("mse", one_of(LOSSES))
+    # mse_budget: weight of the budget residuals' mean square beside the MSE
+    budget_weight: float = _declared(1.0, NON_NEGATIVE)
 
 
 @dataclass
 class OptimizerConfig:
-    lr: float = 1e-3  # Adam's learning rate at the first epoch
-    schedule: str = "step"  # constant | step | cosine (to 0 at the last epoch)
-    step_epochs: int = 5  # step: the rate falls by step_factor every so many epochs
-    step_factor: float = 0.2
-    epochs: int = 20
-    batch_size: int = 1024
-    patience: int = 5  # stop after so many epochs without a better validation loss; 0: never
-    buffer_size: int = 2**16  # samples shuffled together (climnn.data.loader)
+    lr: float = _declared(1e-3, POSITIVE)  # Adam's learning rate at the first epoch
+    # constant | step | cosine (to 0 at the last epoch)
+    schedule: str = _declared("step", one_of(SCHEDULES))
+    # step: the rate falls by step_factor every step_epochs epochs
+    step_epochs: int = _declared(5, AT_LEAST_ONE)
+    step_factor: float = _declared(0.2, NON_NEGATIVE)
+    epochs: int = _declared(20, AT_LEAST_ONE)
+    batch_size: int = _declared(1024, AT_LEAST_ONE)  # per process under torchrun
+    # stop after so many epochs without a better validation loss
+    patience: int = _declared(5, off_or_positive("never stop early"))
+    buffer_size: int = _declared(2**16, AT_LEAST_ONE)  # samples shuffled together (loader)
 
 
 @dataclass
 class TrainConfig:
-    name: str = "seed"
-    seed: int = 0
+    name: str = _declared("seed", TRAINING_NAME)
+    seed: int = _declared(0, NON_NEGATIVE)
     data: DataConfig = field(default_factory=DataConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: NetworkConfig = field(default_factory=NetworkConfig)
@@ -99,85 +158,74 @@ def train_config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     """Build and check a TrainConfig from a nested dict (e.g. a checkpoint's record)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: top level: expected a mapping, got {type(data).__name__}")
-    data = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
-    lists = {}
-    for section, names in (("data", ("inputs", "outputs")), ("split", SPLITS)):
-        given = data.get(section)
-        if isinstance(given, dict):
-            lists[section] = {n: given.pop(n) for n in names if n in given}
-    config = from_dict(TrainConfig, data, source)
-    for section, values in lists.items():
-        for name, value in values.items():
-            setattr(getattr(config, section), name, value)
-    return check(config, source)
+    origins = Origins(source)
+    scalars, lists = _lists_apart(TrainConfig, data)
+    config = from_dict(TrainConfig, scalars, origins)
+    for key, value in lists.items():
+        section, name = key.split(".")
+        setattr(getattr(config, section), name, value)
+    return check(config, origins)
 
 
-def check(config: TrainConfig, source: str) -> TrainConfig:
-    """Raise ConfigError naming the key of the first value that cannot train."""
-    data, net, opt = config.data, config.model, config.optimizer
-    for name in ("inputs", "outputs"):
-        _check_names(source, f"data.{name}", getattr(data, name))
-    _check_choice(source, "data.input_normalization", data.input_normalization,
-                  ("maxrs", "std"))
-    _check_choice(source, "model.kind", net.kind, MODEL_KINDS)
-    _check_choice(source, "model.activation", net.activation, ACTIVATIONS)
-    _check_choice(source, "loss.kind", config.loss.kind, LOSSES)
-    _check_choice(source, "optimizer.schedule", opt.schedule, SCHEDULES)
-    for key, value, least in (("data.levels", data.levels, 0), ("seed", config.seed, 0),
-                              ("model.hidden_layers", net.hidden_layers, 0),
-                              ("model.width", net.width, 1), ("optimizer.epochs", opt.epochs, 1),
-                              ("optimizer.batch_size", opt.batch_size, 1),
-                              ("optimizer.buffer_size", opt.buffer_size, 1),
-                              ("optimizer.step_epochs", opt.step_epochs, 1),
-                              ("optimizer.patience", opt.patience, 0)):
-        if value < least:
-            _fail(source, key, f"must be >= {least}, got {value}")
-    for key, value in (("model.leaky_slope", net.leaky_slope), ("optimizer.lr", opt.lr),
-                       ("loss.budget_weight", config.loss.budget_weight),
-                       ("optimizer.step_factor", opt.step_factor)):
-        if not math.isfinite(value) or value < 0:
-            _fail(source, key, f"must be finite and >= 0, got {value}")
-    if opt.lr == 0:
-        _fail(source, "optimizer.lr", "must be positive, got 0")
+def _lists_apart(cls, data: dict, prefix: str = "") -> tuple[dict, dict]:
+    """(``data`` without the values of list fields, {dotted key: value} of those): gcm's
+    from_dict reads scalars and sections; lists are checked by their declarations. A YAML
+    date in a list becomes its ISO text."""
+    hints, scalars, lists = get_type_hints(cls), dict(data), {}
+    for f in dataclasses.fields(cls):
+        kind, value = hints[f.name], data.get(f.name)
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            scalars[f.name], inner = _lists_apart(kind, value, f"{prefix}{f.name}.")
+            lists.update(inner)
+        elif (kind is list or list in get_args(kind)) and f.name in data:
+            lists[prefix + f.name] = _dates_as_text(scalars.pop(f.name))
+    return scalars, lists
+
+
+def _dates_as_text(value):
+    if not isinstance(value, list):
+        return value
+    return [v.isoformat() if isinstance(v, datetime.date) else v for v in value]
+
+
+def check(config: TrainConfig, source: str | Origins = "config") -> TrainConfig:
+    """Check every field against its declaration, then the split's ranges together; raise
+    ConfigError naming the key, where it came from, the value and what is allowed. Ranges
+    come back as floats or as 'YYYY-MM-DDTHH:MM:SS'. Returns ``config``."""
+    origins = source if isinstance(source, Origins) else Origins(str(source))
+    for key, value, allowed in _fields(config):
+        problem = value_problem(value, allowed)
+        if problem:
+            origins.fail(key, value, problem)
+    _check_split(config.split, origins)
     for name in SPLITS:
-        setattr(config.split, name, _check_range(source, f"split.{name}",
-                                                  getattr(config.split, name)))
-    _check_disjoint(source, config.split)
+        start, end = getattr(config.split, name)
+        as_fractions = isinstance(start, int | float)
+        setattr(config.split, name, [float(start), float(end)] if as_fractions
+                else [iso_text(iso_fields(start)), iso_text(iso_fields(end))])
     return config
 
 
-def _fail(source: str, key: str, message: str):
-    raise ConfigError(f"{source}: {key}: {message}")
+def _check_split(split: SplitConfig, origins: Origins) -> None:
+    """All three ranges of one kind (fractions or dates), none overlapping another."""
+    def kind(name):
+        return "ISO dates" if isinstance(getattr(split, name)[0], str) else "fractions"
+
+    for name in SPLITS[1:]:
+        if kind(name) != kind("train"):
+            origins.fail(f"split.{name}", getattr(split, name),
+                         f"{kind(name)} while split.train is {kind('train')}; give all three "
+                         f"ranges as fractions or all as ISO dates")
+    ranges = sorted((_sortable(getattr(split, n)), n) for n in SPLITS)
+    for (first, a), (second, b) in zip(ranges, ranges[1:], strict=False):
+        if second[0] < first[1]:
+            origins.fail(f"split.{b}", getattr(split, b),
+                         f"overlaps split.{a} = {getattr(split, a)!r}")
 
 
-def _check_choice(source: str, key: str, value, choices: tuple[str, ...]) -> None:
-    problem = value_problem(value, one_of(choices))
-    if problem:
-        _fail(source, key, f"{value!r}: {problem}")
-
-
-def _check_names(source: str, key: str, names) -> None:
-    if names is None:
-        return
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        _fail(source, key, f"expected a non-empty list of variable names or null, got {names!r}")
-
-
-def _check_range(source: str, key: str, value) -> list:
-    """A [start, end) pair of fractions in [0, 1] or of ISO dates, end after start."""
-    if not isinstance(value, list) or len(value) != 2:
-        _fail(source, key, f"expected [start, end] (fractions or ISO dates), got {value!r}")
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-        start, end = map(float, value)
-        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end <= 1):
-            _fail(source, key, f"fractions must satisfy 0 <= start < end <= 1, got {value}")
-        return [start, end]
-    if all(isinstance(v, str | datetime.date) for v in value):
-        dates = [_iso_date(source, key, v) for v in value]
-        if not dates[0] < dates[1]:
-            _fail(source, key, f"end {value[1]} is not after start {value[0]}")
-        return [iso_text(d) for d in dates]
-    _fail(source, key, f"expected two fractions or two ISO dates, got {value!r}")
+def _sortable(pair: list) -> list:
+    """Fractions, or dates as (year, ..., second) tuples, that compare in time order."""
+    return [v if isinstance(v, int | float) else iso_fields(v) for v in pair]
 
 
 ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?")
@@ -199,22 +247,3 @@ def iso_text(fields: tuple[int, ...]) -> str:
     """(year, month, day, hour, minute, second) -> 'YYYY-MM-DDTHH:MM:SS'."""
     year, month, day, hour, minute, second = fields
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
-
-
-def _iso_date(source: str, key: str, value) -> tuple[int, ...]:
-    if isinstance(value, datetime.date):
-        value = value.isoformat()
-    fields = iso_fields(value)
-    if fields is None:
-        _fail(source, key, f"{value!r} is not an ISO date (YYYY-MM-DD[THH:MM[:SS]])")
-    return fields
-
-
-def _check_disjoint(source: str, split: SplitConfig) -> None:
-    kinds = {type(getattr(split, n)[0]) for n in SPLITS}
-    if len(kinds) > 1:
-        _fail(source, "split", "give all three ranges as fractions or all as ISO dates")
-    ranges = sorted((getattr(split, n), n) for n in SPLITS)
-    for (first, a), (second, b) in zip(ranges, ranges[1:], strict=False):
-        if second[0] < first[1]:
-            _fail(source, f"split.{b}", f"{second} overlaps split.{a} {first}")

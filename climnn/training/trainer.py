@@ -10,6 +10,13 @@ atomically (``gcm.io.atomic``), so a kill leaves the previous epoch's complete f
 Resuming gives the same weights, bit for bit, as a run that was never stopped: the data
 order of an epoch depends only on (seed, epoch) (``ColumnDataset.set_epoch``), the
 learning rate only on the epoch, and batches are read in the training process in order.
+
+Progress: a bar of the epoch's samples with samples/s, and a line an epoch (losses, rate,
+samples/s) on stderr; TensorBoard event files in ``tensorboard/`` when tensorboard is
+installed (``climnn.training.tensorboard_log``). Under ``torchrun`` the same call runs on
+every process with DistributedDataParallel (``climnn.training.distributed``): each rank
+reads its own share of the time steps, the epoch's losses are summed over the ranks (so
+all stop at the same epoch), and only rank 0 writes files and shows progress.
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ from climnn.data.loader import ColumnDataset, vector_layouts
 from climnn.data.schema import DatasetError
 from climnn.extras import import_torch
 from climnn.models import build_model, column_geometry
+from climnn.training import distributed
 from climnn.training.config import TrainConfig, train_config_from_dict
 from climnn.training.losses import build_loss
 from climnn.training.split import split_times
+from climnn.training.tensorboard_log import TensorBoardLog
 from gcm.io.atomic import atomic_path, write_json
 
 torch = import_torch("climnn.training (training)")
@@ -69,15 +78,18 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     epochs : total epochs of the run (default: optimizer.epochs)
     stop_after : return after so many epochs of this call, as if killed (tests of resume)
     Returns the last epoch's metrics record. Raises ValueError (ConfigError, DatasetError,
-    FileExistsError) naming the file and what is wrong before anything is written.
+    FileExistsError) naming the file and what is wrong before anything is written. Under
+    torchrun every process calls it (``climnn.training.distributed``).
     """
     from climnn.threads import match_torch_threads
 
+    ranks = distributed.start()  # under torchrun: joins the other processes
     try:
-        match_torch_threads()
+        match_torch_threads(distributed.threads_per_rank(ranks))
     except RuntimeError:
         pass  # torch's inter-op pool already runs (a caller used torch): only speed differs
     store, out = Path(store), Path(out)
+    progress = progress and ranks.main
     epochs = config.optimizer.epochs if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")
@@ -85,10 +97,12 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     record = {"config": config.to_dict(), "store": str(store.resolve()),
               "input_layout": layouts[0].as_metadata(), "output_layout": layouts[1].as_metadata()}
     _check_out(out, record, resume)
+    distributed.barrier(ranks)  # every rank has checked --out before rank 0 writes in it
     times = xr.open_zarr(store, consolidated=False)["time"].values
     splits = split_times(config.split, times, "training configuration")
-    train_set, valid_set = _datasets(config, store, splits)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    train_set, valid_set = _datasets(config, store, splits, ranks.shard)
+    distributed.check_shares(train_set, ranks)
+    device = distributed.device(ranks)
     torch.manual_seed(config.seed)
     model = build_model(config.model, *layouts, column_geometry(store)).to(device)
     loss_fn = build_loss(config.loss, layouts, column_geometry(store))
@@ -96,31 +110,48 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     state = LoopState(history=[])
     if resume:
         state = _load_checkpoint(out / CHECKPOINT, model, optimizer, device)
-    else:
+    elif ranks.main:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / RECORD, record)
     done = 0
+    net = distributed.wrap(model, ranks)  # steps average the ranks' gradients
+    log = TensorBoardLog(out, state.epoch) if ranks.main else None
     while state.epoch < epochs and not state.stopped_early and done != stop_after:
         lr = learning_rate(config, state.epoch, epochs)
         for group in optimizer.param_groups:
             group["lr"] = lr
         start = time.perf_counter()
-        train_loss = _train_epoch(model, optimizer, loss_fn, train_set, state.epoch, device,
-                                  progress)
+        sums = _train_epoch(net, optimizer, loss_fn, train_set, state.epoch, device, progress)
         seconds = time.perf_counter() - start
-        valid_loss = _evaluate(model, loss_fn, valid_set, device)
+        sums += _evaluate(model, loss_fn, valid_set, device)
+        state.history.append(_epoch_record(state.epoch + 1, lr, sums, seconds, ranks))
+        valid_loss = state.history[-1]["validation_loss"]
         improved = valid_loss < state.best
         state.best, state.stale = (valid_loss, 0) if improved else (state.best, state.stale + 1)
-        state.history.append({"epoch": state.epoch + 1, "train_loss": train_loss,
-                              "validation_loss": valid_loss, "lr": lr,
-                              "samples_per_s": train_set.n_samples / seconds,
-                              "seconds": seconds})
         state.epoch += 1
         patience = config.optimizer.patience
         state.stopped_early = patience > 0 and state.stale >= patience
-        _save(out, model, optimizer, state, improved)
+        if ranks.main:
+            _save(out, model, optimizer, state, improved)
+            log.write(state.history[-1])
+        if progress:
+            _report(state.history[-1], epochs, improved)
         done += 1
+    if log is not None:
+        log.close()
+    distributed.barrier(ranks)  # rank 0's files are complete when any rank returns
     return state.history[-1] if state.history else {}
+
+
+def _epoch_record(epoch: int, lr: float, sums: list[float], seconds: float,
+                  ranks: distributed.Ranks) -> dict:
+    """The metrics of an epoch (1-based) from this rank's [train loss x samples, samples,
+    validation loss x samples, samples], summed over the ranks: the same on every rank."""
+    train_total, train_count, valid_total, valid_count = distributed.all_sum(sums, ranks)
+    return {"epoch": epoch, "train_loss": train_total / train_count,
+            "validation_loss": valid_total / valid_count, "lr": lr,
+            "samples_per_s": train_count / seconds, "seconds": seconds,
+            "samples_per_rank": distributed.all_gather(sums[1], ranks)}
 
 
 def _layouts(config: TrainConfig, store: Path):
@@ -165,10 +196,11 @@ def _check_out(out: Path, record: dict, resume: bool) -> None:
                              f"{new[section]}")
 
 
-def _datasets(config: TrainConfig, store: Path, splits: dict):
+def _datasets(config: TrainConfig, store: Path, splits: dict, shard: tuple[int, int]):
+    """The training and validation datasets of this process's ``shard`` (index, count)."""
     opt, data = config.optimizer, config.data
     common = {"inputs": data.inputs, "outputs": data.outputs, "check_values": False,
-              "input_normalization": data.input_normalization, "shard": (0, 1)}
+              "input_normalization": data.input_normalization, "shard": shard}
     train_set = ColumnDataset(store, times=splits["train"], batch_size=opt.batch_size,
                               buffer_size=opt.buffer_size, seed=config.seed, **common)
     valid_set = ColumnDataset(store, times=splits["validation"], batch_size=VALIDATION_BATCH,
@@ -177,31 +209,38 @@ def _datasets(config: TrainConfig, store: Path, splits: dict):
 
 
 def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, device,
-                 progress: bool) -> float:
-    """One pass over the training split; the sample-weighted mean loss."""
+                 progress: bool) -> list[float]:
+    """One pass over this process's share of the training split: [sum of loss x samples,
+    samples]. ``model`` may be DDP's: every step then averages the ranks' gradients, and
+    every rank takes the same number of steps (``distributed.balanced_steps``)."""
     from tqdm import tqdm
 
     dataset.set_epoch(epoch)
+    index, count = dataset.shard
+    shares = [dataset.shard_samples(rank) for rank in range(count)]
+    steps = distributed.balanced_steps(dataset, shares, dataset.batch_size, index)
     model.train()
     total, count = 0.0, 0
-    with tqdm(total=dataset.n_samples, unit="samples", unit_scale=True, disable=not progress,
+    with tqdm(total=shares[index], unit="samples", unit_scale=True, disable=not progress,
               desc=f"epoch {epoch + 1}", leave=False) as bar:
-        for x, y in dataset:
+        for x, y, weight in steps:
             _check_finite(dataset, x, y)
             x, y = x.to(device), y.to(device)
             loss = loss_fn(model(x), y, x)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if weight == 1.0 else loss * weight).backward()
             optimizer.step()
-            total += float(loss.detach()) * len(x)
-            count += len(x)
-            bar.update(len(x))
-    return total / count
+            if weight:  # 0: a rank whose share ran out, stepping with the others
+                total += float(loss.detach()) * len(x)
+                count += len(x)
+                bar.update(len(x))
+    return [total, count]
 
 
 @torch.no_grad()
-def _evaluate(model, loss_fn, dataset: ColumnDataset, device) -> float:
-    """The sample-weighted mean loss over a split (in order, no shuffling)."""
+def _evaluate(model, loss_fn, dataset: ColumnDataset, device) -> list[float]:
+    """[sum of loss x samples, samples] over this process's share of a split (in order, no
+    shuffling); ``model`` unwrapped, so that no rank waits for another."""
     model.eval()
     total, count = 0.0, 0
     for x, y in dataset:
@@ -209,7 +248,18 @@ def _evaluate(model, loss_fn, dataset: ColumnDataset, device) -> float:
         x, y = x.to(device), y.to(device)
         total += float(loss_fn(model(x), y, x)) * len(x)
         count += len(x)
-    return total / count
+    return [total, count]
+
+
+def _report(record: dict, epochs: int, improved: bool) -> None:
+    """One line an epoch on stderr, below the progress bar."""
+    import sys
+
+    from tqdm import tqdm
+
+    tqdm.write(f"epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4g}, "
+               f"validation loss {record['validation_loss']:.4g}{' (best)' if improved else ''}"
+               f", lr {record['lr']:.3g}, {record['samples_per_s']:.0f} samples/s", file=sys.stderr)
 
 
 def _check_finite(dataset: ColumnDataset, x, y) -> None:
