@@ -133,7 +133,9 @@ def test_evaluate_reads_only_the_test_period(trained, tmp_path):
 
 
 def snapshot(directory):
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    """Every file under ``directory`` (subfolders too, e.g. tensorboard/) by relative path."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_bad_inputs_end_with_one_message_and_write_nothing(trained, tmp_path, capsys):
