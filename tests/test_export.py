@@ -200,6 +200,7 @@ def test_bfloat16_export_is_close_to_float32(store, runs, exported, kind):
     x = physical_inputs(store, load_trained(runs[kind]).input_layout)
     single, half = (run_exported(exported[kind, p], x) for p in ("float32", "bfloat16"))
     assert read_metadata(exported[kind, "bfloat16"])["precision"] == "bfloat16"
+    assert half.dtype == np.float32 and half.shape == single.shape
     difference = worst_difference(half, single, layout)
     print(f"{kind}: bfloat16 differs from float32 by {difference:.3g} of an output's size")
     assert 0 < difference < BFLOAT16_TOLERANCE  # 0 would mean it is not bfloat16 at all

@@ -65,8 +65,8 @@ class FusedLinear(torch.nn.Module):
 
 
 class FusedMLP(torch.nn.Module):
-    """forward: (batch, n_in) float32 -> (batch, n_out) float32, the SeedMLP ``mlp``'s
-    numbers, each Linear + activation one oneDNN call in ``dtype`` (float32 | bfloat16)."""
+    """forward: (batch, n_in) float32 -> (batch, n_out) in ``dtype`` (float32 | bfloat16),
+    the SeedMLP ``mlp``'s numbers, each Linear + activation one oneDNN call in ``dtype``."""
 
     def __init__(self, mlp: torch.nn.Sequential, dtype: torch.dtype = torch.float32):
         super().__init__()
@@ -80,4 +80,4 @@ class FusedMLP(torch.nn.Module):
         self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.to(self.dtype)).float()
+        return self.layers(x.to(self.dtype))

@@ -35,8 +35,9 @@ PRECISIONS = ("float32", "bfloat16")
 
 
 class CastMLP(torch.nn.Module):
-    """A network run in ``dtype``: float32 (batch, n) in, float32 (batch, m) out (the
-    plain layers; :class:`climnn.export.fused.FusedMLP` is the fast form)."""
+    """A network run in ``dtype``: float32 (batch, n) in, (batch, m) in ``dtype`` out (the
+    plain layers; :class:`climnn.export.fused.FusedMLP` is the fast form). The caller's
+    next operation brings the output back to float32 or float64: a pass fewer."""
 
     def __init__(self, net: torch.nn.Module, dtype: torch.dtype):
         super().__init__()
@@ -44,7 +45,7 @@ class CastMLP(torch.nn.Module):
         self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.to(self.dtype)).float()
+        return self.net(x.to(self.dtype))
 
 
 def for_inference(model: torch.nn.Module, precision: str, fused: bool) -> torch.nn.Module:
@@ -88,7 +89,7 @@ class PhysicalModel(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = torch.addcmul(self.shift_low_scaled, x - self.shift_high, self.in_factor)
-        y = self.net(z) * self.out_scale
+        y = self.net(z) * self.out_scale  # float32 also from a bfloat16 network (promotion)
         if self.out_shifted:
             y = y + self.out_shift
         return y
