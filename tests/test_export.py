@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from test_data_schema import make_dataset
+from test_training import budget_residuals, budget_store  # noqa: F401 (a fixture)
 
 from climnn.cli import main
-from climnn.data import VARIABLES, compute_statistics, write_store
+from climnn.data import VARIABLES
 from climnn.data.loader import ColumnDataset, VectorLayout
 from climnn.export import METADATA_FILE, export_model, load_exported, read_metadata
 from climnn.export.physical import PhysicalModel
@@ -40,11 +40,9 @@ BFLOAT16_TOLERANCE = 3e-2
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(budget_store):  # noqa: F811 (the imported fixture)
     """A tiny store (10 steps x 40 columns x 5 levels) with SHF, LHF: budgets "included"."""
-    path = write_store(make_dataset(ntime=10, ncol=40), tmp_path_factory.mktemp("x") / "d.zarr")
-    compute_statistics(path)
-    return path
+    return budget_store
 
 
 def trained_dir(store, folder, kind):
@@ -209,8 +207,6 @@ def test_bfloat16_export_is_close_to_float32(store, runs, exported, kind):
 def test_bfloat16_constrained_network_still_closes_both_budgets(store, runs, exported):
     """The budget arithmetic stays float64: the exported bfloat16 model's physical outputs
     close the energy and water budgets to float32 round-off on every sample."""
-    from test_training import budget_residuals
-
     trained = load_trained(runs["constrained"])
     x = physical_inputs(store, trained.input_layout)
     outputs = run_exported(exported["constrained", "bfloat16"], x)
@@ -250,6 +246,7 @@ def test_metadata_round_trips_and_describes_the_model(store, runs, exported):
     assert training["best_validation_loss"] == min(h["validation_loss"] for h in history)
     assert training["split"] == record["config"]["split"]
     assert meta["precision"] == "float32" and meta["climnn_version"]
+    assert meta["layers"] == "onednn_fused"  # this torch has oneDNN (x86 CPU builds)
     commit = meta["git_commit"]
     assert commit == "unknown" or len(commit.removesuffix("+dirty")) == 40
     assert meta["created"].endswith("+00:00")
@@ -261,6 +258,20 @@ def test_last_checkpoint_exports_the_last_epochs_weights(runs, tmp_path):
     assert meta["training"]["checkpoint"] == "last"
     assert meta["training"]["checkpoint_epoch"] == 2
     assert not path.with_suffix(".pt2").exists()
+
+
+def test_portable_export_has_plain_layers_and_the_same_numbers(store, runs, exported,
+                                                                tmp_path):
+    path = export_model(runs["constrained"], tmp_path / "plain.pt", portable=True, pt2=False)
+    assert read_metadata(path)["layers"] == "plain"
+    with torchscript_quiet():
+        graphs = [str(load_exported(p).graph) for p in (path, exported["constrained", "float32"])]
+    assert "mkldnn" not in graphs[0]
+    assert graphs[1].count("mkldnn::_linear_pointwise") == 3  # one call a layer, frozen inline
+    trained = load_trained(runs["constrained"])
+    x = physical_inputs(store, trained.input_layout)
+    fast = run_exported(exported["constrained", "float32"], x)
+    assert worst_difference(run_exported(path, x), fast, trained.output_layout) < 1e-6
 
 
 # --------------------------------------------------------------------------- C++

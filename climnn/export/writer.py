@@ -42,8 +42,8 @@ def export_model(train_dir: str | Path, out: str | Path, *, precision: str = "fl
     """Export the training in ``train_dir`` to the TorchScript file ``out`` (and, with
     ``pt2``, the torch.export program ``out`` with suffix ``.pt2``); returns ``out``.
 
-    precision : "float32", or "bfloat16" (the MLP's Linear layers; normalization in float64
-        and float32, budgets of the constrained network in float64)
+    precision : "float32", or "bfloat16" (the MLP's Linear layers; the normalization stays
+        float32, the constrained network's budgets float64)
     checkpoint : "best" (best validation loss) or "last" (the last finished epoch)
     portable : plain torch layers in the TorchScript file instead of oneDNN's fused ones
         (:mod:`climnn.export.fused`; used where this torch lacks them): slower, but loads
@@ -65,12 +65,14 @@ def export_model(train_dir: str | Path, out: str | Path, *, precision: str = "fl
     trained = load_trained(train_dir, checkpoint)
     fused = fused_available() and not portable
     plain = physical_model(trained, precision, fused=False)
+    fast = physical_model(trained, precision, fused) if fused else plain
     meta = build_metadata(trained, Path(train_dir), checkpoint, precision, torch.__version__)
     meta["layers"] = "onednn_fused" if fused else "plain"
     extra = {METADATA_FILE: json.dumps(meta, indent=1, sort_keys=True)}
     samples = sample_inputs(trained.input_layout, max(CHECK_BATCHES))
-    fast = physical_model(trained, precision, fused) if fused else plain
+    # both built before either is written: a model that cannot be exported leaves nothing
     scripted = to_torchscript(fast, samples[: min(CHECK_BATCHES)])
+    exported = to_program(plain, samples) if pt2 else None
     with atomic_path(out) as tmp:
         with torchscript_quiet():
             torch.jit.save(scripted, str(tmp), _extra_files=extra)
@@ -79,7 +81,7 @@ def export_model(train_dir: str | Path, out: str | Path, *, precision: str = "fl
         # through open files: torch.export refuses paths not ending in .pt2 (the temporary)
         with atomic_path(program) as tmp:
             with open(tmp, "wb") as f:
-                torch.export.save(to_program(plain, samples), f, extra_files=extra)
+                torch.export.save(exported, f, extra_files=extra)
             with open(tmp, "rb") as f:
                 check_against(plain, torch.export.load(f).module(), samples, precision,
                               program)
