@@ -187,7 +187,9 @@ def test_pt2_program_gives_the_same_numbers(store, runs, exported, kind):
                                 extra_files=extra)
     with torch.no_grad():
         found = program.module()(torch.from_numpy(x)).numpy()
-    assert json.loads(extra[METADATA_FILE]) == read_metadata(exported[kind, "float32"])
+    meta = read_metadata(exported[kind, "float32"])
+    assert json.loads(extra[METADATA_FILE]) == meta
+    assert read_metadata(exported[kind, "float32"].with_suffix(".pt2")) == meta
     expected = eager_outputs(runs[kind], x)
     assert worst_difference(found, expected, trained.output_layout) < FLOAT32_TOLERANCE
 
