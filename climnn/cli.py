@@ -85,10 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one JSON object on stdout")
     bench.add_argument("--quick", action="store_true",
                        help="fewer steps and no spin-up (noisier, earlier-state figures)")
+    from climnn.export.command import add_export_command
     from climnn.training.command import add_evaluate_command, add_train_command
 
     add_train_command(sub)
     add_evaluate_command(sub)
+    add_export_command(sub)
     return parser
 
 
