@@ -25,6 +25,7 @@ share the reads round robin, so every sample is read exactly once per epoch.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import zarr
+from zarr.core.sync import sync as zarr_sync  # runs a coroutine on zarr's own loop
 
 from climnn.data.schema import VARIABLES, DatasetError, read_failure, validate_store
 from climnn.data.stats import load_statistics
@@ -333,26 +335,40 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     def read_times(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``,
         n = times.size x ncol samples in time-major order: whole zarr chunks (one time step
-        each) of every variable, one request a variable."""
+        each) of every variable, all in one request."""
         if self._arrays is None:
             group = zarr.open_group(self.store, mode="r")
             names = self.input_layout.names + self.output_layout.names
             self._arrays = {name: group[name] for name in names}
         times = np.asarray(times, dtype=np.int64)
-        return self._vectors(self.input_layout, times), self._vectors(self.output_layout, times)
+        data = self._read(times)
+        return (self._vectors(self.input_layout, data, times),
+                self._vectors(self.output_layout, data, times))
 
-    def _vectors(self, layout: VectorLayout, times: np.ndarray) -> np.ndarray:
+    def _read(self, times: np.ndarray) -> dict[str, np.ndarray | Exception]:
+        """Every variable at ``times``, (time, column[, lev]), or the error reading it. One
+        request fetches and decodes the chunks of all variables concurrently: on zarr 3 a
+        third of the CPU time of a request a variable (fewer round trips to its event loop).
+        """
+        selection = (_time_selection(times),)
+
+        async def gathered():
+            return await asyncio.gather(*(array.async_array.get_orthogonal_selection(selection)
+                                          for array in self._arrays.values()),
+                                        return_exceptions=True)
+
+        return dict(zip(self._arrays, zarr_sync(gathered()), strict=True))
+
+    def _vectors(self, layout: VectorLayout, data: dict, times: np.ndarray) -> np.ndarray:
         n = times.size * self.ncol
-        selection = _time_selection(times)
         values = np.empty((n, layout.size), dtype=np.float32)
         for name, where in layout.slices.items():
-            try:  # (time, column[, lev])
-                data = self._arrays[name].get_orthogonal_selection((selection,))
-            except Exception as exc:  # codec or store error: name the chunk
-                raise read_failure(self.store, str(self.store), [name], exc) from exc
-            _check_read(self.store, name, data, times)
-            _normalize_into(values, where.start, data.reshape(n, -1), layout.shift[where],
-                            layout.factor[where])
+            if isinstance(data[name], Exception):  # codec or store error: name the chunk
+                raise read_failure(self.store, str(self.store), [name],
+                                   data[name]) from data[name]
+            _check_read(self.store, name, data[name], times)
+            _normalize_into(values, where.start, data[name].reshape(n, -1),
+                            layout.shift[where], layout.factor[where])
         return values
 
 
