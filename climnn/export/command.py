@@ -1,4 +1,5 @@
-"""``climnn export DIR --out model.pt [--precision P] [--checkpoint C] [--no-pt2]``.
+"""``climnn export DIR --out model.pt [--precision P] [--checkpoint C] [--no-pt2]
+[--portable]``.
 
 :func:`add_export_command` adds the parser to ``climnn``'s subparsers and sets its handler
 (``args.handler``), so that ``climnn.cli`` registers it in one line.
@@ -27,6 +28,9 @@ def add_export_command(sub) -> argparse.ArgumentParser:
                         help="weights of the best validation loss or of the last epoch")
     export.add_argument("--no-pt2", action="store_true",
                         help="do not write the torch.export program (.pt2)")
+    export.add_argument("--portable", action="store_true",
+                        help="plain torch layers instead of oneDNN's fused ones (slower; for "
+                        "a libtorch built without oneDNN)")
     export.set_defaults(handler=command_export)
     return export
 
@@ -35,7 +39,8 @@ def command_export(args) -> int:
     from climnn.export import export_model, read_metadata
 
     path = export_model(args.train_dir, args.out, precision=args.precision,
-                        checkpoint=args.checkpoint, pt2=not args.no_pt2)
+                        checkpoint=args.checkpoint, pt2=not args.no_pt2,
+                        portable=args.portable)
     meta = read_metadata(path)
     names = lambda side: " ".join(v["name"] for v in meta[side])  # noqa: E731
     written = f"{path}" + ("" if args.no_pt2 else f" and {path.with_suffix('.pt2')}")

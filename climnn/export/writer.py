@@ -14,13 +14,15 @@ checked at two batch sizes.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import numpy as np
 
+from climnn.export.fused import fused_available
 from climnn.export.metadata import METADATA_FILE, build_metadata
-from climnn.export.physical import PRECISIONS, PhysicalModel, in_precision
+from climnn.export.physical import PRECISIONS, PhysicalModel, for_inference
 from climnn.export.quiet import torchscript_quiet
 from climnn.export.trained import CHECKPOINTS, load_trained
 from climnn.extras import import_torch
@@ -36,13 +38,16 @@ CHECK_BATCHES = (5, 64)  # sample columns of the checks: a batch other than the 
 
 
 def export_model(train_dir: str | Path, out: str | Path, *, precision: str = "float32",
-                 checkpoint: str = "best", pt2: bool = True) -> Path:
+                 checkpoint: str = "best", pt2: bool = True, portable: bool = False) -> Path:
     """Export the training in ``train_dir`` to the TorchScript file ``out`` (and, with
     ``pt2``, the torch.export program ``out`` with suffix ``.pt2``); returns ``out``.
 
     precision : "float32", or "bfloat16" (the MLP's Linear layers; normalization in float64
         and float32, budgets of the constrained network in float64)
     checkpoint : "best" (best validation loss) or "last" (the last finished epoch)
+    portable : plain torch layers in the TorchScript file instead of oneDNN's fused ones
+        (:mod:`climnn.export.fused`; used where this torch lacks them): slower, but loads
+        in a libtorch built without oneDNN. The .pt2 program always has plain layers.
 
     Raises FileExistsError when ``out`` (or its .pt2) exists, FileNotFoundError or
     ValueError naming what is missing or wrong in ``train_dir``; nothing is written then.
@@ -58,26 +63,35 @@ def export_model(train_dir: str | Path, out: str | Path, *, precision: str = "fl
             raise FileExistsError(f"{path} exists; choose another --out or remove it "
                                   f"(nothing was written)")
     trained = load_trained(train_dir, checkpoint)
-    model = PhysicalModel(in_precision(trained.model, precision), trained.input_layout,
-                          trained.output_layout).eval()
-    model.requires_grad_(False)
+    fused = fused_available() and not portable
+    plain = physical_model(trained, precision, fused=False)
     meta = build_metadata(trained, Path(train_dir), checkpoint, precision, torch.__version__)
+    meta["layers"] = "onednn_fused" if fused else "plain"
     extra = {METADATA_FILE: json.dumps(meta, indent=1, sort_keys=True)}
     samples = sample_inputs(trained.input_layout, max(CHECK_BATCHES))
-    scripted = to_torchscript(model, samples[: min(CHECK_BATCHES)])
+    fast = physical_model(trained, precision, fused) if fused else plain
+    scripted = to_torchscript(fast, samples[: min(CHECK_BATCHES)])
     with atomic_path(out) as tmp:
         with torchscript_quiet():
             torch.jit.save(scripted, str(tmp), _extra_files=extra)
-        check_against(model, load_exported(tmp), samples, precision, out)
+        check_against(plain, load_exported(tmp), samples, precision, out)
     if pt2:
         # through open files: torch.export refuses paths not ending in .pt2 (the temporary)
         with atomic_path(program) as tmp:
             with open(tmp, "wb") as f:
-                torch.export.save(to_program(model, samples), f, extra_files=extra)
+                torch.export.save(to_program(plain, samples), f, extra_files=extra)
             with open(tmp, "rb") as f:
-                check_against(model, torch.export.load(f).module(), samples, precision,
+                check_against(plain, torch.export.load(f).module(), samples, precision,
                               program)
     return out
+
+
+def physical_model(trained, precision: str, fused: bool) -> PhysicalModel:
+    """The exported module of a :class:`climnn.export.trained.Trained` (a copy of its
+    network in ``precision``, fused or plain layers), eval mode, no gradients."""
+    net = for_inference(copy.deepcopy(trained.model), precision, fused)
+    model = PhysicalModel(net, trained.input_layout, trained.output_layout).eval()
+    return model.requires_grad_(False)
 
 
 def sample_inputs(layout, batch: int, seed: int = 0) -> torch.Tensor:
