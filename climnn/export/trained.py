@@ -102,9 +102,11 @@ def _load_weights(model: torch.nn.Module, path: Path) -> int:
     try:
         model.load_state_dict(saved["model"])
     except RuntimeError as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        first = lines[1] if len(lines) > 1 else lines[0]  # the first mismatch, not the title
         raise ValueError(f"{path}: weights of another architecture than {RECORD} describes "
-                         f"({str(err).splitlines()[0].rstrip(':')}); export the directory "
-                         f"the weights were trained in") from None
+                         f"({first.rstrip('.')}); export the directory the weights were "
+                         f"trained in") from None
     return int(saved["epoch"] if "epoch" in saved else saved["state"]["epoch"])
 
 

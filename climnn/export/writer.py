@@ -30,10 +30,10 @@ from gcm.io.atomic import atomic_path
 
 torch = import_torch("climnn.export (exported models)")
 
-#: Largest difference allowed between the written file and the eager model, relative to
-#: each output's largest magnitude over the check batch (float32; bfloat16 is checked
-#: against the eager bfloat16 model, which runs the same kernels).
-CHECK_TOLERANCE = {"float32": 1e-6, "bfloat16": 1e-2}
+#: Largest difference allowed between a written file and the eager model of the same layers,
+#: relative to each output's largest magnitude over the check's samples (bfloat16: the
+#: bfloat16 rounding of one value may flip with the order of a sum).
+CHECK_TOLERANCE = {"float32": 1e-6, "bfloat16": 1e-3}
 CHECK_BATCHES = (5, 64)  # sample columns of the checks: a batch other than the traced one
 
 
@@ -74,7 +74,7 @@ def export_model(train_dir: str | Path, out: str | Path, *, precision: str = "fl
     with atomic_path(out) as tmp:
         with torchscript_quiet():
             torch.jit.save(scripted, str(tmp), _extra_files=extra)
-        check_against(plain, load_exported(tmp), samples, precision, out)
+        check_against(fast, load_exported(tmp), samples, precision, out)
     if pt2:
         # through open files: torch.export refuses paths not ending in .pt2 (the temporary)
         with atomic_path(program) as tmp:
@@ -125,13 +125,13 @@ def load_exported(path: str | Path):
 
 def check_against(model, exported, samples: torch.Tensor, precision: str, path: Path) -> None:
     """Raise RuntimeError naming ``path`` when ``exported`` differs from the eager ``model``
-    on ``samples`` at any of CHECK_BATCHES, beyond CHECK_TOLERANCE of each output's size."""
+    (the same layers) on the first CHECK_BATCHES of ``samples`` beyond CHECK_TOLERANCE of
+    each output's largest size over ``samples``."""
     with torch.no_grad():
+        scale = model(samples).double().abs().amax(0).clamp_min(torch.finfo(torch.float32).tiny)
         for batch in CHECK_BATCHES:
             x = samples[:batch]
-            expected, found = model(x).double(), exported(x).double()
-            scale = expected.abs().amax(0).clamp_min(torch.finfo(torch.float32).tiny)
-            worst = float(((found - expected).abs() / scale).max())
+            worst = float(((exported(x).double() - model(x).double()).abs() / scale).max())
             if not worst <= CHECK_TOLERANCE[precision]:
                 raise RuntimeError(f"{path}: the exported model differs from the trained one "
                                    f"by {worst:.3g} of an output's size at batch {batch} "
