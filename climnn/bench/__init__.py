@@ -56,4 +56,10 @@ def _data(quick=False):
     return run(quick=quick)
 
 
-BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet, "data": _data}
+def _train(quick=False):
+    from climnn.bench.train import run
+
+    return run(quick=quick)
+
+
+BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet, "data": _data, "train": _train}

@@ -25,13 +25,18 @@ share the reads round robin, so every sample is read exactly once per epoch.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 import zarr
+from zarr.core.sync import sync as zarr_sync  # runs a coroutine on zarr's own loop
 
 from climnn.data.schema import VARIABLES, DatasetError, read_failure, validate_store
 from climnn.data.stats import load_statistics
@@ -52,6 +57,8 @@ OPTIONAL_IN_DEFAULTS = frozenset({"U", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT"})
 #: A standard deviation at most this fraction of |mean| (float32 round-off, or exactly
 #: constant data) does not divide: such an input is only centred.
 STD_FLOOR = 1e-6
+#: Reads (ColumnDataset's read_samples each) a reader keeps ahead of the batches it yields.
+READ_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -310,7 +317,8 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         index, count = self._reader()
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.shuffle else None
-        blocks = (self.read_times(self.groups[g]) for g in self.reader_groups(index, count))
+        blocks = read_ahead(self.read_times,
+                            [self.groups[g] for g in self.reader_groups(index, count)])
         for x, y in shuffled_batches(blocks, self.batch_size, self.buffer_size, rng):
             yield torch.from_numpy(x), torch.from_numpy(y)
 
@@ -349,25 +357,79 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     def read_times(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``,
         n = times.size x ncol samples in time-major order: whole zarr chunks (one time step
-        each) of every variable, one request a variable."""
+        each) of every variable, all in one request."""
         if self._arrays is None:
             group = zarr.open_group(self.store, mode="r")
             names = self.input_layout.names + self.output_layout.names
             self._arrays = {name: group[name] for name in names}
         times = np.asarray(times, dtype=np.int64)
-        return self._vectors(self.input_layout, times), self._vectors(self.output_layout, times)
+        data = self._read(times)
+        return (self._vectors(self.input_layout, data, times),
+                self._vectors(self.output_layout, data, times))
 
-    def _vectors(self, layout: VectorLayout, times: np.ndarray) -> np.ndarray:
+    def _read(self, times: np.ndarray) -> dict[str, np.ndarray | Exception]:
+        """Every variable at ``times``, (time, column[, lev]), or the error reading it. One
+        request fetches and decodes the chunks of all variables concurrently: on zarr 3 a
+        third of the CPU time of a request a variable (fewer round trips to its event loop).
+        """
+        selection = (_time_selection(times),)
+
+        async def gathered():
+            return await asyncio.gather(*(array.async_array.get_orthogonal_selection(selection)
+                                          for array in self._arrays.values()),
+                                        return_exceptions=True)
+
+        return dict(zip(self._arrays, zarr_sync(gathered()), strict=True))
+
+    def _vectors(self, layout: VectorLayout, data: dict, times: np.ndarray) -> np.ndarray:
         n = times.size * self.ncol
-        values = np.empty((n, layout.size))
+        values = np.empty((n, layout.size), dtype=np.float32)
         for name, where in layout.slices.items():
-            try:  # (time, column[, lev])
-                data = self._arrays[name].get_orthogonal_selection((times,))
-            except Exception as exc:  # codec or store error: name the chunk
-                raise read_failure(self.store, str(self.store), [name], exc) from exc
-            _check_read(self.store, name, data, times)
-            values[:, where] = data.reshape(n, -1)
-        return layout.normalize(values).astype(np.float32)
+            if isinstance(data[name], Exception):  # codec or store error: name the chunk
+                raise read_failure(self.store, str(self.store), [name],
+                                   data[name]) from data[name]
+            _check_read(self.store, name, data[name], times)
+            _normalize_into(values, where.start, data[name].reshape(n, -1),
+                            layout.shift[where], layout.factor[where])
+        return values
+
+
+def read_ahead(read: Callable, requests: Sequence, depth: int = READ_AHEAD) -> Iterator:
+    """``read(r)`` of every request in order, up to ``depth`` of them read ahead in a
+    background thread while the caller works on the last one (zarr's decompression and
+    numpy's arithmetic release the GIL, so reading overlaps shuffling and training). An
+    error of a read is raised here when its turn comes."""
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="climnn-read") as pool:
+        try:
+            for request in requests:
+                pending.append(pool.submit(read, request))
+                if len(pending) > depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:  # the caller stopped early: do not read what nobody will use
+            for future in pending:
+                future.cancel()
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize_into(out, start, data, shift, factor):
+    """out[:, start + j] = (data[:, j] - shift[j]) * factor[j] in float64, rounded to out's
+    float32: VectorLayout.normalize's numbers in one pass, without the GIL.
+    out (n, size) float32; data (n, k) of the store's dtype; shift, factor (k,) float64."""
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            out[i, start + j] = (np.float64(data[i, j]) - shift[j]) * factor[j]
+
+
+def _time_selection(times: np.ndarray) -> slice | np.ndarray:
+    """``times`` as a slice when they are consecutive and increasing (zarr reads a slice of
+    chunks about twice as fast as the same chunks by index), else as they are."""
+    first = int(times[0]) if times.size else 0
+    if np.array_equal(times, np.arange(first, first + times.size)):
+        return slice(first, first + times.size)
+    return times
 
 
 def _check_read(store: Path, name: str, data: np.ndarray, times: np.ndarray) -> None:
@@ -414,12 +476,26 @@ def shuffled_batches(
 
 
 def _gathered(pending, rng) -> tuple[np.ndarray, np.ndarray]:
-    x = np.concatenate([b[0] for b in pending])
-    y = np.concatenate([b[1] for b in pending])
+    """The rows of ``pending`` (pairs of arrays) concatenated, then permuted by
+    ``rng.permutation`` unless rng is None. Permuted, each row is written straight to its
+    place (row j of the concatenation to the position where the permutation takes it): one
+    copy instead of a concatenation and a gather, the same arrays."""
     if rng is None:
-        return x, y
-    order = rng.permutation(len(x))
-    return x[order], y[order]
+        return tuple(np.concatenate([b[k] for b in pending]) for k in (0, 1))
+    count = sum(len(b[0]) for b in pending)
+    order = rng.permutation(count)
+    place = np.empty_like(order)
+    place[order] = np.arange(count)
+    gathered = []
+    for k in (0, 1):
+        first = pending[0][k]
+        out = np.empty((count, *first.shape[1:]), dtype=first.dtype)
+        start = 0
+        for block in pending:
+            out[place[start:start + len(block[k])]] = block[k]
+            start += len(block[k])
+        gathered.append(out)
+    return gathered[0], gathered[1]
 
 
 def _split(x: np.ndarray, y: np.ndarray, batch_size: int):
