@@ -138,7 +138,7 @@ class Model:
         step), kept only when asked: set ``keep_physics_call = True`` (a Simulation keeps
         it for a callback added with ``needs_physics_call``). Kept, its arrays live
         through the dynamics half of the next step instead of being reused there: a
-        moist T42L25 step took ~5 % more CPU time (docs/performance.md)."""
+        moist T42L25 step took ~4 % more CPU time (docs/performance.md)."""
         if not self.keep_physics_call:
             raise RuntimeError("model.last_physics: the latest physics call is kept only when "
                                "asked; set model.keep_physics_call = True before stepping (or "
