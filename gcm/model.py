@@ -111,8 +111,9 @@ class Model:
         # (a new initial state, a restart without it) is synthesized afresh
         self._old_grid_for: tuple | None = None
         self.blow_up = BlowUpCheck(self.dt, self.grid.truncation, self._inv_cos)
-        # the latest call of the column physics (see PhysicsCall); None before the first
-        self.last_physics: PhysicsCall | None = None
+        # whether the latest call of the column physics is kept (see last_physics)
+        self.keep_physics_call = False
+        self._last_physics: PhysicsCall | None = None
         self.timer = NULL_TIMER
 
     @property
@@ -129,6 +130,20 @@ class Model:
                              f"built without physics; pass it as Model(config, physics=...)")
         self._physics = scheme
         protocol.hand_timer(scheme, self._timer)
+
+    @property
+    def last_physics(self) -> PhysicsCall | None:
+        """The latest call of the column physics (gcm.column_coupling.PhysicsCall: the
+        columns, tendencies and interval of the step just taken; None before the first
+        step), kept only when asked: set ``keep_physics_call = True`` (a Simulation keeps
+        it for a callback added with ``needs_physics_call``). Kept, its arrays live
+        through the dynamics half of the next step instead of being reused there: a
+        moist T42L25 step took ~4 % more CPU time (docs/performance.md)."""
+        if not self.keep_physics_call:
+            raise RuntimeError("model.last_physics: the latest physics call is kept only when "
+                               "asked; set model.keep_physics_call = True before stepping (or "
+                               "add the Simulation callback with needs_physics_call=True)")
+        return self._last_physics
 
     @property
     def timer(self):
@@ -192,10 +207,9 @@ class Model:
             self._step()
 
     def _step(self) -> None:
-        # the previous step's physics call is released before this step allocates: kept
-        # alive into the step, its arrays could not be reused and a dry T42L25 step took
-        # ~10 % longer (alternating processes)
-        self.last_physics = None
+        # a kept physics call is released before this step allocates: kept alive into the
+        # step, its arrays could not be reused and a dry T42L25 step took ~10 % longer
+        self._last_physics = None
         first = self.old is None
         delta = 0.5 * self.dt if first else self.dt
         old = self.now if first else self.old
@@ -313,8 +327,9 @@ class Model:
             with self._timer.section("physics"):
                 # the old level's time: one step back, except at the first (forward) step
                 seconds = self.elapsed_seconds - (0.0 if self.old is None else self.dt)
-                self.last_physics, grid_tend, surface = self.coupling.call(
-                    self.physics, g, seconds, dt_phys)
+                call, grid_tend, surface = self.coupling.call(self.physics, g, seconds, dt_phys)
+                if self.keep_physics_call:
+                    self._last_physics = call
                 water_source, energy_source = physics_sources(
                     g, grid_tend, self.sigma.thickness, self._fraction)
                 if forcing["q"] is zero:

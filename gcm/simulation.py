@@ -119,12 +119,16 @@ class Callback:
     name : names the callback (unique in a simulation); the key of its state in restarts.
         Default: the action's ``name`` attribute, or its function or class name, with
         ``_2``, ``_3``, ... appended when a callback of that name is already added.
+    needs_physics_call : the action reads ``model.last_physics``, so the model keeps it
+        (Model.keep_physics_call); also set by an action's own ``needs_physics_call``
+        attribute
     """
 
     action: Callable[[Simulation], object]
     every: int | str = 1
     at_end: bool = False
     name: str = ""
+    needs_physics_call: bool = False
 
 
 class Simulation:
@@ -182,12 +186,15 @@ class Simulation:
 
     # ------------------------------------------------------------------ callbacks
     def add_callback(self, action: Callback | Callable, every: int | str = 1,
-                     at_end: bool = False, name: str = "") -> Callback:
+                     at_end: bool = False, name: str = "", needs_physics_call: bool = False
+                     ) -> Callback:
         """Call ``action(simulation)`` every ``every`` steps (or OUTPUT_INTERVAL), after
         the callbacks added before it; give a Callback or its fields. Returns the
         Callback. State the restart holds for a callback of this name is loaded into it."""
-        callback = action if isinstance(action, Callback) else Callback(action, every,
-                                                                        at_end, name)
+        callback = action if isinstance(action, Callback) else Callback(
+            action, every, at_end, name, needs_physics_call)
+        if callback.needs_physics_call or getattr(callback.action, "needs_physics_call", False):
+            self.model.keep_physics_call = True
         taken = {c.name for c in self.callbacks}
         if callback.name in taken:
             raise ValueError(f"Simulation.add_callback: a callback named {callback.name!r} "

@@ -41,6 +41,7 @@ def _moist_model(make_config):
 @pytest.mark.parametrize("fmt", ["zarr", "netcdf"])
 def test_interval_means_are_the_average_over_their_time_bounds(make_config, tmp_path, fmt):
     model = _moist_model(make_config)
+    model.keep_physics_call = True
     writer = OutputWriter(tmp_path, format=fmt)
     shape = (model.grid.nlat, model.grid.nlon)
     per_interval = round(model.config.output.interval_hours * 3600 / model.dt)

@@ -125,10 +125,12 @@ def test_whether_there_is_physics_is_read_from_the_scheme(make_config):
     cfg = small(make_config)
     cfg.dynamics.fixers.mass = cfg.dynamics.fixers.water = cfg.dynamics.fixers.energy = False
     model = Model(cfg, physics=NoPhysics())
+    model.keep_physics_call = True
     assert model.diagnostic_names() == ([], [])
     model.step()
     assert model.last_physics is None and model.config.physics.scheme == "none"
     with_physics = Model(cfg, physics=RelaxToPrevious())
+    with_physics.keep_physics_call = True
     fields, scalars = with_physics.diagnostic_names()
     assert "precipitation" in fields and "physics_energy_residual" not in scalars
     with_physics.step()

@@ -206,6 +206,7 @@ class ColumnSampler:
     """
 
     name = "sampler"
+    needs_physics_call = True  # reads model.last_physics: the Simulation has it kept
 
     def __init__(self, model: Model, out, every: int, batch: int = 8, config_path: str = "",
                  on_sample: Callable | None = None):
