@@ -16,6 +16,7 @@ from test_training import budget_store  # noqa: F401 (a fixture)
 
 from climnn.coupler import Coupler, CouplerError, GuardError, HostDescription
 from climnn.coupler.column_budgets import energy_residual, layer_thickness, water_residual
+from climnn.coupler.guards import check_arrays
 from climnn.data import VARIABLES
 from climnn.data.loader import VectorLayout
 from climnn.export import METADATA_FILE, export_model, load_exported, read_metadata
@@ -354,3 +355,11 @@ def test_non_finite_and_out_of_bounds_inputs_and_outputs_are_named(model):
         coupler.step(columns(), DT)  # a random network precipitates negatively somewhere
     with pytest.raises(CouplerError, match="bounds: Z is neither"):
         Coupler(model, host(), bounds={"Z": (0, 1)})
+    with pytest.raises(CouplerError, match="dt must be a positive"):
+        coupler.step(columns(), 0.0)
+
+
+def test_finite_values_whose_sum_overflows_pass_the_guard():
+    check_arrays({"T": np.array([1e308, 1e308])}, "input", None, None, None)
+    with pytest.raises(GuardError, match="column 1"):
+        check_arrays({"T": np.array([1e308, np.nan])}, "input", None, None, None)
