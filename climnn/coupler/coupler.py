@@ -169,6 +169,8 @@ class Coupler:
         for a non-finite or out-of-bounds value.
         """
         clock = Clock()
+        if not dt > 0:
+            raise CouplerError(f"coupler step: dt must be a positive number of seconds, got {dt!r}")
         ps = self._column_array(columns, "PS", 1)
         ncol = ps.shape[0]
         area, lat, lon = (self._per_column(v, n, ncol) for v, n in

@@ -52,6 +52,7 @@ def load_module(path: str | Path, device):
         else:
             module = load_exported(path)
     except Exception as err:  # noqa: BLE001  torch raises many kinds; one message for all
+        first = (str(err).splitlines() or [""])[0].split(". ")[0]  # torch's advice follows
         raise CouplerError(f"{path}: torch cannot load the model ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0] if str(err) else ''})") from None
+                           f"{first})") from None
     return module.to(device)
