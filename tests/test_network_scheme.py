@@ -50,9 +50,10 @@ def layout(pairs, nlev: int, shift=None) -> VectorLayout:
 
 
 def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
-                           nan_level: int | None = None) -> Path:
+                           nan_level: int | None = None, shflx_heating: float = 0.0) -> Path:
     """An exported model (the file layout of climnn export) of TPHYSTND = (T_eq - T) / tau
-    on levels ``sigma_half``; all other outputs 0, or TPHYSTND NaN at ``nan_level``."""
+    on levels ``sigma_half``, plus ``shflx_heating`` (K s-1 per W m-2) times SHFLX at the
+    lowest level; all other outputs 0, or TPHYSTND NaN at ``nan_level``."""
     nlev = t_eq.size
     shift = np.zeros(sum(nlev if n in PROFILES else 1 for n, _ in INPUTS))
     shift[:nlev] = t_eq  # normalized T = T - T_eq: the relaxation's own variable
@@ -62,6 +63,7 @@ def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
         net.weight.zero_()
         net.bias.zero_()
         net.weight[:nlev, :nlev] = -torch.eye(nlev) / TAU
+        net.weight[nlev - 1, inputs.slices["SHFLX"]] = shflx_heating
         if nan_level is not None:
             net.bias[nan_level] = float("nan")
     module = PhysicalModel(net, inputs, outputs).eval().requires_grad_(False)
@@ -177,7 +179,10 @@ def test_enforce_closes_both_column_budgets_with_frictional_heating(tmp_path):
 
 
 def test_the_previous_steps_fluxes_restart_bit_for_bit(setup, tmp_path):
-    cfg, _, path = setup
+    cfg, t_eq, _ = setup
+    # a network that heats by the previous step's sensible heat flux: the state matters
+    path = write_relaxation_model(tmp_path / "flux.pt", Model(cfg).sigma.half, t_eq,
+                                  shflx_heating=1e-6)
 
     def scheme():
         return NetworkScheme(model=str(path))
@@ -194,6 +199,13 @@ def test_the_previous_steps_fluxes_restart_bit_for_bit(setup, tmp_path):
     assert sorted(a) == sorted(b)
     for key in a:
         assert np.asarray(a[key]).tobytes() == np.asarray(b[key]).tobytes(), key
+    # a continuation that forgot the fluxes (takes its first step's own) differs
+    forgetful = Simulation.from_restart(half.last_restart, tmp_path / "forgetful",
+                                        progress=False, physics=scheme())
+    forgetful.model.physics.load_state_arrays({"previous_shf": np.zeros(0),
+                                               "previous_lhf": np.zeros(0)})
+    forgetful.run_steps(2)
+    assert not np.array_equal(forgetful.model.now.temperature, straight.model.now.temperature)
 
 
 def test_a_nan_stops_the_run_with_a_restart_and_names_where(setup, tmp_path):
