@@ -86,8 +86,9 @@ SECTIONS = {"inputs": "physics_inputs", "network": "physics_network",
             "guards": "physics_guards"}
 
 HOW_TO_MAKE = ("make one with: climnn generate run/aquaplanet.yaml --out teacher.zarr "
-               "--days 360 --every 6; climnn stats teacher.zarr; climnn train run/train.yaml "
-               "--data teacher.zarr --out train/; climnn export train/ --out {path} (run/README.md)")
+               "--days 360 --every 6; climnn stats teacher.zarr; climnn train "
+               "run/train.yaml --data teacher.zarr --out train/; climnn export train/ "
+               "--out {path} (README.md, Hybrid run)")
 
 
 class NetworkScheme(ColumnScheme):
