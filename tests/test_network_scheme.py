@@ -24,6 +24,7 @@ from climnn.export.quiet import torchscript_quiet  # noqa: E402
 from climnn.export.writer import to_torchscript  # noqa: E402
 from gcm.blow_up import ModelBlowUpError  # noqa: E402
 from gcm.model import Model  # noqa: E402
+from gcm.physics import registry  # noqa: E402
 from gcm.physics.boundary_layer import BoundaryLayer  # noqa: E402
 from gcm.physics.budgets import energy_residual, energy_scale, water_residual, water_scale  # noqa: E402
 from gcm.physics.column import ColumnScheme, ColumnTendencies  # noqa: E402
@@ -229,7 +230,10 @@ def test_a_nan_stops_the_run_with_a_restart_and_names_where(setup, tmp_path):
     assert np.isfinite(again.model.now.temperature).all()
 
 
-def test_bad_model_parameters_name_the_key_and_the_file(setup, tmp_path, make_config):
+def test_bad_model_parameters_name_the_key_and_the_file(setup, tmp_path, make_config,
+                                                        monkeypatch):
+    # registered as the entry point would, in a registry put back after the test
+    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
     register_scheme("network", NetworkScheme)
     with pytest.raises(ValueError, match=r"physics.parameters.model: .*nope\.pt does not "
                                          r"exist.*climnn export"):
