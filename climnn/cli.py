@@ -202,6 +202,9 @@ def command_run(args) -> int:
         check_out(out)
         sim = Simulation(Model(config), out, progress=not args.quiet)
     days = args.days if args.days is not None else sim.model.config.time.days
+    from gcm.timing import StepTimer
+
+    sim.model.timer = StepTimer()  # the run log splits each interval's time by section
     sim.run(days)
     print(f"{sim.model.config.name}: {days:g} days to {sim.model.time.isoformat()} in "
           f"{sim.output_dir} ({sim.simulated_years_per_day:.0f} simulated years/day); "

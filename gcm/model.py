@@ -40,7 +40,7 @@ from gcm.gaussian_grid import gaussian_grid
 from gcm.moisture import fill_negative_humidity, hole_filling_tendency
 from gcm.old_level_grid import OldLevelGrid
 from gcm.physics import column as protocol
-from gcm.physics.column import ColumnPhysics, ColumnState
+from gcm.physics.column import ColumnPhysics, ColumnState, PhysicsFailure
 from gcm.physics.registry import build_scheme
 from gcm.sigma_coordinates import sigma_coordinates
 from gcm.spherical_harmonics import SpectralTransform
@@ -216,8 +216,16 @@ class Model:
         now = self.now
         nu, alpha = self.config.dynamics.robert_filter, self.config.dynamics.williams_alpha
         now_grid = self.dynamics.grid_fields(now)
-        forcing = self._physics_forcing(old, 2.0 * delta, now_grid,
-                                        0.0 if first else OldLevelGrid.filter_weight(nu, alpha))
+        try:
+            forcing = self._physics_forcing(
+                old, 2.0 * delta, now_grid, 0.0 if first else OldLevelGrid.filter_weight(nu, alpha))
+        except PhysicsFailure as err:
+            # the carried old-level grid has advanced into this step: a restart written now
+            # rebuilds the old level's grid from the spectral state instead
+            self._old_grid_for = None
+            raise PhysicsFailure(f"physics scheme {protocol.scheme_name(self.physics)!r} failed "
+                                 f"in step {self.step_count + 1} (from model time "
+                                 f"{self.time.isoformat()}): {err}") from err
         tend = self.dynamics.tendencies(now, self.surface_geopotential, forcing, now_grid)
         new = self.dynamics.implicit_step(old, tend, delta)
         if not first:

@@ -31,7 +31,10 @@ it finishes the step it is in and its callbacks, writes a restart there and rais
 RunInterrupted, which names it (a second Ctrl-C stops at once, and no restart is
 written then). A KeyboardInterrupt that arrives in the middle of a step by other means
 (e.g. ``run()`` in another thread, where no handler can be installed) writes no restart:
-the latest one stays the place to continue from. A run that blows up writes none either.
+the latest one stays the place to continue from. A run that blows up writes none either,
+except when the physics scheme stops it (gcm.physics.column.PhysicsFailure, e.g. a
+network's guard): the restart of the last whole step is written, and ModelBlowUpError
+names the step, the column, the level, the variable and that restart.
 
 The files of a run appear when its first step is about to be taken, so a start that
 fails leaves the output directory as it was. A simulation that continues a run
@@ -63,10 +66,12 @@ import xarray as xr
 import yaml
 from tqdm.auto import tqdm
 
+from gcm.blow_up import ModelBlowUpError
 from gcm.config import config_from_dict
 from gcm.io.history import OutputWriter, check_output_directory, truncate_history
 from gcm.io.restart import load_restart, restart_metadata, save_restart
 from gcm.model import Model
+from gcm.physics.column import PhysicsFailure
 
 logger = logging.getLogger("gcm")
 
@@ -456,7 +461,10 @@ class Simulation:
         model, callbacks = self.model, self._callbacks
         while model.step_count < self.stop_step and self._stop_signal is None:
             self._in_step = True
-            model.step()
+            try:
+                model.step()
+            except PhysicsFailure as err:
+                self._stop_after_physics_failure(err)
             for callback, every in callbacks:
                 if model.step_count % every == 0:
                     callback.action(self)
@@ -466,6 +474,15 @@ class Simulation:
         for callback, every in callbacks:
             if callback.at_end and model.step_count % every != 0:
                 callback.action(self)
+
+    def _stop_after_physics_failure(self, err: PhysicsFailure) -> None:
+        """Write the restart of the last whole step (the model changes no state a restart
+        holds before its physics has run) and stop with a ModelBlowUpError."""
+        self._in_step = False
+        path = self.write_restart()
+        where = f"; restart of the last whole step: {path}" if path is not None else ""
+        logger.error("%s%s", err, where)
+        raise ModelBlowUpError(f"{err}{where}; output written before is kept") from err
 
     def _start_log(self):
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -526,6 +543,8 @@ class IntervalTiming:
         sections = dict(getattr(timer, "seconds", {}))
         if sections:
             timer.reset()
+            if "step" in sections and "physics" in sections:
+                sections["dynamics"] = sections["step"] - sections["physics"]
         record = dict(step=step, steps=steps, wall_s=wall, sections=sections,
                       sypd=simulated_years_per_day(steps * sim.model.dt, wall))
         self.records.append(record)

@@ -14,7 +14,9 @@ Sections may nest (the transforms run inside the dynamics), so their seconds do 
 up to the step; ``StepTimer.seconds`` holds the wall time spent inside each name, summed
 over every entry since the last ``reset()``. Names in use: ``step`` (the whole step),
 ``transforms`` (every spherical-harmonic transform), ``physics`` (column gathering, the
-scheme, scattering, budgets) and ``physics_<scheme>`` for each scheme of a suite.
+scheme, scattering, budgets) and ``physics_<part>`` for each part of a scheme (each scheme
+of the teacher suite; the network scheme's inputs, network, conservation, guards and
+outputs). The run log's ``dynamics`` is the step minus the physics.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class NullTimer:
 
     def section(self, name: str) -> contextlib.AbstractContextManager:
         return _NULL_SECTION
+
+    def add(self, name: str, seconds: float) -> None:
+        """Nothing (see StepTimer.add)."""
 
 
 _NULL_SECTION = contextlib.nullcontext()
@@ -50,6 +55,12 @@ class StepTimer:
         finally:
             self.seconds[name] += time.perf_counter() - start
             self.calls[name] += 1
+
+    def add(self, name: str, seconds: float) -> None:
+        """Count ``seconds`` measured elsewhere (e.g. by a coupler's own clock) as one entry
+        of section ``name``."""
+        self.seconds[name] += seconds
+        self.calls[name] += 1
 
     def reset(self) -> None:
         self.seconds.clear()

@@ -15,6 +15,10 @@ fill instead of a new one, so that a suite can reuse its buffers from call to ca
 a scheme overwrites every entry it can write (zeroing those it leaves unchanged this
 time) and does not touch the others, which must therefore hold zeros: arrays shared
 between schemes, or read-only, are fine there (see ``fill_into``).
+
+A scheme that cannot go on (a network's guard found NaN, inf or a value out of bounds)
+raises PhysicsFailure naming the column, level and variable; the model adds the step and
+the Simulation writes a restart of the last whole step before the run stops.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
+
+
+class PhysicsFailure(RuntimeError):
+    """A scheme refuses to go on with this step's columns; the message names where (the
+    column's latitude and longitude, the level, the variable) and why."""
 
 
 @dataclass

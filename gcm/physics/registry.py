@@ -6,7 +6,7 @@ it, through a Python entry point of group ``gcm.physics`` declared by the packag
 holds the scheme, e.g. in its pyproject.toml::
 
     [project.entry-points."gcm.physics"]
-    network = "climnn.coupler.scheme:NetworkScheme"
+    network = "climnn.coupler.network_scheme:NetworkScheme"
 
 A name not registered is looked up among those entry points when it is first built.
 A factory is any callable whose keyword arguments are the config's physics.parameters

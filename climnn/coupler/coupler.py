@@ -1,0 +1,250 @@
+"""The coupler: an exported network run over a host's columns once a step, with the column
+budgets diagnosed or enforced and every value guarded.
+
+A step (:meth:`Coupler.step`):
+
+1. inputs: the host's arrays checked (present, shaped, finite, within bounds) and copied
+   into one preallocated (ncol, n_in) float32 matrix in the model's vector order (a slice
+   assignment per variable, no loop over columns; the matrix is reused while ncol stays);
+2. network: one forward pass over all columns under ``torch.inference_mode``;
+3. the (ncol, n_out) outputs split into named float64 arrays (fresh each step: the host may
+   keep them), checked finite;
+4. conservation: ``off`` nothing; ``diagnose`` the energy and water residuals of every
+   column (climnn.coupler.column_budgets); ``enforce`` those and the fixes
+   (climnn.coupler.fixers); then the outputs' bounds.
+
+Threads: torch's intra-op threads are set once to numba's count and its inter-op threads to
+1 (climnn.threads.match_torch_threads). The host's numba kernels and the network run one
+after the other inside a step, never at once, so both use all the cores without
+oversubscribing them; ``threads`` sets another count for torch.
+
+Nothing here knows the GCM: the host is described by a HostDescription only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from climnn.coupler.column_budgets import energy_residual, layer_thickness, water_residual
+from climnn.coupler.errors import CouplerError
+from climnn.coupler.fixers import enforce
+from climnn.coupler.guards import check_arrays
+from climnn.coupler.host import HostDescription, check_model_against_host
+from climnn.coupler.model_file import load_module, read_model_metadata, torch
+from climnn.coupler.report import BudgetReport, budget_report
+from climnn.models.budgets import BUDGET_OUTPUTS, SURFACE_FLUXES
+from climnn.threads import match_torch_threads
+
+CONSERVATION_MODES = ("off", "diagnose", "enforce")
+TIMING_PHASES = ("inputs", "network", "outputs", "conservation", "guards")
+
+
+@dataclass(frozen=True)
+class CouplerResult:
+    """outputs : schema name -> float64 (ncol, nlev) or (ncol,), SI units (after the fixes
+    when enforce); report : the step's BudgetReport; timing : phase -> seconds (inputs:
+    checking shapes and filling the input matrix; network: the forward pass; outputs:
+    splitting it into float64 arrays; conservation; guards)."""
+
+    outputs: dict
+    report: BudgetReport
+    timing: dict
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One variable of the model's input or output vector: name, [start, stop), levels
+    (nlev for a profile, 1 for a surface field, which the host passes as (ncol,))."""
+
+    name: str
+    start: int
+    stop: int
+    levels: int
+
+    @property
+    def surface(self) -> bool:
+        return self.levels == 1
+
+
+class Clock:
+    """Seconds spent in each of TIMING_PHASES, summed over the laps of one step."""
+
+    def __init__(self):
+        self.times = dict.fromkeys(TIMING_PHASES, 0.0)
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        """Add the time since the previous lap to ``phase``."""
+        now = time.perf_counter()
+        self.times[phase] += now - self.last
+        self.last = now
+
+
+class Coupler:
+    """An exported model (``climnn export``'s ``.pt`` or ``.pt2``) as a host's column physics.
+
+    model_path : the exported file
+    host : HostDescription; its variables, levels, coefficients and schema version must fit
+        the model's metadata (CouplerError naming the first difference)
+    conservation : "off" | "diagnose" | "enforce" (module docstring; climnn.coupler.fixers)
+    bounds : schema name -> (low, high) for inputs or outputs, or None; a value outside
+        stops the step with a GuardError (NaN and inf always do)
+    device : torch device of the network (default CPU)
+    threads : torch's intra-op threads (default: numba's count)
+    """
+
+    def __init__(self, model_path: str | Path, host: HostDescription, conservation: str = "off",
+                 bounds: Mapping[str, tuple[float, float]] | None = None, device=None,
+                 threads: int | None = None):
+        if conservation not in CONSERVATION_MODES:
+            raise CouplerError(f"conservation {conservation!r} is not one of "
+                               f"{list(CONSERVATION_MODES)}")
+        self.path, self.host, self.conservation = Path(model_path), host, conservation
+        self.metadata = meta = read_model_metadata(self.path)
+        self.inputs = [Slot(v["name"], v["start"], v["stop"], v["levels"]) for v in meta["inputs"]]
+        self.outputs = [Slot(v["name"], v["start"], v["stop"], v["levels"])
+                        for v in meta["outputs"]]
+        self.n_in, self.n_out = int(meta["n_in"]), int(meta["n_out"])
+        convention = meta["data"].get("surface_flux_convention", "included")
+        self.included = convention == "included"
+        self.host_fields = self._host_fields(conservation)
+        check_model_against_host(meta, host, self.path, self.host_fields)
+        self.bounds = self._checked_bounds(bounds)
+        try:
+            match_torch_threads(threads)
+        except RuntimeError:
+            pass  # inter-op threads already in use: the intra-op count is set all the same
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.module = load_module(self.path, self.device)
+        self._buffer = np.empty((0, self.n_in), dtype=np.float32)
+        self._tensor = torch.from_numpy(self._buffer)
+
+    # ------------------------------------------------------------------ construction
+
+    def _host_fields(self, conservation: str) -> tuple[str, ...]:
+        """Arrays the host passes besides the network's inputs and PS: the surface fluxes
+        when the budgets need them and the network does not give them; Q to enforce."""
+        names = {s.name for s in self.outputs}
+        inputs = {s.name for s in self.inputs}
+        if conservation == "off":
+            return ()
+        missing = [n for n in BUDGET_OUTPUTS if n not in names]
+        if missing:
+            raise CouplerError(f"{self.path}: conservation {conservation!r} needs the outputs "
+                               f"{list(BUDGET_OUTPUTS)}; the model lacks {missing}")
+        fluxes = tuple(n for n in SURFACE_FLUXES if n not in names) if self.included else ()
+        humidity = ("Q",) if conservation == "enforce" and "Q" not in inputs else ()
+        return fluxes + humidity
+
+    def _checked_bounds(self, bounds) -> dict:
+        known = {s.name for s in self.inputs + self.outputs} | {"PS", *self.host_fields}
+        bounds = dict(bounds or {})
+        for name, pair in bounds.items():
+            if name not in known:
+                raise CouplerError(f"bounds: {name} is neither an input nor an output of "
+                                   f"{self.path} (those are {sorted(known)})")
+            if len(pair) != 2 or not pair[0] <= pair[1]:
+                raise CouplerError(f"bounds: {name} must be (low, high) with low <= high, "
+                                   f"got {pair!r}")
+        return bounds
+
+    # ------------------------------------------------------------------ one step
+
+    def step(self, columns: Mapping[str, np.ndarray], dt: float, *, area=None, lat=None,
+             lon=None) -> CouplerResult:
+        """The network's outputs and budget report for one batch of columns.
+
+        columns : schema name -> float64, (ncol, nlev) profiles (index 0 = top) or (ncol,)
+            surface fields, SI units: the model's inputs, PS, and (see ``host_fields``) the
+            surface fluxes SHF, LHF of this step and Q
+        dt : the host's time step (s): the negative-humidity fix keeps q + dt PHQ >= 0
+        area : (ncol,) column areas (m2) to weight the report's means, or None (equal)
+        lat, lon : (ncol,) degrees, named in the report and in guard messages, or None
+        Raises CouplerError for a missing or misshapen array, GuardError (a CouplerError)
+        for a non-finite or out-of-bounds value.
+        """
+        clock = Clock()
+        if not dt > 0:
+            raise CouplerError(f"coupler step: dt must be a positive number of seconds, got {dt!r}")
+        ps = self._column_array(columns, "PS", 1)
+        ncol = ps.shape[0]
+        area, lat, lon = (self._per_column(v, n, ncol) for v, n in
+                          ((area, "area"), (lat, "lat"), (lon, "lon")))
+        used = {s.name: self._column_array(columns, s.name, s.levels, ncol) for s in self.inputs}
+        used.update({n: self._column_array(columns, n, self._levels(n), ncol)
+                     for n in ("PS", *self.host_fields)})
+        clock.lap("inputs")
+        check_arrays(used, "input", self.bounds, lat, lon)
+        clock.lap("guards")
+        x = self._assemble(used, ncol)
+        clock.lap("inputs")
+        with torch.inference_mode():
+            y = self.module(x).to("cpu", torch.float32).numpy()
+        clock.lap("network")
+        outputs = {s.name: (y[:, s.start] if s.surface else y[:, s.start:s.stop]).astype(np.float64)
+                   for s in self.outputs}
+        clock.lap("outputs")
+        check_arrays(outputs, "output", None, lat, lon)  # before the fixes spread a NaN
+        clock.lap("guards")
+        report = self._conserve(outputs, used, dt, area, lat, lon)
+        clock.lap("conservation")
+        check_arrays(outputs, "output", self.bounds, lat, lon)
+        clock.lap("guards")
+        return CouplerResult(outputs, report, clock.times)
+
+    def _levels(self, name: str) -> int:
+        return 1 if name in ("PS", *SURFACE_FLUXES) else self.host.levels
+
+    def _column_array(self, columns, name: str, levels: int, ncol: int | None = None):
+        if name not in columns:
+            raise CouplerError(f"coupler step: the columns lack {name} (the model "
+                               f"{self.path.name} needs it)")
+        values = np.asarray(columns[name])
+        n = values.shape[0] if ncol is None and values.ndim else ncol
+        shape = (n,) if levels == 1 else (n, levels)
+        if values.shape != shape:
+            raise CouplerError(f"coupler step: {name} has shape {values.shape}, expected "
+                               f"{shape} (ncol, nlev) or (ncol,)")
+        return values
+
+    @staticmethod
+    def _per_column(values, name: str, ncol: int):
+        if values is None:
+            return None
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (ncol,):
+            raise CouplerError(f"coupler step: {name} has shape {values.shape}, expected "
+                               f"({ncol},)")
+        return values
+
+    def _assemble(self, used: dict, ncol: int):
+        """The (ncol, n_in) float32 input tensor, in the preallocated buffer."""
+        if self._buffer.shape[0] != ncol:
+            self._buffer = np.empty((ncol, self.n_in), dtype=np.float32)
+            self._tensor = torch.from_numpy(self._buffer)
+        for s in self.inputs:
+            target = self._buffer[:, s.start] if s.surface else self._buffer[:, s.start:s.stop]
+            target[...] = used[s.name]
+        return self._tensor if self.device.type == "cpu" else self._tensor.to(self.device)
+
+    def _conserve(self, outputs: dict, used: dict, dt: float, area, lat, lon) -> BudgetReport:
+        if self.conservation == "off":
+            return BudgetReport("off")
+        dp = layer_thickness(used["PS"], self.host.hyai, self.host.hybi, self.host.p0)
+        fields = {**{n: np.asarray(used[n], dtype=np.float64) for n in self.host_fields
+                     if n in SURFACE_FLUXES}, **outputs}
+        columns = {"energy_residual": energy_residual(fields, dp, self.included),
+                   "water_residual": water_residual(fields, dp, self.included)}
+        clipped = 0
+        if self.conservation == "enforce":
+            q = np.asarray(used["Q"], dtype=np.float64)
+            fixes, clipped = enforce(fields, q, dt, dp, self.included)
+            columns.update(fixes)
+            for name in ("TPHYSTND", "PHQ", "PRECT"):
+                outputs[name] = fields[name]
+        return budget_report(self.conservation, columns, area, lat, lon, clipped)

@@ -1,0 +1,252 @@
+"""The ``network`` physics scheme of gcm: an exported network as the model's column
+physics, run every step through the coupler (climnn.coupler.Coupler).
+
+In a config (gcm finds the scheme through the entry point ``network`` of group
+``gcm.physics`` in pyproject.toml; gcm never imports climnn)::
+
+    physics:
+      scheme: network
+      parameters:
+        model: run/models/hybrid_seed.pt   # climnn export's file (.pt or .pt2)
+        conservation: enforce              # off | diagnose | enforce
+        bounds: {T: [150, 350]}            # schema name -> [low, high]: stops the run
+        surface_fluxes: {}                 # gcm.physics.surface_fluxes.SurfaceFluxes
+        boundary_layer: {k_profile: reed_jablonowski}  # its momentum diffusion only
+
+What each part of a step does (Rasp, Pritchard and Gentine 2018, the seed paper):
+
+- The surface fluxes stay with the GCM's bulk scheme (SurfaceFluxes, as the teacher uses
+  it, here on the columns before physics). Its SHF and LHF are the tendencies' ``shf``,
+  ``lhf``; the network sees them one step later as SHFLX and LHFLX, exactly what it was
+  trained on (climnn.data.generate: the previous step's fluxes). That previous step's
+  pair is the scheme's own state, saved in restarts (``state_arrays``); the first call
+  of a run, which has none, uses its own step's fluxes.
+- The network gives the temperature and humidity tendencies (TPHYSTND, PHQ: convection,
+  condensation, radiation, the surface fluxes' and the boundary layer's heating and
+  moistening, and frictional heating, as the teacher's totals hold them), precipitation
+  and the radiative fluxes.
+- The momentum drag, which the seed network does not predict: the bulk scheme's surface
+  stress on the lowest level plus the boundary layer's vertical diffusion of momentum
+  (BoundaryLayer on the columns after the surface fluxes, as in the teacher's order; its
+  heat and moisture diffusion are left to the network). The kinetic energy this drag
+  removes, D = -sum_k (u du/dt + v dv/dt) dp_k / g (W m-2), was turned into heat by the
+  teacher and so is inside the network's TPHYSTND: the scheme declares
+  ``frictional_heating``, and the coupler's energy budget counts D with the surface
+  sensible heat flux (it is handed SHF + D), so ``enforce`` closes the DESIGN.md budget
+  with frictional heating, and gcm's own budget check agrees.
+
+``closes_budgets`` is true only with ``conservation: enforce``. A guard (NaN, inf, a value
+outside ``bounds``) or any other refusal of the coupler during a step raises
+gcm.physics.column.PhysicsFailure: the run stops with the restart of the last whole step
+written and a message naming the step, the column (lat, lon), the level and the variable.
+
+Timing (gcm.timing sections, in the run log and the model's timer): physics_surface_fluxes
+and physics_boundary_layer (the GCM's bulk fluxes and drag), physics_inputs (the columns by
+schema name, the coupler's input matrix), physics_network (the forward pass),
+physics_conservation, physics_guards, physics_outputs (splitting the network's outputs
+and the tendencies handed back).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from climnn.coupler.coupler import Coupler
+from climnn.coupler.errors import CouplerError
+from climnn.coupler.host import HostDescription, check_model_against_host
+from climnn.coupler.model_file import read_model_metadata
+from gcm.constants import GRAVITY
+from gcm.physics.boundary_layer import BoundaryLayer
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, PhysicsFailure
+from gcm.physics.surface_fluxes import SurfaceFluxes
+from gcm.timing import NULL_TIMER
+from gcm.variables import QUANTITIES
+
+PARAMETERS = "physics.parameters"
+
+#: What the GCM hands the coupler, by schema name: the state before physics, the previous
+#: step's surface fluxes (inputs) and this step's (for the budgets), with their units.
+HOST_VARIABLES = {q.dataset: q.units for q in QUANTITIES
+                  if q.source in ("columns", "previous") or q.dataset in ("SHF", "LHF")}
+
+#: The outputs the scheme hands on, by ColumnTendencies field (absent ones stay zero).
+NETWORK_OUTPUTS = {"temperature": "TPHYSTND", "humidity": "PHQ", "precipitation": "PRECT",
+                   "fsnt": "FSNT", "fsns": "FSNS", "flnt": "FLNT", "flns": "FLNS"}
+
+#: Outputs a network may not have here: the GCM's bulk scheme and drag give them.
+HOST_OUTPUTS = ("SHF", "LHF", "UPHYS", "VPHYS")
+
+#: Coupler timing phase -> gcm.timing section.
+SECTIONS = {"inputs": "physics_inputs", "network": "physics_network",
+            "outputs": "physics_outputs", "conservation": "physics_conservation",
+            "guards": "physics_guards"}
+
+HOW_TO_MAKE = ("make one with: climnn generate run/aquaplanet.yaml --out teacher.zarr "
+               "--days 360 --every 6; climnn stats teacher.zarr; climnn train "
+               "run/train.yaml --data teacher.zarr --out train/; climnn export train/ "
+               "--out {path} (README.md, Hybrid run)")
+
+
+class NetworkScheme(ColumnScheme):
+    """An exported network as gcm's column physics (module docstring).
+
+    model : path of the exported model (``climnn export``), relative to the working
+        directory
+    conservation : "off" | "diagnose" | "enforce" (climnn.coupler)
+    bounds : schema name -> [low, high] of an input or output; outside stops the run
+    surface_fluxes, boundary_layer : fields of the bulk surface-flux scheme and of the
+        boundary layer (whose momentum diffusion is the drag), as for the teacher
+    threads : torch's intra-op threads (default: numba's; climnn.threads)
+    """
+
+    name = "network"
+    frictional_heating = True
+
+    def __init__(self, model: str | None = None, conservation: str = "diagnose",
+                 bounds: dict | None = None, surface_fluxes: dict | None = None,
+                 boundary_layer: dict | None = None, threads: int | None = None):
+        self.path = _model_file(model)
+        self.surface = _part(SurfaceFluxes, "surface_fluxes", surface_fluxes)
+        self.drag = _part(BoundaryLayer, "boundary_layer", boundary_layer)
+        try:
+            meta = read_model_metadata(self.path)
+            vertical = meta["vertical"]
+            # the model's own levels until the first call shows the GCM's (_check_levels)
+            host = HostDescription(HOST_VARIABLES, np.asarray(vertical["hyai"]),
+                                   np.asarray(vertical["hybi"]), float(vertical["P0"]))
+            self.coupler = Coupler(self.path, host, conservation, _bounds(bounds),
+                                   threads=threads)
+        except CouplerError as err:
+            raise ValueError(f"{PARAMETERS} of scheme 'network': {err}") from None
+        taken = [s.name for s in self.coupler.outputs if s.name in HOST_OUTPUTS]
+        if taken:
+            raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts {taken}, "
+                             f"which the network scheme takes from the GCM's bulk surface "
+                             f"fluxes and drag; export a network without them")
+        self.closes_budgets = conservation == "enforce"
+        self.timer = NULL_TIMER  # gcm.timing: the model hands its own timer down
+        self.last_report = None  # the coupler's BudgetReport of the last call
+        self._previous = {"shf": np.zeros(0), "lhf": np.zeros(0)}  # W m-2, (ncol,)
+        self._levels_checked = False
+        self._area: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ one step
+    def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
+        timer = self.timer
+        if not self._levels_checked:
+            self._check_levels(columns)
+        with timer.section("physics_surface_fluxes"):
+            surface = self.surface(columns, dt)
+        with timer.section("physics_boundary_layer"):
+            du, dv = self._momentum_drag(columns, surface, dt)
+        with timer.section("physics_inputs"):
+            fields = self._host_fields(columns, surface, du, dv)
+            lat, lon = np.degrees(columns.latitude), np.degrees(columns.longitude)
+            area = self._column_area(columns.latitude)
+        try:
+            result = self.coupler.step(fields, dt, area=area, lat=lat, lon=lon)
+        except CouplerError as err:
+            raise PhysicsFailure(f"{self.path.name}: {err}") from err
+        for phase, seconds in result.timing.items():
+            timer.add(SECTIONS.get(phase, f"physics_{phase}"), seconds)
+        start = time.perf_counter()
+        network = {field: result.outputs.get(name, np.zeros_like(getattr(surface, field)))
+                   for field, name in NETWORK_OUTPUTS.items()}
+        out = ColumnTendencies(u=du, v=dv, shf=surface.shf, lhf=surface.lhf, **network)
+        self._previous = {"shf": surface.shf, "lhf": surface.lhf}
+        self.last_report = result.report
+        timer.add("physics_outputs", time.perf_counter() - start)
+        return out
+
+    def _momentum_drag(self, columns: ColumnState, surface: ColumnTendencies, dt: float):
+        """du/dt, dv/dt (ncol, nlev), m s-2: the surface stress on the lowest level and the
+        boundary layer's momentum diffusion of the columns after it (the teacher's order)."""
+        after = replace(columns, **{f: getattr(columns, f) + dt * getattr(surface, f)
+                                    for f in ("temperature", "humidity", "u", "v")})
+        diffusion = self.drag(after, dt)
+        return surface.u + diffusion.u, surface.v + diffusion.v
+
+    def _host_fields(self, columns: ColumnState, surface: ColumnTendencies, du, dv) -> dict:
+        """The coupler's columns by schema name: the state before physics, the previous
+        step's fluxes (SHFLX, LHFLX) and this step's for the budgets, the sensible one
+        with the frictional heating D (module docstring)."""
+        fields = {q.dataset: getattr(columns, q.field) for q in QUANTITIES
+                  if q.source == "columns"}
+        previous = self._previous
+        if previous["shf"].shape != surface.shf.shape:  # the first call: this step's
+            previous = {"shf": surface.shf, "lhf": surface.lhf}
+        dissipation = -np.einsum("ij,ij->i", columns.u * du + columns.v * dv,
+                                 columns.thickness) / GRAVITY
+        fields.update(SHFLX=previous["shf"], LHFLX=previous["lhf"],
+                      SHF=surface.shf + dissipation, LHF=surface.lhf)
+        return fields
+
+    def _check_levels(self, columns: ColumnState) -> None:
+        """The GCM's levels (sigma: hyai 0, hybi = p_half / ps) against the model's; a
+        mismatch stops at the first step with the first difference named."""
+        sigma = columns.pressure_half[0] / columns.surface_pressure[0]
+        host = HostDescription(HOST_VARIABLES, np.zeros_like(sigma), sigma,
+                               self.coupler.host.p0)
+        try:
+            check_model_against_host(self.coupler.metadata, host, self.path,
+                                     self.coupler.host_fields)
+        except CouplerError as err:
+            raise ValueError(f"{PARAMETERS}.model of scheme 'network': {err}") from None
+        self.coupler.host = host  # the budgets' layer thicknesses: the GCM's own
+        self._levels_checked = True
+
+    def _column_area(self, latitude: np.ndarray) -> np.ndarray:
+        """Each column's share of the sphere (ncol,) on the Gaussian grid of these
+        latitudes (radians): the Gauss-Legendre weight of its row."""
+        if self._area is None or self._area.shape != latitude.shape:
+            rows = np.unique(latitude)
+            nodes, weights = np.polynomial.legendre.leggauss(rows.size)
+            row = np.searchsorted(nodes, np.sin(latitude) - 0.5 * np.diff(nodes).min())
+            self._area = weights[np.clip(row, 0, rows.size - 1)] / weights.sum()
+        return self._area
+
+    # ------------------------------------------------------------------ restarts
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The previous step's SHF and LHF (ncol,), W m-2 (empty before the first call)."""
+        return {"previous_shf": self._previous["shf"], "previous_lhf": self._previous["lhf"]}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self._previous = {"shf": np.array(arrays["previous_shf"], dtype=np.float64),
+                          "lhf": np.array(arrays["previous_lhf"], dtype=np.float64)}
+
+
+def _model_file(model) -> Path:
+    """The model parameter as an existing file, or one ValueError naming the key, the
+    file and how to make it."""
+    if model is None or not str(model):
+        raise ValueError(f"{PARAMETERS}.model: the network scheme needs the exported model "
+                         f"file; {HOW_TO_MAKE.format(path='MODEL.pt')}")
+    path = Path(model)
+    if not path.is_file():
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ValueError(f"{PARAMETERS}.model: {path} {what} (relative to {Path.cwd()}); "
+                         f"{HOW_TO_MAKE.format(path=path)}")
+    return path
+
+
+def _bounds(bounds) -> dict:
+    """The bounds parameter as name -> (low, high), or one ValueError naming it."""
+    if bounds is None:
+        return {}
+    if not isinstance(bounds, dict) or not all(
+            isinstance(pair, list | tuple) and len(pair) == 2 for pair in bounds.values()):
+        raise ValueError(f"{PARAMETERS}.bounds must map schema names to [low, high], got "
+                         f"{bounds!r}")
+    return {name: (float(low), float(high)) for name, (low, high) in bounds.items()}
+
+
+def _part(cls, key: str, fields: dict | None):
+    """``cls(**fields)``, a bad field named under its key."""
+    try:
+        return cls(**(fields or {}))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{PARAMETERS}.{key}: {err}") from None
