@@ -16,6 +16,8 @@ import numpy as np
 
 from gcm.io.atomic import atomic_path
 
+R2_FLOOR = -1.0  # R² below this is drawn at it (metrics.json keeps the value)
+
 
 def _pyplot():
     import matplotlib
@@ -56,8 +58,12 @@ def _pressure(ax, metrics: dict) -> bool:
     for name in profiles:
         r2 = _values(metrics["variables"][name]["levels"]["r2"])
         keep = np.isfinite(r2)
-        ax.plot(r2[keep], hpa[keep], marker="o", markersize=3, label=name)
+        ax.plot(np.maximum(r2[keep], R2_FLOOR), hpa[keep], marker="o", markersize=3,
+                label=name)
     ax.set_ylim(max(hpa.max(), 1.0) * 1.02, 0.0)  # surface at the bottom
+    # levels with almost nothing to learn (stratospheric PHQ ~1e-35) can have R² of -1e70:
+    # drawn at the floor so that the axis shows the levels that matter
+    ax.set_xlim(R2_FLOOR - 0.05, 1.05)
     ax.set_xlabel("R²")
     ax.set_ylabel("pressure (hPa)")
     ax.set_title("R² by level, test period")
