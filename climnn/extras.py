@@ -28,3 +28,15 @@ def import_torch(needed_by: str) -> ModuleType:
             f"{needed_by} needs torch, which is not installed: install the '{ML_EXTRA}' extra "
             f"(pip install torch, then pip install -e \".[{ML_EXTRA}]\" in the repository)"
         ) from err
+
+
+def lazy_attributes(package: str, homes: dict[str, str]):
+    """A module ``__getattr__`` for ``package`` that imports ``package.<homes[name]>`` on
+    first use of ``name``: a package's public names without importing torch at import."""
+
+    def __getattr__(name: str):
+        if name not in homes:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{homes[name]}"), name)
+
+    return __getattr__

@@ -19,7 +19,7 @@ physics, with the column budgets kept. Host-agnostic: nothing here knows the GCM
 The names are imported on first use, so that importing the package does not load torch.
 """
 
-import importlib
+from climnn.extras import lazy_attributes
 
 _HOMES = {"Coupler": "coupler", "CouplerResult": "coupler", "HostDescription": "host",
           "BudgetReport": "report", "Summary": "report", "CouplerError": "errors",
@@ -27,8 +27,4 @@ _HOMES = {"Coupler": "coupler", "CouplerResult": "coupler", "HostDescription": "
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'climnn.coupler' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"climnn.coupler.{_HOMES[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

@@ -13,15 +13,11 @@ The names are imported on first use, so that ``climnn``'s command line (which re
 ``climnn.export.command``) starts without torch.
 """
 
-import importlib
+from climnn.extras import lazy_attributes
 
 _HOMES = {"export_model": "writer", "load_exported": "writer", "read_metadata": "metadata",
           "METADATA_FILE": "metadata", "PRECISIONS": "physical"}
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'climnn.export' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"climnn.export.{_HOMES[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)
