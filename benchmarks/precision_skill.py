@@ -54,7 +54,7 @@ def main() -> None:
         chunk = times[k:k + 4]
         x = torch.from_numpy(stacked(ds, meta["inputs"], chunk).astype(np.float32))
         y = stacked(ds, meta["outputs"], chunk)
-        for module, s in zip(modules, sums):
+        for module, s in zip(modules, sums, strict=True):
             with torch.inference_mode():
                 predicted = module(x).double().numpy()
             s[0] += ((y - predicted) ** 2).sum(0)
@@ -63,7 +63,7 @@ def main() -> None:
             s[3] += len(y)
     r2 = [pooled_r2(s, meta["outputs"]) for s in sums]
     print(json.dumps({"time_steps": len(times), "samples": sums[0][3],
-                      "r2": dict(zip(args.models, r2)),
+                      "r2": dict(zip(args.models, r2, strict=True)),
                       "difference": {n: r2[0][n] - r2[1][n] for n in r2[0]}}))
 
 
