@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--scheduler", help="address of a dask.distributed scheduler")
 
     gen = sub.add_parser("generate", help="a teacher run that stores column samples as it goes")
-    gen.add_argument("config", type=Path, help="experiment YAML (e.g. run/aquaplanet.yaml)")
+    gen.add_argument("config", type=Path, nargs="?",
+                     help="experiment YAML (e.g. run/aquaplanet.yaml); optional with --restart")
+    gen.add_argument("--restart", type=Path,
+                     help="start from this restart file of a run (e.g. the end of a spin-up, "
+                          "whose saved configuration then rules); --days count from it")
     gen.add_argument("--out", type=Path, required=True,
                      help="the zarr store (a directory of member stores with --segments)")
     gen.add_argument("--days", type=float, required=True, help="simulated days")
@@ -295,8 +299,8 @@ def command_generate(args) -> int:
 
     check_options(args)
     check_out(args.out)
-    config = load_with_overrides(args.config, args.set)
-    check_days(args.days, config, str(args.config))
+    config = _generation_config(args)
+    check_days(args.days, config, str(args.config or args.restart))
     steps = round(args.days * 1440.0 / config.time.step_minutes)
     if steps < args.every:
         raise UsageError(f"generate: --days {args.days:g} is {steps} steps, fewer than "
@@ -306,14 +310,48 @@ def command_generate(args) -> int:
                          "no physics to sample; choose a scheme (e.g. --set "
                          "physics.scheme=teacher)")
     if args.segments > 1:
+        if args.restart is not None:
+            raise UsageError("generate: --segments and --restart cannot be used together "
+                             "(members differ by their initial noise)")
         paths = generate_segments(config, args.out, args.days, args.every, args.segments,
                                   args.scheduler, str(args.config))
         print(f"wrote {len(paths)} members into {args.out}")
     else:
-        result = generate(config, args.out, args.days, args.every, str(args.config),
-                          progress=not args.quiet, checkpoint_samples=args.checkpoint_every)
+        result = generate(config, args.out, args.days, args.every,
+                          str(args.config or args.restart), progress=not args.quiet,
+                          checkpoint_samples=args.checkpoint_every, start_from=args.restart)
         print(f"{result.path}: {result.samples} samples")
     return 0
+
+
+def _generation_config(args):
+    """The configuration a generation runs: the YAML file with --set, or with --restart
+    the restart's saved one (a YAML file given too must be the same configuration)."""
+    if args.restart is None:
+        if args.config is None:
+            raise UsageError("generate: give a configuration file (run/*.yaml) or --restart FILE")
+        return load_with_overrides(args.config, args.set)
+    if args.set:
+        raise UsageError(f"generate --restart {args.restart}: --set cannot be used with "
+                         "--restart: the restart's saved configuration rules")
+    if not args.restart.is_file():
+        raise UsageError(f"generate --restart {args.restart}: no such file")
+    from gcm.config import ConfigError, config_from_dict
+    from gcm.io.restart import load_restart
+
+    try:
+        saved = config_from_dict(load_restart(args.restart)[1]["config"],
+                                 f"{args.restart} (saved configuration)")
+    except (ValueError, KeyError, OSError, ConfigError) as err:
+        raise UsageError(f"generate --restart {args.restart}: not a readable gcm restart "
+                         f"({err})") from None
+    if args.config is not None:
+        given = load_with_overrides(args.config, [])
+        if given.digest() != saved.digest():
+            raise UsageError(f"generate --restart {args.restart}: written with another "
+                             f"configuration than {args.config}; leave the file out to "
+                             "run the restart's own")
+    return saved
 
 
 def command_stats(args) -> int:

@@ -281,13 +281,17 @@ class Simulation:
         sim._restore(path, arrays, meta)
         return sim
 
-    def load_restart(self, path) -> dict:
+    def load_restart(self, path, callback_state: bool = True) -> dict:
         """Put the state of restart file ``path`` (written by a run of the same
-        configuration) into this simulation's model and callbacks; returns its metadata."""
+        configuration) into this simulation's model and callbacks; returns its metadata.
+        ``callback_state=False`` takes the model's state alone and drops the callbacks'
+        (e.g. a spin-up run's history means, when sampling starts from its end)."""
         path = Path(path)
         arrays, meta = load_restart(path)
         saved = config_from_dict(meta["config"], f"{path} (saved configuration)")
         _check_same_config(path, self.model.config, saved)
+        if not callback_state:
+            arrays = {k: v for k, v in arrays.items() if not k.startswith(CALLBACK_STATE)}
         self._restore(path, arrays, meta)
         return meta
 

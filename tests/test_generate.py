@@ -136,6 +136,42 @@ def test_a_generation_extended_to_more_days_equals_one_run_straight(tmp_path, ge
         assert np.array_equal(extended[name].values, reference[name].values), name
 
 
+def test_a_generation_from_a_runs_restart_continues_that_run(tmp_path, generated):
+    """Sampling from the end of a spin-up: a run of 12 steps, then a generation from its
+    restart gives the samples the straight generation took after step 12, bit for bit
+    (the step just after the restart has no previous fluxes and is not sampled)."""
+    from gcm.model import Model
+    from gcm.simulation import Simulation
+
+    spin_up = Simulation(Model(small_config()), tmp_path / "spinup", progress=False)
+    spin_up.run_steps(12)
+    out = tmp_path / "from_restart.zarr"
+    result = generate(small_config(), out, days=0.25, every=4, progress=False,
+                      start_from=spin_up.last_restart)
+    assert result.steps == 24 and result.samples == 2
+    again = generate(small_config(), out, days=0.25, every=4, progress=False)
+    assert again.steps == 24 and again.samples == 2  # days count from the restart
+    sampled, reference = validate_store(out).load(), validate_store(generated[0]).load()
+    assert list(sampled["time"].values) == list(reference["time"].values[-2:])
+    for name in ("T", "Q", "PHQ", "TPHYSTND", "SHFLX", "LHFLX", "PRECT"):
+        assert np.array_equal(sampled[name].values, reference[name].values[-2:]), name
+
+
+def test_generate_from_a_restart_of_another_configuration_is_refused(tmp_path):
+    from gcm.model import Model
+    from gcm.simulation import Simulation
+
+    config = small_config()
+    config.dynamics.diffusion.order = 4
+    spin_up = Simulation(Model(config), tmp_path / "spinup", progress=False)
+    spin_up.run_steps(2)
+    from climnn.data.schema import DatasetError
+
+    with pytest.raises(DatasetError, match=r"generate --restart .*diffusion.order"):
+        generate(small_config(), tmp_path / "x.zarr", days=0.1, every=1, progress=False,
+                 start_from=spin_up.last_restart)
+
+
 def test_a_restart_of_another_configuration_is_refused(tmp_path):
     out = tmp_path / "other.zarr"
     generate(small_config(), out, days=0.25, every=4, progress=False)

@@ -218,6 +218,7 @@ class ColumnSampler:
         self.config_path, self.on_sample = config_path, on_sample
         self.enabled = True
         self.samples = 0  # samples stored, or being stored by the writer
+        self.start_step = 0  # the model step the generation started at
         self.restored = False  # state came from a restart
         ncol = model.grid.nlat * model.grid.nlon
         self._previous_shf, self._previous_lhf = np.zeros(ncol), np.zeros(ncol)
@@ -293,6 +294,7 @@ class ColumnSampler:
         self.flush()
         return {"samples": np.array(self.samples, dtype=np.int64),
                 "have_previous": np.array(self._have_previous),
+                "start_step": np.array(self.start_step, dtype=np.int64),
                 "previous_shf": self._previous_shf, "previous_lhf": self._previous_lhf}
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -304,6 +306,7 @@ class ColumnSampler:
                 raise ValueError(f"sampler state {key!r}: expected shape {shape}, found {found}")
         self.wait()
         self.samples = int(arrays["samples"])
+        self.start_step = int(arrays.get("start_step", 0))  # stores before it started at 0
         self._have_previous = bool(arrays["have_previous"])
         np.copyto(self._previous_shf, arrays["previous_shf"])
         np.copyto(self._previous_lhf, arrays["previous_lhf"])
@@ -335,10 +338,15 @@ def _truncate(out: Path, samples: int) -> None:
 
 def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int = 8,
                         config_path: str = "", progress: bool = True,
-                        on_sample: Callable | None = None) -> tuple[Simulation, ColumnSampler]:
+                        on_sample: Callable | None = None,
+                        start_from=None) -> tuple[Simulation, ColumnSampler]:
     """A Simulation of ``model`` without history that samples into the store ``out``; its
     restarts and log go to ``DATA.zarr.generate/``. If ``out`` exists the simulation
-    continues from that restart, the store cut back to the samples it vouches for."""
+    continues from that restart, the store cut back to the samples it vouches for.
+
+    A new generation starts from ``start_from`` (a restart file of a run of the same
+    configuration, e.g. the end of a spin-up) when given, else from the initial state;
+    the sampler keeps the step it started at (``sampler.start_step``) in its restarts."""
     out = Path(out)
     if model.config.physics.scheme == "none":
         raise ValueError("generate: physics.scheme is 'none': there is no physics to sample")
@@ -352,6 +360,9 @@ def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int =
                      restart_file=state)
     sim.add_callback(sampler)
     if not resuming:
+        if start_from is not None:
+            _start_from(sim, Path(start_from))
+            sampler.start_step = model.step_count
         sim.write_restart()  # a kill before the first sample can resume
         return sim, sampler
     try:
@@ -367,17 +378,28 @@ def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int =
     return sim, sampler
 
 
+def _start_from(sim: Simulation, restart: Path) -> None:
+    """Put the model state of a run's restart into ``sim``; the run's own callbacks'
+    state (its history means) has no use here and is dropped."""
+    try:
+        sim.load_restart(restart, callback_state=False)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"generate --restart {restart}: {err}") from None
+
+
 def generate(config, out, days: float, every: int = 1, config_path: str = "",
-             progress: bool = True, on_sample=None, checkpoint_samples: int = 8
-             ) -> GenerationResult:
-    """Run the teacher until ``days`` after its start and store a sample every ``every``
-    steps in ``out``; resume a generation a kill interrupted when ``out`` already holds
-    one (see the module docstring)."""
+             progress: bool = True, on_sample=None, checkpoint_samples: int = 8,
+             start_from=None) -> GenerationResult:
+    """Run the teacher until ``days`` after the generation's start and store a sample every
+    ``every`` steps in ``out``; resume a generation a kill interrupted, or extend a finished
+    one, when ``out`` already holds one (see the module docstring). The generation starts
+    from the initial state, or from the restart file ``start_from`` of a run of the same
+    configuration (e.g. the end of a spin-up)."""
     model = Model(config)
     sim, sampler = sampling_simulation(model, out, every, checkpoint_samples, config_path,
-                                       progress, on_sample)
-    nsteps = int(round(days * 86400.0 / model.dt))
-    sim.run_steps(max(nsteps - model.step_count, 0))  # ends with a restart: all stored
+                                       progress, on_sample, start_from)
+    stop = sampler.start_step + int(round(days * 86400.0 / model.dt))
+    sim.run_steps(max(stop - model.step_count, 0))  # ends with a restart: all stored
     return GenerationResult(Path(out), sampler.samples, model.step_count)
 
 
