@@ -117,6 +117,7 @@ class ColumnCoupling:
         energy (W m-2) and water (kg m-2 s-1) residuals."""
         diag = {name: getattr(out, name).reshape(self.shape) for name in SURFACE_FIELDS}
         diag["insolation"] = columns.insolation.reshape(self.shape)
+        diag.update(protocol.step_diagnostics(scheme))
         if not protocol.closes_budgets(scheme):
             return diag
         from gcm.physics.budgets import column_residuals
@@ -134,4 +135,5 @@ def diagnostic_names(scheme: ColumnPhysics) -> tuple[list[str], list[str]]:
     if not protocol.has_physics(scheme):
         return [], []
     scalars = list(BUDGET_SCALARS) if protocol.closes_budgets(scheme) else []
+    scalars += list(protocol.diagnostic_attrs(scheme))
     return [*SURFACE_FIELDS, "insolation"], scalars

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 torch = pytest.importorskip("torch")
 
@@ -277,3 +278,37 @@ def test_hybrid_yaml_names_the_network_and_says_how_to_make_its_model(tmp_path, 
                                          r"\.pt does not exist .*climnn generate .*climnn "
                                          r"train .*climnn export train/ --out run/models/"):
         NetworkScheme(**parameters)
+
+
+def test_the_coupler_figures_go_into_the_history_beside_the_fixers(setup, tmp_path):
+    """With enforce, each output interval (here one step) holds the coupler's residuals and
+    fixes, in their units, equal to the scheme's figures of that step."""
+    cfg, _, path = setup
+    cfg.output.interval_hours = 1.0
+    network = NetworkScheme(model=str(path), conservation="enforce")
+    seen, figures = [], network.step_diagnostics
+
+    def keep():  # the model asks once a step
+        seen.append(figures())
+        return seen[-1]
+
+    network.step_diagnostics = keep
+    sim = Simulation(Model(cfg, physics=network), tmp_path / "run", progress=False)
+    sim.run_steps(3)
+    history = xr.open_zarr(tmp_path / "run" / "history.zarr")
+    assert set(network.diagnostic_attrs) == {
+        "coupler_energy_residual", "coupler_water_residual", "coupler_energy_fix",
+        "coupler_energy_fix_abs", "coupler_water_fix", "coupler_water_fix_abs",
+        "coupler_negative_humidity_fix"}
+    assert history["coupler_energy_fix"].attrs["units"] == "W m-2"
+    assert history["coupler_water_fix"].attrs["units"] == "kg m-2 s-1"
+    assert "fixer_energy" in history
+    for step in range(3):
+        for name, value in seen[step].items():
+            assert history[name].values[step + 1] == value, (step, name)
+    assert max(abs(s["coupler_energy_fix"]) for s in seen) > 0  # the fix did something
+    off = NetworkScheme(model=str(path), conservation="off")
+    assert off.diagnostic_attrs == {}
+    diagnose = NetworkScheme(model=str(path), conservation="diagnose")
+    assert sorted(diagnose.diagnostic_attrs) == ["coupler_energy_residual",
+                                                 "coupler_water_residual"]

@@ -59,6 +59,7 @@ from climnn.coupler.coupler import Coupler
 from climnn.coupler.errors import CouplerError
 from climnn.coupler.host import HostDescription, check_model_against_host
 from climnn.coupler.model_file import read_model_metadata
+from climnn.coupler.report import UNITS
 from gcm.constants import GRAVITY
 from gcm.physics.boundary_layer import BoundaryLayer
 from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, PhysicsFailure
@@ -84,6 +85,28 @@ HOST_OUTPUTS = ("SHF", "LHF", "UPHYS", "VPHYS")
 SECTIONS = {"inputs": "physics_inputs", "network": "physics_network",
             "outputs": "physics_outputs", "conservation": "physics_conservation",
             "guards": "physics_guards"}
+
+#: The coupler's budget figures the scheme reports to the history each step, by mode:
+#: history name -> (BudgetReport quantity, its Summary's statistic, long name).
+HISTORY_DIAGNOSTICS = {
+    "coupler_energy_residual": ("energy_residual", "mean_abs", "global mean of |column "
+                                "energy budget residual| of the network, before the fixes"),
+    "coupler_water_residual": ("water_residual", "mean_abs", "global mean of |column water "
+                               "budget residual| of the network, before the fixes"),
+    "coupler_energy_fix": ("energy_fix", "mean", "global mean of the coupler's energy "
+                           "fix (mass-weighted temperature correction), signed"),
+    "coupler_energy_fix_abs": ("energy_fix", "mean_abs", "global mean of |the coupler's "
+                               "energy fix|"),
+    "coupler_water_fix": ("water_fix", "mean", "global mean of the coupler's water fix "
+                          "(precipitation made consistent), signed"),
+    "coupler_water_fix_abs": ("water_fix", "mean_abs", "global mean of |the coupler's water "
+                              "fix|"),
+    "coupler_negative_humidity_fix": ("negative_humidity_fix", "mean", "global mean of the "
+                                      "water the coupler added to remove negative humidity"),
+}
+MODE_DIAGNOSTICS = {"off": (), "diagnose": ("energy_residual", "water_residual"),
+                    "enforce": ("energy_residual", "water_residual", "energy_fix",
+                                "water_fix", "negative_humidity_fix")}
 
 HOW_TO_MAKE = ("make one with: climnn generate run/aquaplanet.yaml --out teacher.zarr "
                "--days 360 --every 6; climnn stats teacher.zarr; climnn train "
@@ -128,6 +151,10 @@ class NetworkScheme(ColumnScheme):
                              f"which the network scheme takes from the GCM's bulk surface "
                              f"fluxes and drag; export a network without them")
         self.closes_budgets = conservation == "enforce"
+        self.diagnostic_attrs = {
+            name: {"long_name": long_name, "units": UNITS[quantity]}
+            for name, (quantity, _, long_name) in HISTORY_DIAGNOSTICS.items()
+            if quantity in MODE_DIAGNOSTICS[conservation]}
         self.timer = NULL_TIMER  # gcm.timing: the model hands its own timer down
         self.last_report = None  # the coupler's BudgetReport of the last call
         self._previous = {"shf": np.zeros(0), "lhf": np.zeros(0)}  # W m-2, (ncol,)
@@ -161,6 +188,13 @@ class NetworkScheme(ColumnScheme):
         self.last_report = result.report
         timer.add("physics_outputs", time.perf_counter() - start)
         return out
+
+    def step_diagnostics(self) -> dict[str, float]:
+        """The last call's coupler figures for the history (HISTORY_DIAGNOSTICS)."""
+        summaries = self.last_report.summaries
+        return {name: getattr(summaries[HISTORY_DIAGNOSTICS[name][0]],
+                              HISTORY_DIAGNOSTICS[name][1])
+                for name in self.diagnostic_attrs}
 
     def _momentum_drag(self, columns: ColumnState, surface: ColumnTendencies, dt: float):
         """du/dt, dv/dt (ncol, nlev), m s-2: the surface stress on the lowest level and the

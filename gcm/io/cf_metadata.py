@@ -33,6 +33,7 @@ import datetime
 import numpy as np
 import xarray as xr
 
+from gcm.physics import column as protocol
 from gcm.variables import by_output_field, by_output_name
 
 TIME_BOUNDS = "time_bnds"
@@ -82,11 +83,15 @@ def coordinates(model) -> dict[str, xr.DataArray]:
     )
 
 
-def _attrs(name: str, cell_methods: str | None = None) -> dict:
+def _attrs(name: str, cell_methods: str | None = None, extra: dict | None = None) -> dict:
     """CF attributes of output variable ``name``: from gcm.variables for the contract's
-    quantities, else VARIABLE_ATTRS; "(interval mean)" added to the long name of means."""
+    quantities, else VARIABLE_ATTRS, else ``extra`` (name -> attrs: the physics scheme's
+    own diagnostics); "(interval mean)" added to the long name of means."""
     quantity = by_output_name(name)
-    attrs = dict(quantity.cf_attrs() if quantity is not None else VARIABLE_ATTRS[name])
+    if quantity is not None:
+        attrs = dict(quantity.cf_attrs())
+    else:
+        attrs = dict(VARIABLE_ATTRS[name] if name in VARIABLE_ATTRS else extra[name])
     if cell_methods == MEAN and quantity is not None:
         attrs["long_name"] += " (interval mean)"
     if cell_methods is not None:
@@ -153,9 +158,10 @@ def _add_interval_means(ds: xr.Dataset, model) -> bool:
         value = means.get(name, np.full(shape, np.nan))
         ds[out] = xr.Variable(("time", "lat", "lon"), np.asarray(value)[None],
                               _attrs(out, MEAN))
+    scheme_attrs = protocol.diagnostic_attrs(model.physics)
     for name in scalars:
         ds[name] = xr.Variable(("time",), [float(means.get(name, np.nan))],
-                               _attrs(name, GLOBAL_MEAN))
+                               _attrs(name, GLOBAL_MEAN, scheme_attrs))
     if fields or scalars:
         # the mean of the two leapfrog levels: each receives the physics on alternate
         # steps, their mean receives every step's sources over one dt

@@ -124,8 +124,11 @@ class ColumnPhysics(Protocol):
 
     Optional (ColumnScheme has the defaults; the model reads them through the module
     functions below, never directly): ``state_arrays()`` and ``load_state_arrays()`` for
-    a scheme with state of its own, saved in restarts bit for bit, and a writable
-    ``timer`` (gcm.timing) that the model sets to its own.
+    a scheme with state of its own, saved in restarts bit for bit, a writable
+    ``timer`` (gcm.timing) that the model sets to its own, and global diagnostics of its
+    own for the history: ``diagnostic_attrs`` (name -> CF attributes, at least
+    ``long_name`` and ``units``) and ``step_diagnostics()`` (name -> the global value of
+    the last call, float), averaged over each output interval like the fixers.
     """
 
     name: str
@@ -152,6 +155,14 @@ class ColumnScheme:
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore the state ``state_arrays()`` returned (the model has checked the keys)."""
+
+    #: name -> CF attributes (long_name, units) of the global diagnostics the scheme
+    #: reports each step (none by default); fixed from construction on
+    diagnostic_attrs: dict[str, dict] = {}
+
+    def step_diagnostics(self) -> dict[str, float]:
+        """The global values of ``diagnostic_attrs``'s names for the last call."""
+        return {}
 
 
 class NoPhysics(ColumnScheme):
@@ -181,6 +192,24 @@ def closes_budgets(scheme) -> bool:
 
 def frictional_heating(scheme) -> bool:
     return bool(getattr(scheme, "frictional_heating", ColumnScheme.frictional_heating))
+
+
+def diagnostic_attrs(scheme) -> dict[str, dict]:
+    """The scheme's own global diagnostics and their CF attributes ({} if none)."""
+    return dict(getattr(scheme, "diagnostic_attrs", ColumnScheme.diagnostic_attrs))
+
+
+def step_diagnostics(scheme) -> dict[str, float]:
+    """The scheme's global diagnostics of its last call, exactly the names it declares;
+    ValueError naming the difference otherwise."""
+    declared = diagnostic_attrs(scheme)
+    if not declared:
+        return {}
+    values = scheme.step_diagnostics()
+    if set(values) != set(declared):
+        raise ValueError(f"physics scheme {scheme_name(scheme)!r}: step_diagnostics() gave "
+                         f"{sorted(values)}, its diagnostic_attrs declare {sorted(declared)}")
+    return {name: float(value) for name, value in values.items()}
 
 
 def hand_timer(scheme, timer) -> None:
