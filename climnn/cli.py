@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_command(sub)
     add_evaluate_command(sub)
     add_export_command(sub)
+    from climnn.diagnostics.command import add_diagnose_command
+
+    add_diagnose_command(sub)
     return parser
 
 
