@@ -155,7 +155,12 @@ class SurfaceConfig:
 
 @dataclass
 class InitialConfig:
-    kind: str = _field("rest", one_of(("rest", "jablonowski_williamson", "solid_body")))
+    kind: str = _field("rest", one_of(("rest", "jablonowski_williamson", "solid_body",
+                                       "restart")))
+    # 'restart': the state of this restart file (a run of the same resolution, levels and
+    # reference temperature, any physics: e.g. a hybrid run branched from the teacher's
+    # spun-up climate), relative to the working directory
+    file: str = ""
     # isothermal temperature of 'rest' and 'solid_body', K
     temperature: float = _field(300.0, POSITIVE)
     surface_pressure: float = _field(1.0e5, POSITIVE)  # Pa
@@ -351,8 +356,18 @@ def _insolation(config: ModelConfig):
 
 #: Rules between fields, after every field passed its own check: each returns
 #: (key at fault, what is wrong and allowed) or None.
+def _initial_file(config):
+    ini = config.initial
+    if ini.kind == "restart" and not ini.file.strip():
+        return "initial.file", "initial.kind 'restart' needs the restart file to start from"
+    if ini.kind != "restart" and ini.file:
+        return "initial.file", f"is used only with initial.kind 'restart' (here {ini.kind!r})"
+    return None
+
+
 CROSS_FIELD_RULES = (
     _sigma_levels,
+    _initial_file,
     _start_date,
     _sponge_levels,
     _insolation,

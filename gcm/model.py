@@ -161,6 +161,8 @@ class Model:
     def _initial_state(self) -> SpectralState:
         ini = self.config.initial
         args = (self._lat2d, self._lon2d, self.sigma.full)
+        if ini.kind == "restart":
+            return self._state_of_restart(ini.file)
         if ini.kind == "rest":
             fields = initial_conditions.rest(
                 *args, temperature=ini.temperature, surface_pressure=ini.surface_pressure,
@@ -174,6 +176,27 @@ class Model:
                 *args, wind=ini.wind or 35.0, perturbation=ini.perturbation,
                 humidity=ini.humidity)
         return self.state_from_grid(**fields)
+
+    def _state_of_restart(self, file: str) -> SpectralState:
+        """The ``now`` state and surface geopotential of restart ``file`` (initial.kind
+        'restart'): a new run from another run's state, physics and output free to differ.
+        The run starts with a forward step, as from any initial state."""
+        from gcm.config import config_from_dict
+        from gcm.io.restart import load_restart
+
+        arrays, meta = load_restart(file)
+        saved = config_from_dict(meta["config"], f"{file} (saved configuration)")
+        mine = self.config
+        for key in ("resolution.truncation", "resolution.levels", "resolution.sigma",
+                    "resolution.grid", "dynamics.reference_temperature"):
+            section, name = key.split(".")
+            a, b = getattr(getattr(mine, section), name), getattr(getattr(saved, section), name)
+            if a != b:
+                raise ValueError(f"initial.file {file}: its run has {key} = {b!r}, this "
+                                 f"configuration {a!r}; the state cannot be carried over")
+        self.surface_geopotential = np.array(arrays["surface_geopotential"])
+        return SpectralState.from_arrays(
+            {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("now/")})
 
     def state_from_grid(self, u, v, T, q, ps, phis=None) -> SpectralState:
         """Spectral state from grid fields (see gcm.initial_conditions for units);

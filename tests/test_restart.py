@@ -285,3 +285,32 @@ def test_freshly_compiled_and_cached_kernels_give_the_same_bits(tmp_path):
     compiled, cached = np.load(tmp_path / "compiled.npz"), np.load(tmp_path / "cached.npz")
     for name in compiled:
         assert np.array_equal(compiled[name], cached[name]), name
+
+
+def test_a_new_run_starts_from_another_runs_restart_state(tmp_path):
+    """initial.kind 'restart': the teacher's state carried into a model with other physics
+    (as a hybrid run branches from the teacher's spun-up climate); another resolution is
+    refused with the key named."""
+    from gcm.config import ConfigError, load_config
+    from gcm.model import Model
+    from gcm.simulation import Simulation
+
+    base = {"resolution.truncation": 21, "time.step_minutes": 30.0,
+            "initial.humidity": 0.002, "initial.temperature": 285.0}
+    teacher = Simulation(Model(load_config("run/aquaplanet.yaml", **base)), tmp_path / "t",
+                         progress=False)
+    teacher.run_steps(4)
+    branch = Model(load_config("run/aquaplanet.yaml", **base, **{
+        "initial.kind": "restart", "initial.file": str(teacher.last_restart),
+        "physics.scheme": "held_suarez", "physics.parameters": {}}))
+    for name in ("vorticity", "divergence", "temperature", "log_surface_pressure", "humidity"):
+        assert np.array_equal(getattr(branch.now, name), getattr(teacher.model.now, name))
+    assert branch.step_count == 0 and branch.old is None
+    branch.step()
+    assert np.isfinite(branch.grid_state()["T"]).all()
+    other = load_config("run/aquaplanet.yaml", **{**base, "resolution.truncation": 31},
+                        **{"initial.kind": "restart", "initial.file": str(teacher.last_restart)})
+    with pytest.raises(ValueError, match=r"resolution.truncation = 21, this configuration 31"):
+        Model(other)
+    with pytest.raises(ConfigError, match="initial.file.*needs the restart file"):
+        load_config("run/aquaplanet.yaml", **{"initial.kind": "restart"})
