@@ -62,4 +62,11 @@ def _train(quick=False):
     return run(quick=quick)
 
 
-BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet, "data": _data, "train": _train}
+def _hybrid(quick=False):
+    from climnn.bench.hybrid import run
+
+    return run(quick=quick)
+
+
+BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet, "data": _data, "train": _train,
+              "hybrid": _hybrid}

@@ -4,14 +4,20 @@ budgets diagnosed or enforced and every value guarded.
 A step (:meth:`Coupler.step`):
 
 1. inputs: the host's arrays checked (present, shaped, finite, within bounds) and copied
-   into one preallocated (ncol, n_in) float32 matrix in the model's vector order (a slice
-   assignment per variable, no loop over columns; the matrix is reused while ncol stays);
+   into one preallocated (ncol, n_in) float32 matrix in the model's vector order (the
+   matrix is reused while ncol stays);
 2. network: one forward pass over all columns under ``torch.inference_mode``;
 3. the (ncol, n_out) outputs split into named float64 arrays (fresh each step: the host may
    keep them), checked finite;
 4. conservation: ``off`` nothing; ``diagnose`` the energy and water residuals of every
    column (climnn.coupler.column_budgets); ``enforce`` those and the fixes
    (climnn.coupler.fixers); then the outputs' bounds.
+
+Steps 1, 3 and 4 run as numba kernels (climnn.coupler.fused: each array checked in the
+pass that copies it, the budgets and fixes in one pass over the columns), so that they
+cost a small part of the forward pass; ``fused = False`` runs the plain numpy versions,
+which the kernels are tested against. The timing phase "inputs" then includes the input
+guards, and "guards" is the check of the fixed and bounded outputs.
 
 Threads: torch's intra-op threads are set once to numba's count and its inter-op threads to
 1 (climnn.threads.match_torch_threads). The host's numba kernels and the network run one
@@ -30,7 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from climnn.coupler.column_budgets import energy_residual, layer_thickness, water_residual
+from climnn.coupler import fused
+from climnn.coupler.column_budgets import (
+    boundary_energy,
+    energy_residual,
+    layer_thickness,
+    water_residual,
+)
 from climnn.coupler.errors import CouplerError
 from climnn.coupler.fixers import enforce
 from climnn.coupler.guards import check_arrays
@@ -39,8 +51,11 @@ from climnn.coupler.model_file import load_module, read_model_metadata, torch
 from climnn.coupler.report import BudgetReport, budget_report
 from climnn.models.budgets import BUDGET_OUTPUTS, SURFACE_FLUXES
 from climnn.threads import match_torch_threads
+from gcm.constants import LV
 
 CONSERVATION_MODES = ("off", "diagnose", "enforce")
+FINITE = (-np.finfo(np.float64).max, np.finfo(np.float64).max)  # the bounds of "finite"
+NO_TARGET = np.empty((0, 0), dtype=np.float32)  # fused.copy_checked: check, copy nothing
 TIMING_PHASES = ("inputs", "network", "outputs", "conservation", "guards")
 
 
@@ -123,6 +138,10 @@ class Coupler:
         self.module = load_module(self.path, self.device)
         self._buffer = np.empty((0, self.n_in), dtype=np.float32)
         self._tensor = torch.from_numpy(self._buffer)
+        #: guards, input assembly, output splitting and conservation in numba kernels
+        #: (climnn.coupler.fused); False runs the plain numpy versions they are tested with
+        self.fused = True
+        self._thickness_coefficients = None  # diff(hyai) P0, diff(hybi): the host's levels
 
     # ------------------------------------------------------------------ construction
 
@@ -179,6 +198,24 @@ class Coupler:
         used.update({n: self._column_array(columns, n, self._levels(n), ncol)
                      for n in ("PS", *self.host_fields)})
         clock.lap("inputs")
+        if not self.fused:
+            return self._plain_step(used, ncol, dt, area, lat, lon, clock)
+        x = self._assemble_checked(used, ncol, lat, lon)  # the input guards fused in
+        clock.lap("inputs")
+        with torch.inference_mode():
+            y = self.module(x).to("cpu", torch.float32).numpy()
+        clock.lap("network")
+        outputs = self._split_checked(y, ncol, lat, lon)  # non-finite outputs stop here
+        clock.lap("outputs")
+        report = self._conserve_fused(outputs, used, dt, area, lat, lon)
+        clock.lap("conservation")
+        self._check_after_fixes(outputs, lat, lon)
+        clock.lap("guards")
+        return CouplerResult(outputs, report, clock.times)
+
+    def _plain_step(self, used, ncol, dt, area, lat, lon, clock) -> CouplerResult:
+        """The step in plain numpy (``fused = False``): what the fused kernels are tested
+        against."""
         check_arrays(used, "input", self.bounds, lat, lon)
         clock.lap("guards")
         x = self._assemble(used, ncol)
@@ -224,13 +261,84 @@ class Coupler:
 
     def _assemble(self, used: dict, ncol: int):
         """The (ncol, n_in) float32 input tensor, in the preallocated buffer."""
+        buffer = self._buffer_for(ncol)
+        for s in self.inputs:
+            target = buffer[:, s.start] if s.surface else buffer[:, s.start:s.stop]
+            target[...] = used[s.name]
+        return self._tensor if self.device.type == "cpu" else self._tensor.to(self.device)
+
+    def _buffer_for(self, ncol: int):
         if self._buffer.shape[0] != ncol:
             self._buffer = np.empty((ncol, self.n_in), dtype=np.float32)
             self._tensor = torch.from_numpy(self._buffer)
-        for s in self.inputs:
-            target = self._buffer[:, s.start] if s.surface else self._buffer[:, s.start:s.stop]
-            target[...] = used[s.name]
+        return self._buffer
+
+    def _assemble_checked(self, used: dict, ncol: int, lat, lon):
+        """The input tensor (as ``_assemble``), every array of ``used`` checked on the way
+        (finite, within its bounds) in the same pass; a failure located and named by
+        climnn.coupler.guards."""
+        buffer = self._buffer_for(ncol)
+        slots = {s.name: s for s in self.inputs}
+        for name, values in used.items():
+            low, high = self.bounds.get(name, FINITE)
+            slot = slots.get(name)
+            column_major = values.reshape(ncol, -1)
+            if column_major.dtype != np.float64:
+                column_major = column_major.astype(np.float64)
+            if not fused.copy_checked(column_major, buffer if slot else NO_TARGET,
+                                      slot.start if slot else 0, low, high):
+                check_arrays({name: values}, "input", self.bounds, lat, lon)
         return self._tensor if self.device.type == "cpu" else self._tensor.to(self.device)
+
+    def _split_checked(self, y: np.ndarray, ncol: int, lat, lon) -> dict:
+        """The outputs by name as new float64 arrays, each checked finite as it is copied."""
+        outputs = {}
+        for s in self.outputs:
+            values = np.empty((ncol, s.stop - s.start))
+            if not fused.split_checked(y, s.start, values):
+                check_arrays({s.name: values}, "output", None, lat, lon)
+            outputs[s.name] = values.reshape(ncol) if s.surface else values
+        return outputs
+
+    def _check_after_fixes(self, outputs: dict, lat, lon) -> None:
+        """The outputs the fixes changed (finite) and the bounded ones (within bounds)."""
+        changed = ("TPHYSTND", "PHQ", "PRECT") if self.conservation == "enforce" else ()
+        for name, values in outputs.items():
+            if name in self.bounds or name in changed:
+                low, high = self.bounds.get(name, FINITE)
+                ncol = values.shape[0]
+                if not fused.copy_checked(values.reshape(ncol, -1), NO_TARGET, 0, low, high):
+                    check_arrays({name: values}, "output", self.bounds, lat, lon)
+
+    def _conserve_fused(self, outputs: dict, used: dict, dt: float, area, lat,
+                        lon) -> BudgetReport:
+        """``_conserve`` in numba kernels (climnn.coupler.fused)."""
+        if self.conservation == "off":
+            return BudgetReport("off")
+        if self._thickness_coefficients is None:
+            host = self.host
+            self._thickness_coefficients = (np.diff(host.hyai) * host.p0,
+                                            np.diff(host.hybi).astype(np.float64))
+        dp = fused.layer_thickness(np.ascontiguousarray(used["PS"], dtype=np.float64),
+                                   *self._thickness_coefficients)
+        fields = {**{n: np.asarray(used[n], dtype=np.float64) for n in self.host_fields
+                     if n in SURFACE_FLUXES}, **outputs}
+        boundary = boundary_energy(fields, self.included)
+        evaporation = fields["LHF"] / LV if self.included else np.zeros(dp.shape[0])
+        t, phq, prect = outputs["TPHYSTND"], outputs["PHQ"], outputs["PRECT"]
+        ncol = dp.shape[0]
+        columns = {"energy_residual": np.empty(ncol), "water_residual": np.empty(ncol)}
+        fused.residuals(t, phq, prect, boundary, evaporation, dp, columns["energy_residual"],
+                        columns["water_residual"])
+        clipped = 0
+        if self.conservation == "enforce":
+            fixes = {name: np.empty(ncol) for name in
+                     ("negative_humidity_fix", "water_fix", "energy_fix")}
+            q = np.ascontiguousarray(used["Q"], dtype=np.float64)
+            clipped = fused.enforce_columns(t, phq, prect, boundary, evaporation, q, dt, dp,
+                                            *fixes.values())
+            columns.update(fixes)
+        return budget_report(self.conservation, columns, area, lat, lon, clipped)
 
     def _conserve(self, outputs: dict, used: dict, dt: float, area, lat, lon) -> BudgetReport:
         if self.conservation == "off":

@@ -1,0 +1,133 @@
+"""Hybrid aquaplanet speed: the network as the physics (run/hybrid.yaml) against the
+teacher, at T42L25 with a 20-minute step on 2 threads, in one process.
+
+The teacher model is spun up from rest for SPINUP_DAYS; each hybrid model (the shipped
+network in float32 and in bfloat16, run/models/) then starts from the teacher's state, so
+all of them step through the same developed climate. Step times are blocks of 24 steps
+taken in turn (teacher, float32, bfloat16, teacher, ...; five rounds) and summarized by
+their median: alternating blocks in one process put every side through the same load.
+
+Figures:
+- ``sypd_teacher_T42_2threads``, ``sypd_hybrid_<precision>_T42_2threads`` and
+  ``sypd_hybrid_T42_2threads`` (the precision run/hybrid.yaml ships), with
+  ``hybrid_to_teacher_sypd_ratio`` (the issue's bar: >= 0.7);
+- per precision, from the model's timing hook over one more block: ``network_share``
+  (the forward pass over the step) and ``coupler_overhead`` (everything the coupler adds
+  besides the forward pass: input assembly, conservation, guards and the outputs, over
+  the forward pass; bar <= 0.1), and the step's split into dynamics, the GCM's bulk
+  surface fluxes and drag, and the coupler's phases (``share_*``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from climnn.bench.aquaplanet import aquaplanet_model
+from climnn.bench.dycore import block_seconds_per_step
+from gcm.simulation import simulated_years_per_day
+from gcm.timing import NULL_TIMER, StepTimer
+
+TRUNCATION, STEP_MINUTES, THREADS = 42, 20.0, 2
+SPINUP_DAYS = 10
+MODELS = {"float32": "run/models/hybrid_seed.pt", "bfloat16": "run/models/hybrid_seed_bf16.pt"}
+COUPLER_SECTIONS = ("physics_inputs", "physics_conservation", "physics_guards",
+                    "physics_outputs")
+
+
+def shipped_precision() -> str:
+    """The precision of the model file run/hybrid.yaml names."""
+    import climnn
+
+    config = yaml.safe_load(Path(climnn.repository_file("run/hybrid.yaml")).read_text())
+    shipped = Path(config["physics"]["parameters"]["model"]).name
+    for precision, path in MODELS.items():
+        if Path(path).name == shipped:
+            return precision
+    raise ValueError(f"run/hybrid.yaml names {shipped}, none of the bench's {MODELS}")
+
+
+def hybrid_model(model_file: Path, teacher):
+    """The T42 hybrid model with ``model_file`` as its network, in the teacher's state."""
+    import climnn
+    from gcm.config import load_config
+    from gcm.model import PHYSICS_STATE, Model
+
+    if not model_file.is_file():
+        raise FileNotFoundError(f"bench hybrid: {model_file} does not exist; the shipped "
+                                "networks are made as run/README.md says (Hybrid run)")
+    config = load_config(climnn.repository_file("run/hybrid.yaml"), **{
+        "resolution.truncation": TRUNCATION, "time.step_minutes": STEP_MINUTES,
+        "threads": THREADS, "physics.parameters.model": str(model_file)})
+    model = Model(config)
+    arrays = teacher.restart_arrays()
+    # the network scheme's own state (the previous step's fluxes): none yet, so the first
+    # step uses its own, as a new run does
+    arrays.update({f"{PHYSICS_STATE}previous_shf": np.zeros(0),
+                   f"{PHYSICS_STATE}previous_lhf": np.zeros(0)})
+    model.load_restart_arrays(arrays, teacher.step_count)
+    return model
+
+
+def step_split(model, steps: int) -> dict:
+    """network_share, coupler_overhead and the step's shares (module docstring)."""
+    timer = StepTimer()
+    model.timer = timer
+    try:
+        for _ in range(steps):
+            model.step()
+    finally:
+        model.timer = NULL_TIMER
+    seconds = timer.seconds
+    step, network = seconds["step"], seconds["physics_network"]
+    coupler = sum(seconds.get(name, 0.0) for name in COUPLER_SECTIONS)
+    gcm_physics = seconds.get("physics_surface_fluxes", 0.0) + seconds.get(
+        "physics_boundary_layer", 0.0)
+    physics = seconds.get("physics", network + coupler + gcm_physics)
+    out = {"network_share": network / step, "coupler_overhead": coupler / network,
+           "share_dynamics": (step - physics) / step,
+           "share_surface_fluxes_and_drag": gcm_physics / step}
+    out.update({f"share_{name}": seconds.get(name, 0.0) / step for name in COUPLER_SECTIONS})
+    return out
+
+
+def run(quick: bool = False) -> dict:
+    import climnn
+    from climnn.bench import machine
+
+    steps, rounds = (6, 2) if quick else (24, 5)
+    teacher = aquaplanet_model(TRUNCATION, STEP_MINUTES, threads=THREADS)
+    spinup = 4 if quick else int(round(SPINUP_DAYS * 1440 / STEP_MINUTES))
+    for _ in tqdm(range(spinup), desc="spin-up T42 teacher", unit="step", leave=False,
+                  disable=None):
+        teacher.step()
+    models = {"teacher": teacher}
+    for precision, path in MODELS.items():
+        models[precision] = hybrid_model(Path(climnn.repository_file(path)), teacher)
+    for model in models.values():
+        model.step()  # first calls: numba and torch warm
+    blocks = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            blocks[name] += block_seconds_per_step(model, steps, repeats=1)
+    figures = {"spinup_days": spinup * STEP_MINUTES / 1440}
+    dt = STEP_MINUTES * 60.0
+    sypd = {name: simulated_years_per_day(dt, statistics.median(b)) for name, b in blocks.items()}
+    figures["sypd_teacher_T42_2threads"] = sypd["teacher"]
+    shipped = shipped_precision()
+    for precision in MODELS:
+        figures[f"sypd_hybrid_{precision}_T42_2threads"] = sypd[precision]
+        figures[f"hybrid_to_teacher_sypd_ratio_{precision}"] = sypd[precision] / sypd["teacher"]
+        split = step_split(models[precision], steps)
+        figures.update({f"{key}_{precision}": value for key, value in split.items()})
+    figures["shipped_precision"] = shipped
+    figures["sypd_hybrid_T42_2threads"] = sypd[shipped]
+    figures["hybrid_to_teacher_sypd_ratio"] = sypd[shipped] / sypd["teacher"]
+    figures["network_share"] = figures[f"network_share_{shipped}"]
+    figures["coupler_overhead"] = figures[f"coupler_overhead_{shipped}"]
+    figures["machine"] = machine()
+    return figures
