@@ -14,6 +14,7 @@ impossible values end with one ConfigError that names the key, where its value c
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import hashlib
 import json
@@ -441,6 +442,8 @@ def _coerce(kind, value, origins: Origins, key: str):
         return dict(value)
     if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # e.g. name: 2000 in YAML
+    if kind is str and isinstance(value, datetime.date):
+        return value.isoformat()  # YAML reads an unquoted 2001-01-01 as a date
     expected = {float: "a number", int: "a whole number", bool: "true or false",
                 str: "a string", dict: "a mapping"}.get(kind, getattr(kind, "__name__", kind))
     origins.fail(key, value, f"expected {expected}")

@@ -314,3 +314,11 @@ def test_a_new_run_starts_from_another_runs_restart_state(tmp_path):
         Model(other)
     with pytest.raises(ConfigError, match="initial.file.*needs the restart file"):
         load_config("run/aquaplanet.yaml", **{"initial.kind": "restart"})
+
+
+def test_an_unquoted_start_date_from_the_command_line_is_a_date_string():
+    """``--set time.start=2001-01-01``: YAML reads a date, the config keeps its ISO text."""
+    from climnn.cli import load_with_overrides
+
+    config = load_with_overrides("run/aquaplanet.yaml", ["time.start=2001-01-01"])
+    assert config.time.start == "2001-01-01"
