@@ -52,14 +52,17 @@ def layout(pairs, nlev: int, shift=None) -> VectorLayout:
 
 
 def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
-                           nan_level: int | None = None, shflx_heating: float = 0.0) -> Path:
+                           nan_level: int | None = None, shflx_heating: float = 0.0,
+                           fluxes: tuple[float, float] | None = None) -> Path:
     """An exported model (the file layout of climnn export) of TPHYSTND = (T_eq - T) / tau
     on levels ``sigma_half``, plus ``shflx_heating`` (K s-1 per W m-2) times SHFLX at the
-    lowest level; all other outputs 0, or TPHYSTND NaN at ``nan_level``."""
+    lowest level; all other outputs 0, or TPHYSTND NaN at ``nan_level``. With ``fluxes``
+    (SHF, LHF in W m-2) it also predicts those constant surface fluxes."""
     nlev = t_eq.size
     shift = np.zeros(sum(nlev if n in PROFILES else 1 for n, _ in INPUTS))
     shift[:nlev] = t_eq  # normalized T = T - T_eq: the relaxation's own variable
-    inputs, outputs = layout(INPUTS, nlev, shift), layout(OUTPUTS, nlev)
+    names = OUTPUTS + ((("SHF", "W m-2"), ("LHF", "W m-2")) if fluxes else ())
+    inputs, outputs = layout(INPUTS, nlev, shift), layout(names, nlev)
     net = torch.nn.Linear(inputs.size, outputs.size)
     with torch.no_grad():
         net.weight.zero_()
@@ -68,6 +71,9 @@ def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
         net.weight[nlev - 1, inputs.slices["SHFLX"]] = shflx_heating
         if nan_level is not None:
             net.bias[nan_level] = float("nan")
+        if fluxes:
+            net.bias[outputs.slices["SHF"]] = fluxes[0]
+            net.bias[outputs.slices["LHF"]] = fluxes[1]
     module = PhysicalModel(net, inputs, outputs).eval().requires_grad_(False)
     scripted = to_torchscript(module, torch.tensor(np.tile(shift, (3, 1)), dtype=torch.float32))
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
@@ -312,3 +318,26 @@ def test_the_coupler_figures_go_into_the_history_beside_the_fixers(setup, tmp_pa
     diagnose = NetworkScheme(model=str(path), conservation="diagnose")
     assert sorted(diagnose.diagnostic_attrs) == ["coupler_energy_residual",
                                                  "coupler_water_residual"]
+
+
+def test_a_network_that_predicts_the_surface_fluxes_replaces_the_bulk_ones(setup, tmp_path):
+    """SHF and LHF from the network: the tendencies carry them, the next step's SHFLX and
+    LHFLX are them, and enforce closes the budgets with them and the frictional heating."""
+    cfg, t_eq, _ = setup
+    columns = realistic_columns(ncol=16, nlev=25)
+    sigma_half = columns.pressure_half[0] / columns.surface_pressure[0]
+    path = write_relaxation_model(tmp_path / "fluxes.pt", sigma_half, np.linspace(200, 295, 25),
+                                  fluxes=(12.5, 80.0))
+    scheme = NetworkScheme(model=str(path), conservation="enforce")
+    assert scheme.network_fluxes
+    for _ in range(2):
+        out = scheme(columns, 1800.0)
+        assert np.all(out.shf == 12.5) and np.all(out.lhf == 80.0)
+        energy = energy_residual(columns, out, frictional_heating=True)
+        assert np.all(np.abs(energy) <= 1e-10 * energy_scale(columns, out))
+        assert np.all(np.abs(water_residual(columns, out)) <= 1e-10 * water_scale(columns, out))
+    assert np.all(scheme.state_arrays()["previous_lhf"] == 80.0)
+    bulk = NetworkScheme(model=str(write_relaxation_model(tmp_path / "b.pt", sigma_half,
+                                                          np.linspace(200, 295, 25))))
+    assert not bulk.network_fluxes
+    assert not np.allclose(bulk(columns, 1800.0).lhf, 80.0)  # the bulk formula's

@@ -30,9 +30,13 @@ def column_integral(profile: np.ndarray, dp: np.ndarray) -> np.ndarray:
 
 
 def boundary_energy(fields: dict, included: bool) -> np.ndarray:
-    """Energy entering the column at its boundaries (ncol,), W m-2."""
+    """Energy entering the column at its boundaries (ncol,), W m-2, plus the host's
+    ``energy_source`` when given (heat of the host's own processes, e.g. frictional
+    heating, that the network's heating holds)."""
     energy = fields["FSNT"] - fields["FSNS"] - fields["FLNT"] + fields["FLNS"]
-    return energy + fields["SHF"] + fields["LHF"] if included else energy
+    if included:
+        energy = energy + fields["SHF"] + fields["LHF"]
+    return energy + fields["energy_source"] if "energy_source" in fields else energy
 
 
 def evaporation(fields: dict, included: bool) -> np.ndarray | float:

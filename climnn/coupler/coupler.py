@@ -175,7 +175,7 @@ class Coupler:
     # ------------------------------------------------------------------ one step
 
     def step(self, columns: Mapping[str, np.ndarray], dt: float, *, area=None, lat=None,
-             lon=None) -> CouplerResult:
+             lon=None, energy_source=None) -> CouplerResult:
         """The network's outputs and budget report for one batch of columns.
 
         columns : schema name -> float64, (ncol, nlev) profiles (index 0 = top) or (ncol,)
@@ -184,6 +184,9 @@ class Coupler:
         dt : the host's time step (s): the negative-humidity fix keeps q + dt PHQ >= 0
         area : (ncol,) column areas (m2) to weight the report's means, or None (equal)
         lat, lon : (ncol,) degrees, named in the report and in guard messages, or None
+        energy_source : (ncol,) W m-2 of heat the host's own processes put into the column
+            and the network's heating holds (e.g. the frictional heating of the host's
+            drag), counted in the energy budget beside the boundary fluxes; or None
         Raises CouplerError for a missing or misshapen array, GuardError (a CouplerError)
         for a non-finite or out-of-bounds value.
         """
@@ -192,11 +195,14 @@ class Coupler:
             raise CouplerError(f"coupler step: dt must be a positive number of seconds, got {dt!r}")
         ps = self._column_array(columns, "PS", 1)
         ncol = ps.shape[0]
-        area, lat, lon = (self._per_column(v, n, ncol) for v, n in
-                          ((area, "area"), (lat, "lat"), (lon, "lon")))
+        area, lat, lon, source = (self._per_column(v, n, ncol) for v, n in
+                                  ((area, "area"), (lat, "lat"), (lon, "lon"),
+                                   (energy_source, "energy_source")))
         used = {s.name: self._column_array(columns, s.name, s.levels, ncol) for s in self.inputs}
         used.update({n: self._column_array(columns, n, self._levels(n), ncol)
                      for n in ("PS", *self.host_fields)})
+        if source is not None:
+            used["energy_source"] = source  # guarded with the inputs
         clock.lap("inputs")
         if not self.fused:
             return self._plain_step(used, ncol, dt, area, lat, lon, clock)
@@ -323,6 +329,8 @@ class Coupler:
                                    *self._thickness_coefficients)
         fields = {**{n: np.asarray(used[n], dtype=np.float64) for n in self.host_fields
                      if n in SURFACE_FLUXES}, **outputs}
+        if "energy_source" in used:
+            fields["energy_source"] = used["energy_source"]
         boundary = boundary_energy(fields, self.included)
         evaporation = fields["LHF"] / LV if self.included else np.zeros(dp.shape[0])
         t, phq, prect = outputs["TPHYSTND"], outputs["PHQ"], outputs["PRECT"]
@@ -346,6 +354,8 @@ class Coupler:
         dp = layer_thickness(used["PS"], self.host.hyai, self.host.hybi, self.host.p0)
         fields = {**{n: np.asarray(used[n], dtype=np.float64) for n in self.host_fields
                      if n in SURFACE_FLUXES}, **outputs}
+        if "energy_source" in used:
+            fields["energy_source"] = used["energy_source"]
         columns = {"energy_residual": energy_residual(fields, dp, self.included),
                    "water_residual": water_residual(fields, dp, self.included)}
         clipped = 0

@@ -15,12 +15,20 @@ In a config (gcm finds the scheme through the entry point ``network`` of group
 
 What each part of a step does (Rasp, Pritchard and Gentine 2018, the seed paper):
 
-- The surface fluxes stay with the GCM's bulk scheme (SurfaceFluxes, as the teacher uses
-  it, here on the columns before physics). Its SHF and LHF are the tendencies' ``shf``,
-  ``lhf``; the network sees them one step later as SHFLX and LHFLX, exactly what it was
-  trained on (climnn.data.generate: the previous step's fluxes). That previous step's
-  pair is the scheme's own state, saved in restarts (``state_arrays``); the first call
-  of a run, which has none, uses its own step's fluxes.
+- The surface heat fluxes: by default the GCM's bulk scheme (SurfaceFluxes, here on the
+  columns before physics, as the seed paper's host computed them before its
+  superparameterized physics). Its SHF and LHF are the tendencies' ``shf``, ``lhf``; the
+  network sees them one step later as SHFLX and LHFLX, exactly what it was trained on
+  (climnn.data.generate: the previous step's fluxes). That previous step's pair is the
+  scheme's own state, saved in restarts (``state_arrays``); the first call of a run,
+  which has none, uses the bulk scheme's of its own step.
+  A network that predicts SHF and LHF gives them instead (``network_fluxes``). Our
+  teacher computes its bulk fluxes on the state after its convection, condensation and
+  radiation (gcm.physics.teacher), which a host running a network cannot reproduce: on
+  the T31 teacher's columns the bulk formula on the state before physics gives 23 % less
+  latent and 25 % less sensible heat flux than the teacher's, and a hybrid run with them
+  rained ~12 % less than the teacher. A network trained on the teacher's fluxes keeps
+  the hybrid on the teacher's surface energy and water exchange.
 - The network gives the temperature and humidity tendencies (TPHYSTND, PHQ: convection,
   condensation, radiation, the surface fluxes' and the boundary layer's heating and
   moistening, and frictional heating, as the teacher's totals hold them), precipitation
@@ -31,8 +39,8 @@ What each part of a step does (Rasp, Pritchard and Gentine 2018, the seed paper)
   heat and moisture diffusion are left to the network). The kinetic energy this drag
   removes, D = -sum_k (u du/dt + v dv/dt) dp_k / g (W m-2), was turned into heat by the
   teacher and so is inside the network's TPHYSTND: the scheme declares
-  ``frictional_heating``, and the coupler's energy budget counts D with the surface
-  sensible heat flux (it is handed SHF + D), so ``enforce`` closes the DESIGN.md budget
+  ``frictional_heating``, and the coupler's energy budget counts D as a host energy
+  source (``Coupler.step(energy_source=D)``), so ``enforce`` closes the DESIGN.md budget
   with frictional heating, and gcm's own budget check agrees.
 
 ``closes_budgets`` is true only with ``conservation: enforce``. A guard (NaN, inf, a value
@@ -79,7 +87,9 @@ NETWORK_OUTPUTS = {"temperature": "TPHYSTND", "humidity": "PHQ", "precipitation"
                    "fsnt": "FSNT", "fsns": "FSNS", "flnt": "FLNT", "flns": "FLNS"}
 
 #: Outputs a network may not have here: the GCM's bulk scheme and drag give them.
-HOST_OUTPUTS = ("SHF", "LHF", "UPHYS", "VPHYS")
+HOST_OUTPUTS = ("UPHYS", "VPHYS")
+#: Surface fluxes a network may give (both or neither): then they replace the bulk ones.
+FLUX_OUTPUTS = ("SHF", "LHF")
 
 #: Coupler timing phase -> gcm.timing section.
 SECTIONS = {"inputs": "physics_inputs", "network": "physics_network",
@@ -145,11 +155,20 @@ class NetworkScheme(ColumnScheme):
                                    threads=threads)
         except CouplerError as err:
             raise ValueError(f"{PARAMETERS} of scheme 'network': {err}") from None
-        taken = [s.name for s in self.coupler.outputs if s.name in HOST_OUTPUTS]
+        names = {s.name for s in self.coupler.outputs}
+        taken = [name for name in HOST_OUTPUTS if name in names]
         if taken:
             raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts {taken}, "
-                             f"which the network scheme takes from the GCM's bulk surface "
-                             f"fluxes and drag; export a network without them")
+                             f"which the network scheme takes from the GCM's surface stress "
+                             f"and boundary layer; export a network without them")
+        fluxes = [name for name in FLUX_OUTPUTS if name in names]
+        if len(fluxes) == 1:
+            raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts "
+                             f"{fluxes[0]} but not the other surface flux; it needs both "
+                             f"{list(FLUX_OUTPUTS)} or neither")
+        #: the surface heat fluxes come from the network (it predicts them), else from
+        #: the GCM's bulk scheme (module docstring)
+        self.network_fluxes = bool(fluxes)
         self.closes_budgets = conservation == "enforce"
         self.diagnostic_attrs = {
             name: {"long_name": long_name, "units": UNITS[quantity]}
@@ -171,11 +190,14 @@ class NetworkScheme(ColumnScheme):
         with timer.section("physics_boundary_layer"):
             du, dv = self._momentum_drag(columns, surface, dt)
         with timer.section("physics_inputs"):
-            fields = self._host_fields(columns, surface, du, dv)
+            fields = self._host_fields(columns, surface)
             lat, lon = np.degrees(columns.latitude), np.degrees(columns.longitude)
             area = self._column_area(columns.latitude)
+            dissipation = -np.einsum("ij,ij->i", columns.u * du + columns.v * dv,
+                                     columns.thickness) / GRAVITY
         try:
-            result = self.coupler.step(fields, dt, area=area, lat=lat, lon=lon)
+            result = self.coupler.step(fields, dt, area=area, lat=lat, lon=lon,
+                                       energy_source=dissipation)
         except CouplerError as err:
             raise PhysicsFailure(f"{self.path.name}: {err}") from err
         for phase, seconds in result.timing.items():
@@ -183,8 +205,12 @@ class NetworkScheme(ColumnScheme):
         start = time.perf_counter()
         network = {field: result.outputs.get(name, np.zeros_like(getattr(surface, field)))
                    for field, name in NETWORK_OUTPUTS.items()}
-        out = ColumnTendencies(u=du, v=dv, shf=surface.shf, lhf=surface.lhf, **network)
-        self._previous = {"shf": surface.shf, "lhf": surface.lhf}
+        if self.network_fluxes:
+            shf, lhf = result.outputs["SHF"], result.outputs["LHF"]
+        else:
+            shf, lhf = surface.shf, surface.lhf
+        out = ColumnTendencies(u=du, v=dv, shf=shf, lhf=lhf, **network)
+        self._previous = {"shf": shf, "lhf": lhf}
         self.last_report = result.report
         timer.add("physics_outputs", time.perf_counter() - start)
         return out
@@ -204,19 +230,17 @@ class NetworkScheme(ColumnScheme):
         diffusion = self.drag(after, dt)
         return surface.u + diffusion.u, surface.v + diffusion.v
 
-    def _host_fields(self, columns: ColumnState, surface: ColumnTendencies, du, dv) -> dict:
+    def _host_fields(self, columns: ColumnState, surface: ColumnTendencies) -> dict:
         """The coupler's columns by schema name: the state before physics, the previous
-        step's fluxes (SHFLX, LHFLX) and this step's for the budgets, the sensible one
-        with the frictional heating D (module docstring)."""
+        step's fluxes (SHFLX, LHFLX) and the bulk scheme's of this step (SHF, LHF: the
+        budgets' when the network does not give them)."""
         fields = {q.dataset: getattr(columns, q.field) for q in QUANTITIES
                   if q.source == "columns"}
         previous = self._previous
-        if previous["shf"].shape != surface.shf.shape:  # the first call: this step's
+        if previous["shf"].shape != surface.shf.shape:  # the first call: the bulk ones
             previous = {"shf": surface.shf, "lhf": surface.lhf}
-        dissipation = -np.einsum("ij,ij->i", columns.u * du + columns.v * dv,
-                                 columns.thickness) / GRAVITY
-        fields.update(SHFLX=previous["shf"], LHFLX=previous["lhf"],
-                      SHF=surface.shf + dissipation, LHF=surface.lhf)
+        fields.update(SHFLX=previous["shf"], LHFLX=previous["lhf"], SHF=surface.shf,
+                      LHF=surface.lhf)
         return fields
 
     def _check_levels(self, columns: ColumnState) -> None:
