@@ -53,7 +53,8 @@ def layout(pairs, nlev: int, shift=None) -> VectorLayout:
 
 def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
                            nan_level: int | None = None, shflx_heating: float = 0.0,
-                           fluxes: tuple[float, float] | None = None) -> Path:
+                           fluxes: tuple[float, float] | None = None,
+                           timestep: float | None = None) -> Path:
     """An exported model (the file layout of climnn export) of TPHYSTND = (T_eq - T) / tau
     on levels ``sigma_half``, plus ``shflx_heating`` (K s-1 per W m-2) times SHFLX at the
     lowest level; all other outputs 0, or TPHYSTND NaN at ``nan_level``. With ``fluxes``
@@ -81,7 +82,8 @@ def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
             "n_in": inputs.size, "n_out": outputs.size, "levels": nlev,
             "vertical": {"hyai": [0.0] * (nlev + 1), "hybi": sigma_half.tolist(),
                          "P0": 100000.0},
-            "data": {"schema_version": 1, "surface_flux_convention": "included"}}
+            "data": {"schema_version": 1, "surface_flux_convention": "included",
+                     **({"timestep_seconds": timestep} if timestep else {})}}
     with torchscript_quiet():
         torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
     return path
@@ -341,3 +343,20 @@ def test_a_network_that_predicts_the_surface_fluxes_replaces_the_bulk_ones(setup
                                                           np.linspace(200, 295, 25))))
     assert not bulk.network_fluxes
     assert not np.allclose(bulk(columns, 1800.0).lhf, 80.0)  # the bulk formula's
+
+
+def test_a_network_of_another_time_step_is_refused_at_the_first_call(setup, tmp_path):
+    cfg, t_eq, _ = setup  # a 60-minute step
+    sigma_half = Model(cfg).sigma.half
+    for trained, refused in ((3600.0, False), (1800.0, True)):
+        path = write_relaxation_model(tmp_path / f"dt{trained:g}.pt", sigma_half, t_eq,
+                                      timestep=trained)
+        model = Model(cfg, physics=NetworkScheme(model=str(path)))
+        if refused:
+            with pytest.raises(ValueError, match=r"over 1800-s steps; this run's physics "
+                                                 r"interval is 7200 s.*step_minutes=30"):
+                model.step()  # the forward step's 3600 s are two 1800-s intervals
+                model.step()
+        else:
+            model.step()
+            model.step()  # the leapfrog's 2 dt

@@ -178,6 +178,7 @@ class NetworkScheme(ColumnScheme):
         self.last_report = None  # the coupler's BudgetReport of the last call
         self._previous = {"shf": np.zeros(0), "lhf": np.zeros(0)}  # W m-2, (ncol,)
         self._levels_checked = False
+        self._trained_step: float | None = None  # s, the training data's step (0: unknown)
         self._area: np.ndarray | None = None
 
     # ------------------------------------------------------------------ one step
@@ -185,6 +186,7 @@ class NetworkScheme(ColumnScheme):
         timer = self.timer
         if not self._levels_checked:
             self._check_levels(columns)
+        self._check_time_step(dt)
         with timer.section("physics_surface_fluxes"):
             surface = self.surface(columns, dt)
         with timer.section("physics_boundary_layer"):
@@ -256,6 +258,22 @@ class NetworkScheme(ColumnScheme):
             raise ValueError(f"{PARAMETERS}.model of scheme 'network': {err}") from None
         self.coupler.host = host  # the budgets' layer thicknesses: the GCM's own
         self._levels_checked = True
+
+    def _check_time_step(self, dt: float) -> None:
+        """The network learned tendencies over its teacher's physics interval (one step
+        at the first, two on leapfrog steps): the teacher's condensation and convection
+        tendencies depend on it. Another step stops the run at its first or second call
+        (a host stepping 2 dt_trained passes its forward first step, not its leapfrog)."""
+        trained = self._trained_step
+        if trained is None:
+            trained = self._trained_step = float(self.coupler.metadata.get(
+                "data", {}).get("timestep_seconds") or 0.0)
+        if trained and not any(abs(dt - k * trained) <= 1e-6 * trained for k in (1, 2)):
+            raise ValueError(
+                f"{PARAMETERS}.model {self.path}: the network learned the teacher's "
+                f"tendencies over {trained:g}-s steps; this run's physics interval is "
+                f"{dt:g} s (its step is not {trained / 60:g} minutes): set "
+                f"time.step_minutes={trained / 60:g} or train on data of this step")
 
     def _column_area(self, latitude: np.ndarray) -> np.ndarray:
         """Each column's share of the sphere (ncol,) on the Gaussian grid of these
