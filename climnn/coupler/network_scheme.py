@@ -118,10 +118,10 @@ MODE_DIAGNOSTICS = {"off": (), "diagnose": ("energy_residual", "water_residual")
                     "enforce": ("energy_residual", "water_residual", "energy_fix",
                                 "water_fix", "negative_humidity_fix")}
 
-HOW_TO_MAKE = ("make one with: climnn generate run/aquaplanet.yaml --out teacher.zarr "
-               "--days 360 --every 6; climnn stats teacher.zarr; climnn train "
-               "run/train.yaml --data teacher.zarr --out train/; climnn export train/ "
-               "--out {path} (README.md, Hybrid run)")
+HOW_TO_MAKE = ("make one with: climnn generate --restart TEACHER_RESTART --out t31.zarr "
+               "--days 110 --every 8; climnn stats t31.zarr; climnn train "
+               "run/train_t31.yaml --data t31.zarr --out train/; climnn export train/ "
+               "--out {path} (run/README.md, Hybrid run: the whole recipe)")
 
 
 class NetworkScheme(ColumnScheme):
