@@ -15,6 +15,7 @@ chunking, compression and group attributes.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -428,6 +429,9 @@ def open_store(path: str | os.PathLike, time_chunk: int | None = None) -> xr.Dat
             default=1,
         )
         time_chunk = max(1, TARGET_CHUNK_BYTES // max(step, 1))
+    stored = math.lcm(*{v.encoding["chunks"][0] for v in ds.data_vars.values()
+                        if TIME in v.dims and v.encoding.get("chunks")} or {1})
+    time_chunk = -(-time_chunk // stored) * stored  # whole zarr chunks: no split reads
     return xr.open_zarr(path, consolidated=False, chunks={TIME: time_chunk})
 
 
