@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="per-level statistics of a dataset, stored inside it")
     stats.add_argument("store", type=Path, help="a climnn zarr store")
     stats.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    stats.add_argument("--period", nargs=2, metavar=("START", "END"),
+                       help="statistics of the times in [START, END) only (ISO dates): the "
+                            "training period, so that normalization never sees the test "
+                            "period")
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=sorted(_benchmarks()), help="which benchmark")
@@ -360,7 +364,8 @@ def _generation_config(args):
 def command_stats(args) -> int:
     from climnn.data.stats import compute_statistics
 
-    stats = compute_statistics(args.store, client=_client(args.scheduler))
+    stats = compute_statistics(args.store, client=_client(args.scheduler),
+                               period=tuple(args.period) if args.period else None)
     print(f"statistics of {len(stats.data_vars)} figures written into {args.store}/stats")
     return 0
 

@@ -114,3 +114,23 @@ def test_nan_stops_statistics(tmp_path):
                        r"lev=4\)"):
         compute_statistics(path)
     assert not (path / "stats").exists()
+
+
+def test_statistics_of_a_period_are_those_of_its_times_alone(store):
+    """``climnn stats --period``: the times in [start, end) only, the period recorded."""
+    ds = xr.open_zarr(store, consolidated=False).load()
+    times = ds["time"].values
+    start, end = times[2].isoformat()[:19], times[5].isoformat()[:19]
+    stats = compute_statistics(store, period=(start, end))
+    subset = ds.isel(time=slice(2, 5))
+    for name in ("T", "PS", "PHQ"):
+        x = subset[name].values.astype(np.float64)
+        np.testing.assert_allclose(stats[f"{name}_mean"].values, x.mean(axis=(0, 1)), rtol=1e-10)
+        np.testing.assert_allclose(stats[f"{name}_max"].values, x.max(axis=(0, 1)), rtol=0)
+    assert (stats.attrs["period_start"], stats.attrs["period_end"]) == (start, end)
+    assert stats.attrs["n_samples"] == 3 * ds.sizes["column"]
+    load_statistics(store)  # the source check looks at the whole store: still valid
+    with pytest.raises(DatasetError, match=r"the period \[1990-01-01, 1990-02-01\) holds no"):
+        compute_statistics(store, period=("1990-01-01", "1990-02-01"))
+    with pytest.raises(DatasetError, match=r"period 'soon' is not an ISO date"):
+        compute_statistics(store, period=("soon", "2000-01-02"))

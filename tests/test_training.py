@@ -367,3 +367,24 @@ def test_constrained_model_names_the_outputs_it_needs(budget_store, tmp_path):
     with pytest.raises(ValueError, match=r"needs input PS and outputs .*lacks \['SHF', 'LHF'\]"):
         train(config, budget_store, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_statistics_beyond_the_train_period_are_warned_of(tmp_path):
+    """Normalization from statistics of the whole store lets the test period shape the
+    inputs: training warns, and stops warning once they cover the train period alone."""
+    import warnings
+
+    from climnn.training.trainer import NormalizationLeakWarning
+
+    path = cbrain_store(tmp_path / "leak", files=2)
+    times = xr.open_zarr(path, consolidated=False)["time"].values
+    first, middle, late = (times[i].isoformat()[:19] for i in (0, 6, 9))
+    end = (times[-1] + (times[1] - times[0])).isoformat()[:19]
+    config = small_config(split={"train": [first, middle], "validation": [middle, late],
+                                 "test": [late, end]})
+    with pytest.warns(NormalizationLeakWarning, match=f"--period {first} {middle}"):
+        train(config, path, tmp_path / "a", epochs=1, progress=False)
+    compute_statistics(path, period=(first, middle))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NormalizationLeakWarning)
+        train(config, path, tmp_path / "b", epochs=1, progress=False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import dask
@@ -71,6 +72,7 @@ def compute_statistics(
     *,
     latent_heat: float = LV,
     time_chunk: int | None = None,
+    period: tuple[str, str] | None = None,
 ) -> xr.Dataset:
     """Compute the statistics of the store at ``store_path``, write them into its ``stats``
     group (replacing earlier ones) and return them.
@@ -78,12 +80,18 @@ def compute_statistics(
     client : a dask.distributed Client to compute on, or None for the threaded scheduler
     latent_heat : L of the PHQ and PRECT scales, J kg-1 (LV, or LV_PLUS_LF as in CBRAIN)
     time_chunk : time steps a dask task reads (default: about 32 MiB of the largest variable)
+    period : (start, end) ISO dates: the statistics of the times in [start, end) only (the
+        training period, so that normalization never sees the test period); recorded in
+        the attributes ``period_start``, ``period_end`` ("" for the whole store)
     """
     path = Path(store_path)
     validate_store(path, require_outputs=False, check_values=False)
     # a truncated Blosc frame can decode into garbage without error: refuse it first
     _check_blosc_frames(path, str(path))
     ds = open_store(path, time_chunk)
+    whole = ds
+    if period is not None:
+        ds = ds.isel({TIME: times_in_period(ds[TIME].values, *period, str(path))})
     names = [n for n in DATA_VARIABLES if n in ds.data_vars]
     lazy = {}
     for name in names:
@@ -124,12 +132,35 @@ def compute_statistics(
         attrs={
             "n_samples": sample_count(ds),
             "computed_with": "dask",
-            "source_hash": source_hash(ds),
+            "source_hash": source_hash(whole),
+            "period_start": period[0] if period else "",
+            "period_end": period[1] if period else "",
             "latent_heat": latent_heat,
         },
     )
     stats.to_zarr(path, group=STATS_GROUP, mode="w", zarr_format=3, consolidated=False)
     return stats
+
+
+def times_in_period(times: np.ndarray, start: str, end: str, where: str) -> np.ndarray:
+    """Indices of ``times`` (cftime or numpy datetimes) in [start, end) (ISO dates,
+    YYYY-MM-DD[THH:MM:SS]); DatasetError naming the period when it holds none."""
+    def as_time(iso: str, like):
+        try:
+            fields = [int(x) for x in re.split(r"[-T:]", iso.strip())]
+            if isinstance(like, np.datetime64):
+                return np.datetime64(iso.strip())
+            return type(like)(*fields, calendar=like.calendar)
+        except (ValueError, TypeError) as err:
+            raise DatasetError(f"{where}: period {iso!r} is not an ISO date "
+                               f"(YYYY-MM-DD[THH:MM:SS]): {err}") from None
+
+    low, high = as_time(start, times[0]), as_time(end, times[0])
+    chosen = np.flatnonzero([low <= t < high for t in times])
+    if chosen.size == 0:
+        raise DatasetError(f"{where}: the period [{start}, {end}) holds no time step of the "
+                           f"store ({times[0]} to {times[-1]})")
+    return chosen
 
 
 def load_statistics(store_path: str | os.PathLike, *, check_source: bool = True) -> xr.Dataset:

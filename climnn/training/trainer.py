@@ -25,6 +25,7 @@ import json
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,9 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     distributed.barrier(ranks)  # every rank has checked --out before rank 0 writes in it
     times = xr.open_zarr(store, consolidated=False)["time"].values
     splits = split_times(config.split, times, "training configuration")
+    if ranks.main:
+        warn_if_statistics_see_beyond_training(store, times, splits["train"],
+                                               config.split.train)
     train_set, valid_set = _datasets(config, store, splits, ranks.shard)
     distributed.check_shares(train_set, ranks)
     device = distributed.device(ranks)
@@ -319,3 +323,30 @@ def _load_checkpoint(path: Path, model, optimizer, device) -> LoopState:
     if rng["cuda"]:
         torch.cuda.set_rng_state_all(rng["cuda"])
     return LoopState(**checkpoint["state"])
+
+
+class NormalizationLeakWarning(UserWarning):
+    """The normalization statistics cover time steps outside the train period."""
+
+
+def warn_if_statistics_see_beyond_training(store: Path, times: np.ndarray, train: np.ndarray,
+                                           train_range: tuple) -> None:
+    """Warn when the store's statistics (``climnn stats``), which the normalization uses,
+    cover time steps outside the train period (validation or test data then shape the
+    network's inputs, if only through their means and ranges). ``train_range``: the
+    config's split.train, dates or fractions."""
+    from climnn.data.stats import load_statistics, times_in_period
+
+    attrs = load_statistics(store, check_source=False).attrs
+    start, end = attrs.get("period_start", ""), attrs.get("period_end", "")
+    covered = (np.arange(times.size) if not start
+               else times_in_period(times, start, end, str(store)))
+    outside = np.setdiff1d(covered, train).size
+    if outside:
+        what = f"[{start}, {end})" if start else "the whole store"
+        period = (" ".join(train_range) if isinstance(train_range[0], str)
+                  else "START END (the train period's dates)")
+        warnings.warn(
+            f"{store}: the normalization statistics cover {what}: {outside} time steps "
+            f"outside the train period; compute them on the train period alone: climnn "
+            f"stats {store} --period {period}", NormalizationLeakWarning, stacklevel=2)
