@@ -280,10 +280,10 @@ def test_hybrid_yaml_names_the_network_and_says_how_to_make_its_model(tmp_path, 
     config = load_config(ROOT / "run" / "hybrid.yaml")
     assert config.physics.scheme == "network"
     parameters = dict(config.physics.parameters)
-    assert parameters["model"] == "run/models/hybrid_seed.pt"
+    assert parameters["model"] == "run/models/hybrid_seed_bf16.pt"
     monkeypatch.chdir(tmp_path)  # where no model file is
     with pytest.raises(ValueError, match=r"physics.parameters.model: run/models/hybrid_seed"
-                                         r"\.pt does not exist .*climnn generate .*climnn "
+                                         r"_bf16\.pt does not exist .*climnn generate .*climnn "
                                          r"train .*climnn export train/ --out run/models/"):
         NetworkScheme(**parameters)
 

@@ -179,7 +179,7 @@ class NetworkScheme(ColumnScheme):
         self._previous = {"shf": np.zeros(0), "lhf": np.zeros(0)}  # W m-2, (ncol,)
         self._levels_checked = False
         self._trained_step: float | None = None  # s, the training data's step (0: unknown)
-        self._area: np.ndarray | None = None
+        self._geometry_cache: tuple | None = None  # see _geometry
 
     # ------------------------------------------------------------------ one step
     def __call__(self, columns: ColumnState, dt: float) -> ColumnTendencies:
@@ -193,8 +193,7 @@ class NetworkScheme(ColumnScheme):
             du, dv = self._momentum_drag(columns, surface, dt)
         with timer.section("physics_inputs"):
             fields = self._host_fields(columns, surface)
-            lat, lon = np.degrees(columns.latitude), np.degrees(columns.longitude)
-            area = self._column_area(columns.latitude)
+            lat, lon, area = self._geometry(columns)
             dissipation = -np.einsum("ij,ij->i", columns.u * du + columns.v * dv,
                                      columns.thickness) / GRAVITY
         try:
@@ -275,15 +274,18 @@ class NetworkScheme(ColumnScheme):
                 f"{dt:g} s (its step is not {trained / 60:g} minutes): set "
                 f"time.step_minutes={trained / 60:g} or train on data of this step")
 
-    def _column_area(self, latitude: np.ndarray) -> np.ndarray:
-        """Each column's share of the sphere (ncol,) on the Gaussian grid of these
-        latitudes (radians): the Gauss-Legendre weight of its row."""
-        if self._area is None or self._area.shape != latitude.shape:
-            rows = np.unique(latitude)
-            nodes, weights = np.polynomial.legendre.leggauss(rows.size)
-            row = np.searchsorted(nodes, np.sin(latitude) - 0.5 * np.diff(nodes).min())
-            self._area = weights[np.clip(row, 0, rows.size - 1)] / weights.sum()
-        return self._area
+    def _geometry(self, columns: ColumnState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lat, lon) in degrees and each column's share of the sphere, (ncol,) each; kept
+        while the columns' latitudes and longitudes stay the same (every step of a run)."""
+        cached = self._geometry_cache
+        if (cached is None or not np.array_equal(cached[0], columns.latitude)
+                or not np.array_equal(cached[1], columns.longitude)):
+            latitude = columns.latitude.copy()
+            longitude = columns.longitude.copy()
+            cached = (latitude, longitude, np.degrees(latitude), np.degrees(longitude),
+                      column_area(latitude))
+            self._geometry_cache = cached
+        return cached[2], cached[3], cached[4]
 
     # ------------------------------------------------------------------ restarts
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -293,6 +295,15 @@ class NetworkScheme(ColumnScheme):
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self._previous = {"shf": np.array(arrays["previous_shf"], dtype=np.float64),
                           "lhf": np.array(arrays["previous_lhf"], dtype=np.float64)}
+
+
+def column_area(latitude: np.ndarray) -> np.ndarray:
+    """Each column's share of the sphere (ncol,) on the Gaussian grid of these latitudes
+    (radians): the Gauss-Legendre weight of its row."""
+    rows = np.unique(latitude)
+    nodes, weights = np.polynomial.legendre.leggauss(rows.size)
+    row = np.searchsorted(nodes, np.sin(latitude) - 0.5 * np.diff(nodes).min())
+    return weights[np.clip(row, 0, rows.size - 1)] / weights.sum()
 
 
 def _model_file(model) -> Path:
