@@ -52,9 +52,9 @@ def aquaplanet_model(truncation: int, step_minutes: float, threads: int):
     return Model(config)
 
 
-def profile_shares(model, steps: int) -> dict:
-    """Shares of the step (gcm.timing sections) over ``steps`` steps: the transforms,
-    each physics scheme, and the dynamics (the step minus the schemes)."""
+def section_seconds(model, steps: int) -> dict:
+    """Seconds spent in each gcm.timing section over ``steps`` steps of ``model`` (its
+    timer put back to none afterwards)."""
     timer = StepTimer()
     model.timer = timer
     try:
@@ -62,7 +62,13 @@ def profile_shares(model, steps: int) -> dict:
             model.step()
     finally:
         model.timer = NULL_TIMER
-    seconds = timer.seconds
+    return dict(timer.seconds)
+
+
+def profile_shares(model, steps: int) -> dict:
+    """Shares of the step (gcm.timing sections) over ``steps`` steps: the transforms,
+    each physics scheme, and the dynamics (the step minus the schemes)."""
+    seconds = section_seconds(model, steps)
     total = seconds["step"]
     schemes = {name: value for name, value in seconds.items() if name.startswith("physics_")}
     physics = sum(schemes.values())

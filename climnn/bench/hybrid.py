@@ -32,10 +32,9 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from climnn.bench.aquaplanet import aquaplanet_model
+from climnn.bench.aquaplanet import aquaplanet_model, section_seconds
 from climnn.bench.dycore import block_seconds_per_step
 from gcm.simulation import simulated_years_per_day
-from gcm.timing import NULL_TIMER, StepTimer
 
 TRUNCATION, STEP_MINUTES, THREADS = 42, 30.0, 2
 SPINUP_DAYS = 10
@@ -81,14 +80,7 @@ def hybrid_model(model_file: Path, teacher):
 
 def step_split(model, steps: int) -> dict:
     """network_share, coupler_overhead and the step's shares (module docstring)."""
-    timer = StepTimer()
-    model.timer = timer
-    try:
-        for _ in range(steps):
-            model.step()
-    finally:
-        model.timer = NULL_TIMER
-    seconds = timer.seconds
+    seconds = section_seconds(model, steps)
     step, network = seconds["step"], seconds["physics_network"]
     coupler = sum(seconds.get(name, 0.0) for name in COUPLER_SECTIONS)
     gcm_physics = seconds.get("physics_surface_fluxes", 0.0) + seconds.get(
