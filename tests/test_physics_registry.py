@@ -15,6 +15,16 @@ def own_registry(monkeypatch):
     monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
 
 
+@pytest.fixture(autouse=True)
+def registry_without_loaded_entry_points(monkeypatch):
+    """A scheme loaded from an entry point stays registered for the process (an earlier
+    test's `climnn run run/hybrid.yaml` registers the real 'network'): these tests see the
+    registry without it, and it is put back afterwards."""
+    factories = {name: factory for name, factory in registry._FACTORIES.items()
+                 if name != "network"}
+    monkeypatch.setattr(registry, "_FACTORIES", factories)
+
+
 def fake_entry_points(monkeypatch, **points):
     """Make importlib.metadata report entry points name=value of group gcm.physics."""
     declared = [importlib.metadata.EntryPoint(name, value, registry.ENTRY_POINT_GROUP)
