@@ -37,8 +37,8 @@ def test_the_hybrid_bench_gives_its_figures(monkeypatch):
 
     monkeypatch.setattr(hybrid, "TRUNCATION", 21)  # a small grid: figures, not speed
     figures = hybrid.run(quick=True)
-    for key in ("sypd_teacher_T42_2threads", "sypd_hybrid_T42_2threads",
-                "sypd_hybrid_float32_T42_2threads", "sypd_hybrid_bfloat16_T42_2threads",
+    for key in ("sypd_teacher_T21_2threads", "sypd_hybrid_T21_2threads",
+                "sypd_hybrid_float32_T21_2threads", "sypd_hybrid_bfloat16_T21_2threads",
                 "hybrid_to_teacher_sypd_ratio", "network_share", "coupler_overhead",
                 "step_s_torch_threads_1", "step_s_torch_threads_2"):
         assert np.isfinite(figures[key]) and figures[key] > 0, key
