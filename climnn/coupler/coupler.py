@@ -141,7 +141,6 @@ class Coupler:
         #: guards, input assembly, output splitting and conservation in numba kernels
         #: (climnn.coupler.fused); False runs the plain numpy versions they are tested with
         self.fused = True
-        self._thickness_coefficients = None  # diff(hyai) P0, diff(hybi): the host's levels
 
     # ------------------------------------------------------------------ construction
 
@@ -321,16 +320,8 @@ class Coupler:
         """``_conserve`` in numba kernels (climnn.coupler.fused)."""
         if self.conservation == "off":
             return BudgetReport("off")
-        if self._thickness_coefficients is None:
-            host = self.host
-            self._thickness_coefficients = (np.diff(host.hyai) * host.p0,
-                                            np.diff(host.hybi).astype(np.float64))
-        dp = fused.layer_thickness(np.ascontiguousarray(used["PS"], dtype=np.float64),
-                                   *self._thickness_coefficients)
-        fields = {**{n: np.asarray(used[n], dtype=np.float64) for n in self.host_fields
-                     if n in SURFACE_FLUXES}, **outputs}
-        if "energy_source" in used:
-            fields["energy_source"] = used["energy_source"]
+        dp = layer_thickness(used["PS"], self.host.hyai, self.host.hybi, self.host.p0)
+        fields = self._budget_fields(outputs, used)
         boundary = boundary_energy(fields, self.included)
         evaporation = fields["LHF"] / LV if self.included else np.zeros(dp.shape[0])
         t, phq, prect = outputs["TPHYSTND"], outputs["PHQ"], outputs["PRECT"]
@@ -348,14 +339,20 @@ class Coupler:
             columns.update(fixes)
         return budget_report(self.conservation, columns, area, lat, lon, clipped)
 
-    def _conserve(self, outputs: dict, used: dict, dt: float, area, lat, lon) -> BudgetReport:
-        if self.conservation == "off":
-            return BudgetReport("off")
-        dp = layer_thickness(used["PS"], self.host.hyai, self.host.hybi, self.host.p0)
+    def _budget_fields(self, outputs: dict, used: dict) -> dict:
+        """The budgets' terms by name: the outputs, the host's surface fluxes (when the
+        network does not give them) and its energy source (when given)."""
         fields = {**{n: np.asarray(used[n], dtype=np.float64) for n in self.host_fields
                      if n in SURFACE_FLUXES}, **outputs}
         if "energy_source" in used:
             fields["energy_source"] = used["energy_source"]
+        return fields
+
+    def _conserve(self, outputs: dict, used: dict, dt: float, area, lat, lon) -> BudgetReport:
+        if self.conservation == "off":
+            return BudgetReport("off")
+        dp = layer_thickness(used["PS"], self.host.hyai, self.host.hybi, self.host.p0)
+        fields = self._budget_fields(outputs, used)
         columns = {"energy_residual": energy_residual(fields, dp, self.included),
                    "water_residual": water_residual(fields, dp, self.included)}
         clipped = 0

@@ -71,16 +71,6 @@ def _column_sums(t, phq, dp, i):
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def layer_thickness(ps, da, db):
-    """dp (ncol, nlev) Pa: ``da`` = diff(hyai) P0, ``db`` = diff(hybi), ps (ncol,) Pa."""
-    dp = np.empty((ps.shape[0], da.shape[0]))
-    for i in range(ps.shape[0]):
-        for k in range(da.shape[0]):
-            dp[i, k] = da[k] + db[k] * ps[i]
-    return dp
-
-
-@numba.njit(cache=True, fastmath=FAST)
 def residuals(t, phq, prect, boundary, evaporation, dp, energy_res, water_res):
     """The column budgets' residuals (climnn.coupler.column_budgets) into ``energy_res``
     (W m-2) and ``water_res`` (kg m-2 s-1), each (ncol,). ``boundary``: the energy
