@@ -252,7 +252,13 @@ class Simulation:
         return [c for c, _ in self._callbacks]
 
     def check_blow_up(self) -> None:
-        self.model.check_finite()
+        """Raise ModelBlowUpError on a non-finite state, logged first so that the run's
+        log says how it ended (climnn diagnose reads it)."""
+        try:
+            self.model.check_finite()
+        except ModelBlowUpError as err:
+            logger.error("%s", err)
+            raise
 
     def write_output(self) -> None:
         """Append a snapshot to the history (or keep it in memory) and start the next

@@ -84,35 +84,3 @@ def test_histories_of_other_grids_are_refused():
     small = history(40).isel(lat=slice(0, 6))
     with pytest.raises(ComparisonError, match="differ in lat: 6 values against 8"):
         compare_mean_climate(small, history(40), years=0.1)
-
-
-@pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    from climnn.cli import main
-
-    out = tmp_path_factory.mktemp("diag") / "run"
-    assert main(["run", "run/aquaplanet.yaml", "--quiet", "--out", str(out), "--days", "2",
-                 "--set", "resolution.truncation=21", "--set", "time.step_minutes=30",
-                 "--set", "output.interval_hours=6", "--set", "output.restart_interval_days=0",
-                 "--set", "initial.temperature=285", "--set", "initial.humidity=0.002"]) == 0
-    return out
-
-
-def test_diagnose_a_run_against_itself_writes_zero_differences_and_figures(short_run,
-                                                                           tmp_path, capsys):
-    import json
-
-    from climnn.cli import main
-
-    out = tmp_path / "report"
-    assert main(["diagnose", str(short_run), "--reference", str(short_run), "--years",
-                 "0.004", "--out", str(out)]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["ta_zonal_mean_rmse"] == 0.0
-    assert 100.0 < metrics["flnt_global_mean"] < 400.0  # W m-2 of outgoing longwave
-    for name in ("ta", "hus", "ua", "pr", "flnt"):
-        assert (out / f"zonal_mean_{name}.png").stat().st_size > 10_000, name
-    assert main(["diagnose", str(short_run), "--reference", str(short_run), "--years", "1",
-                 "--out", str(tmp_path / "r2")]) == 2
-    assert f"run {short_run}: the history covers 2 days" in capsys.readouterr().err
-    assert not (tmp_path / "r2").exists()

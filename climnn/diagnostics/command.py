@@ -1,7 +1,8 @@
-"""``climnn diagnose RUN_DIR --reference REF_DIR [--years N] [--out DIR]``: the mean
-climate of a run against a reference run (climnn.diagnostics.mean_climate), as
-``metrics.json`` and PNG figures. The first part of the diagnostics report; the
-variability, conservation and stability parts are still to come."""
+"""``climnn diagnose RUN_DIR [--reference REF_DIR] [--model TRAIN_DIR] [--years N]
+[--out DIR]``: is a hybrid run any good? Its stability, mean climate, precipitation
+extremes and conservation (and, with --model, the network's offline skill), against a
+reference run when one is given, as ``report.html``, ``report.md``, PNG figures and a
+flat ``metrics.json`` with the stability verdict."""
 
 from __future__ import annotations
 
@@ -12,38 +13,79 @@ from pathlib import Path
 
 def add_diagnose_command(sub) -> argparse.ArgumentParser:
     """Add ``diagnose`` to the subparsers ``sub``; its handler is ``args.handler``."""
-    cmd = sub.add_parser("diagnose", help="the mean climate of a run against a reference "
-                         "run: zonal means, bias and RMSE, global means, plots")
+    cmd = sub.add_parser("diagnose", help="judge a run: stability, mean climate, extremes, "
+                         "conservation, against a reference run; report.html and metrics")
     cmd.add_argument("run", type=Path, help="a run directory (climnn run --out)")
-    cmd.add_argument("--reference", type=Path, required=True,
+    cmd.add_argument("--reference", type=Path,
                      help="the run to compare with (e.g. the teacher's)")
+    cmd.add_argument("--model", type=Path, metavar="TRAIN_DIR",
+                     help="the network's training directory: its `climnn evaluate` "
+                          "figures go into the report")
     cmd.add_argument("--years", type=float, default=1.0,
-                     help="compare the last N years of each run (default 1)")
-    cmd.add_argument("--out", type=Path, help="where metrics.json and the figures go "
+                     help="judge the last N years of each run (default 1)")
+    cmd.add_argument("--out", type=Path, help="where the report goes "
                      "(default: RUN/diagnostics)")
     cmd.set_defaults(handler=command_diagnose)
     return cmd
 
 
 def command_diagnose(args) -> int:
-    from climnn.diagnostics.mean_climate import compare_mean_climate, mean_climate_metrics
-    from climnn.diagnostics.mean_climate_plots import write_mean_climate_plots
+    from climnn.diagnostics import report_sections as sections
+    from climnn.diagnostics.report import write_report
     from gcm.io.atomic import atomic_path
     from gcm.io.history import open_history
 
     if not args.years > 0:
         raise ValueError(f"diagnose: --years {args.years:g}: must be > 0")
-    run, reference = open_history(args.run), open_history(args.reference)
-    comparison = compare_mean_climate(run, reference, args.years,
-                                      (f"run {args.run}", f"reference {args.reference}"))
-    metrics = {"run": str(args.run), "reference": str(args.reference), "years": args.years,
-               **mean_climate_metrics(comparison)}
+    if args.model is not None and not args.model.is_dir():
+        raise FileNotFoundError(f"diagnose: --model {args.model} is not a directory")
+    run = open_history(args.run)
+    reference = open_history(args.reference) if args.reference is not None else None
+    names = (f"run {args.run}", f"reference {args.reference}")
+    check_inputs(run, reference, args.years, names)
     out = args.out or args.run / "diagnostics"
-    figures = write_mean_climate_plots(comparison, out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    metrics = {"run": str(args.run), "reference": str(args.reference or ""),
+               "years": args.years}
+    parts = []
+    steps = [("stability", lambda: sections.stability_section(
+                 args.run, run, None if reference is None else (args.reference, reference),
+                 args.years, out)),
+             ("mean climate", lambda: sections.mean_climate_section(
+                 run, reference, args.years, names, out)),
+             ("extremes", lambda: sections.extremes_section(run, reference, args.years, out)),
+             ("conservation", lambda: sections.conservation_section(run, args.years, out))]
+    if args.model is not None:
+        steps.append(("offline skill", lambda: sections.offline_skill_section(args.model,
+                                                                              out)))
+    for what, make in steps:
+        print(f"diagnose: {what} ...", flush=True)
+        figures, section = make()
+        metrics.update(figures)
+        parts.append(section)
+
+    title = f"climnn diagnostics: {args.run}" + (f" against {args.reference}"
+                                                  if args.reference else "")
+    paths = write_report(out, title, metrics["stability_verdict"], parts)
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1) + "\n")
-    for key in ("ta_zonal_mean_rmse", "pr_global_mean_relative_difference"):
+    for key in ("stability_verdict", "ta_zonal_mean_rmse",
+                "pr_global_mean_relative_difference"):
         if key in metrics:
-            print(f"{key}: {metrics[key]:.4g}")
-    print(f"wrote {out / 'metrics.json'} and {len(figures)} figures")
+            value = metrics[key]
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    print(f"wrote {paths[1]}")
     return 0
+
+
+def check_inputs(run, reference, years: float, names: tuple[str, str]) -> None:
+    """Refuse, before any work, runs that cannot be compared or are shorter than the
+    years asked for (a ComparisonError naming the run and what differs)."""
+    from climnn.diagnostics.mean_climate import check_comparable, last_years
+
+    if reference is not None:
+        check_comparable(run, reference)
+    last_years(run, years, names[0])
+    if reference is not None:
+        last_years(reference, years, names[1])

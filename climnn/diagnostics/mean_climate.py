@@ -38,12 +38,14 @@ class FieldComparison:
     """One field's zonal-and-time mean in the run and the reference.
 
     run, reference : xr.DataArray (lev, lat) or (lat,), the zonal and time means
-    bias : weighted mean of run - reference; rmse : weighted RMSE; units : the field's
+    (reference None when the run is judged alone)
+    bias : weighted mean of run - reference; rmse : weighted RMSE (NaN without a
+    reference); units : the field's
     """
 
     name: str
     run: xr.DataArray
-    reference: xr.DataArray
+    reference: xr.DataArray | None
     bias: float
     rmse: float
     units: str
@@ -119,19 +121,27 @@ def check_comparable(run: xr.Dataset, reference: xr.Dataset) -> None:
                                   + ("" if a.shape != b.shape else " (same count, other values)"))
 
 
-def compare_mean_climate(run: xr.Dataset, reference: xr.Dataset, years: float,
+def compare_mean_climate(run: xr.Dataset, reference: xr.Dataset | None, years: float,
                          names: tuple[str, str] = ("run", "reference")
                          ) -> dict[str, FieldComparison]:
     """Each field of PROFILE_FIELDS and SURFACE_FIELDS present in both histories, over
-    the last ``years`` of each, by name; ``names`` label the two in error messages."""
-    check_comparable(run, reference)
-    run, reference = last_years(run, years, names[0]), last_years(reference, years, names[1])
+    the last ``years`` of each, by name; ``names`` label the two in error messages.
+    Without a reference, the run's means alone (reference None, bias and RMSE NaN)."""
+    if reference is not None:
+        check_comparable(run, reference)
+    run = last_years(run, years, names[0])
+    if reference is not None:
+        reference = last_years(reference, years, names[1])
     lat_w, lev_w = latitude_weights(run["lat"].values), level_weights(run)
     out = {}
     for name, units in {**PROFILE_FIELDS, **SURFACE_FIELDS}.items():
-        if name not in run or name not in reference:
+        if name not in run or (reference is not None and name not in reference):
             continue
-        a, b = zonal_time_mean(run[name]), zonal_time_mean(reference[name])
+        a = zonal_time_mean(run[name])
+        if reference is None:
+            out[name] = FieldComparison(name, a, None, float("nan"), float("nan"), units)
+            continue
+        b = zonal_time_mean(reference[name])
         bias, rmse = weighted_bias_rmse(a - b, lat_w, lev_w)
         out[name] = FieldComparison(name, a, b, bias, rmse, units)
     return out
@@ -147,6 +157,10 @@ def mean_climate_metrics(comparison: dict[str, FieldComparison]) -> dict[str, fl
     fields the global means of run and reference and their relative difference."""
     metrics = {}
     for name, c in comparison.items():
+        if c.reference is None:
+            if name in SURFACE_FIELDS:
+                metrics[f"{name}_global_mean"] = global_mean(c.run)
+            continue
         metrics[f"{name}_zonal_mean_bias"] = c.bias
         metrics[f"{name}_zonal_mean_rmse"] = c.rmse
         if name in SURFACE_FIELDS:

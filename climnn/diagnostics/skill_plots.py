@@ -14,18 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from climnn.diagnostics.figure_file import pyplot
 from gcm.io.atomic import atomic_path
 
 R2_FLOOR = -1.0  # R² below this is drawn at it (metrics.json keeps the value)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _values(items) -> np.ndarray:
@@ -35,7 +27,7 @@ def _values(items) -> np.ndarray:
 def write_plots(metrics: dict, out: Path) -> list[str]:
     """Write the figures of ``metrics`` (``climnn.training.evaluate``) into ``out``
     atomically; returns their file names."""
-    plt = _pyplot()
+    plt = pyplot()
     written = []
     for name, draw in (("r2_pressure.png", _pressure), ("r2_latitude.png", _latitude),
                        ("r2_surface.png", _bars)):
