@@ -8,6 +8,9 @@
     climnn bench NAME [--json]
     climnn train CONFIG --data DATA.zarr --out DIR [--epochs N] [--resume]
     climnn evaluate DIR --data DATA.zarr [--out OUTDIR] [--checkpoint best|last]
+    climnn export DIR --out MODEL.pt
+    climnn diagnose RUN [--reference REF] [--model TRAIN_DIR] [--years N] [--out DIR]
+    climnn demo --out DIR            (the whole loop at T21, ending with a report)
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
 and exit status 2; output already written is never touched by a failed start. A job that
@@ -102,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from climnn.diagnostics.command import add_diagnose_command
 
     add_diagnose_command(sub)
+    from climnn.demo.command import add_demo_command
+
+    add_demo_command(sub)
     return parser
 
 
