@@ -11,6 +11,7 @@
     climnn export DIR --out MODEL.pt
     climnn diagnose RUN [--reference REF] [--model TRAIN_DIR] [--years N] [--out DIR]
     climnn demo --out DIR            (the whole loop at T21, ending with a report)
+    climnn stability MODEL_FILE --data DATA.zarr [--out DIR] [--threshold PER_DAY]
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
 and exit status 2; output already written is never touched by a failed start. A job that
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from climnn.demo.command import add_demo_command
 
     add_demo_command(sub)
+    from climnn.diagnostics.stability_command import add_stability_command
+
+    add_stability_command(sub)
     return parser
 
 

@@ -1,0 +1,225 @@
+"""``climnn stability MODEL_FILE --data STORE [--out DIR] [--threshold PER_DAY]``: the
+offline stability analysis of an exported network before any online run (Brenowitz et al.
+2020): the network's Jacobian on the mean column of each latitude band of STORE
+(climnn.diagnostics.stability_analysis), its eigenvalues, and the growth rates of the
+network coupled to gravity waves (climnn.diagnostics.gravity_wave_coupling).
+
+Verdict: "unstable" when a mode grows faster than the threshold (1/day) in some column at
+some wavelength, naming the worst; else "stable". Beside it: the worst propagating mode
+(|c| > PROPAGATING m/s: the paper found those, not standing ones, to predict a blow-up
+online) and the worst mode at wavelengths the model resolves (from its T truncation).
+
+Writes ``stability.json`` (flat: one key a figure) and ``stability.png`` into --out
+(default: beside the model, ``<model>_stability/``), atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Phase speed (m/s) above which a growing mode counts as propagating.
+PROPAGATING = 5.0
+EARTH_RADIUS = 6.371e6  # m
+
+
+def add_stability_command(sub) -> argparse.ArgumentParser:
+    """Add ``stability`` to the subparsers ``sub``; its handler is ``args.handler``."""
+    cmd = sub.add_parser("stability", help="offline stability of an exported network: "
+                         "its Jacobian on mean columns and its coupling to gravity waves")
+    cmd.add_argument("model", type=Path, metavar="MODEL_FILE",
+                     help="an exported model (climnn export's .pt)")
+    cmd.add_argument("--data", type=Path, required=True, metavar="STORE",
+                     help="a climnn store on the model's levels (e.g. its training data)")
+    cmd.add_argument("--out", type=Path, help="where stability.json and stability.png go "
+                     "(default: MODEL_FILE's directory / <name>_stability)")
+    cmd.add_argument("--threshold", type=float, default=0.1, metavar="PER_DAY",
+                     help="growth rate (1/day) above which a mode counts as unstable "
+                          "(default 0.1)")
+    cmd.set_defaults(handler=command_stability)
+    return cmd
+
+
+@dataclass
+class ColumnResult:
+    """One column's analysis: its name, Jacobian and wave spectrum."""
+
+    name: str
+    jacobian: object  # stability_analysis.ColumnJacobian
+    spectrum: object  # gravity_wave_coupling.WaveSpectrum
+    p: np.ndarray
+
+
+def command_stability(args) -> int:
+    import time
+
+    from climnn.cli import check_out
+    from gcm.io.atomic import write_json
+
+    if not args.threshold >= 0:
+        raise ValueError(f"stability: --threshold {args.threshold:g}: must be >= 0 (1/day)")
+    out = args.out or args.model.with_name(f"{args.model.stem}_stability")
+    check_out(out)
+    start = time.perf_counter()
+    columns, meta = analyse(args.model, args.data)
+    summary = summarize(columns, args.threshold, resolved_wavelength(meta))
+    summary.update({"model": str(args.model), "data": str(args.data),
+                    "seconds": round(time.perf_counter() - start, 2)})
+    write_json(out / "stability.json", summary)
+    write_figure(columns, out / "stability.png")
+    print(table(columns, summary))
+    print(f"wrote {out / 'stability.json'} and {out / 'stability.png'}")
+    return 0
+
+
+def analyse(model_path: Path, store: Path) -> tuple[list[ColumnResult], dict]:
+    """Every representative column of ``store`` analysed with the model ``model_path``."""
+    from climnn.data import validate_store
+    from climnn.diagnostics.gravity_wave_coupling import BaseState, wave_spectrum
+    from climnn.diagnostics.stability_analysis import (
+        DifferentiableModel,
+        column_jacobian,
+        representative_columns,
+        slot,
+        torch,
+    )
+    from climnn.threads import match_torch_threads
+
+    try:
+        match_torch_threads(None)
+    except RuntimeError:
+        pass  # already set in this process
+    model = DifferentiableModel(model_path)
+    ds = validate_store(store, require_outputs=False, check_values=False)
+    check_store(ds, model.metadata, model_path, store)
+    columns = representative_columns(ds, model.metadata)
+    model.check(torch.tensor(np.stack([c.x for c in columns]), dtype=torch.float32))
+    t, q = (slot(model.metadata, "inputs", n, model_path) for n in ("T", "Q"))
+    results = []
+    for c in columns:
+        jac = column_jacobian(model, c.x)
+        base = BaseState(c.p, c.p_top, c.p_surface, c.x[t], c.x[q])
+        results.append(ColumnResult(c.name, jac, wave_spectrum(base, jac.matrix), c.p))
+    return results, model.metadata
+
+
+def check_store(ds, meta: dict, model_path: Path, store: Path) -> None:
+    """ValueError naming both files when the store's levels or inputs do not fit the
+    model's."""
+    vertical = meta["vertical"]
+    levels = len(vertical["hyai"]) - 1
+    if ds.sizes["lev"] != levels:
+        raise ValueError(f"stability: {store} has lev={ds.sizes['lev']} levels, the model "
+                         f"{model_path} {levels}")
+    for name in ("hyai", "hybi"):
+        ours, theirs = ds[name].values, np.asarray(vertical[name])
+        if not np.allclose(ours, theirs, rtol=1e-6, atol=1e-9):
+            k = int(np.flatnonzero(~np.isclose(ours, theirs, rtol=1e-6, atol=1e-9))[0])
+            raise ValueError(f"stability: {store}: {name}[{k}] is {ours[k]!r}, the model "
+                             f"{model_path} has {theirs[k]!r} (other levels)")
+    missing = [v["name"] for v in meta["inputs"] if v["name"] not in ds]
+    if missing:
+        raise ValueError(f"stability: {store} lacks the model's inputs {missing}")
+
+
+def resolved_wavelength(meta: dict) -> float | None:
+    """The shortest wavelength (m) the model's host resolves, 2π a / N for a TN
+    resolution in the metadata, or None."""
+    match = re.match(r"T(\d+)", str(meta.get("data", {}).get("resolution", "")))
+    return 2 * np.pi * EARTH_RADIUS / int(match.group(1)) if match else None
+
+
+def summarize(columns: list[ColumnResult], threshold: float,
+              resolved: float | None) -> dict:
+    """The flat figures of stability.json: the verdict, the worst mode overall, the worst
+    propagating one and the worst resolved one, and each column's."""
+    summary = {"threshold_per_day": threshold, "propagating_speed": PROPAGATING,
+               "resolved_wavelength_m": resolved}
+    worst = max(columns, key=lambda c: c.spectrum.growth_per_day.max())
+    i = int(np.argmax(worst.spectrum.growth_per_day))
+    growth = float(worst.spectrum.growth_per_day[i])
+    summary.update({"verdict": "unstable" if growth > threshold else "stable",
+                    "worst_column": worst.name, "worst_growth_per_day": growth,
+                    "worst_wavelength_m": float(worst.spectrum.wavelengths[i]),
+                    "worst_phase_speed": float(worst.spectrum.phase_speed[i])})
+    summary["worst_propagating_growth_per_day"] = max(
+        _propagating_growth(c.spectrum) for c in columns)
+    if resolved is not None:
+        summary["worst_resolved_growth_per_day"] = max(
+            float(c.spectrum.growth_per_day[c.spectrum.wavelengths >= resolved].max(
+                initial=-np.inf)) for c in columns)
+    for c in columns:
+        key = c.name.replace(" ", "_")
+        summary[f"{key}_column_growth_per_day"] = c.jacobian.largest_per_day
+        summary[f"{key}_column_growing_modes"] = c.jacobian.growing(threshold)
+        summary[f"{key}_wave_growth_per_day"] = float(c.spectrum.growth_per_day.max())
+    return summary
+
+
+def _propagating_growth(spectrum) -> float:
+    """The largest growth (1/day) of the modes moving faster than PROPAGATING m/s."""
+    k = 2 * np.pi / spectrum.wavelengths[:, None]
+    speed = np.abs(spectrum.eigenvalues.imag) / k
+    growth = np.where(speed > PROPAGATING, spectrum.eigenvalues.real * 86400.0, -np.inf)
+    return float(growth.max())
+
+
+def table(columns: list[ColumnResult], summary: dict) -> str:
+    """The short printed table and the verdict."""
+    lines = [f"{'column':<14}{'column modes':>14}{'growing':>9}{'wave growth':>13}"
+             f"{'at (km)':>10}{'c (m/s)':>9}",
+             f"{'':<14}{'max (1/day)':>14}{'':>9}{'max (1/day)':>13}"]
+    for c in columns:
+        i = int(np.argmax(c.spectrum.growth_per_day))
+        lines.append(f"{c.name:<14}{c.jacobian.largest_per_day:>14.3g}"
+                     f"{c.jacobian.growing(summary['threshold_per_day']):>9d}"
+                     f"{c.spectrum.growth_per_day[i]:>13.3g}"
+                     f"{c.spectrum.wavelengths[i] / 1e3:>10.0f}"
+                     f"{c.spectrum.phase_speed[i]:>9.2f}")
+    lines.append(f"propagating modes (|c| > {PROPAGATING:g} m/s): worst growth "
+                 f"{summary['worst_propagating_growth_per_day']:.3g}/day")
+    if "worst_resolved_growth_per_day" in summary:
+        lines.append(f"at resolved wavelengths (>= "
+                     f"{summary['resolved_wavelength_m'] / 1e3:.0f} km): worst growth "
+                     f"{summary['worst_resolved_growth_per_day']:.3g}/day")
+    lines.append(f"verdict: {summary['verdict']} (threshold {summary['threshold_per_day']:g}"
+                 f"/day): worst {summary['worst_column']} at "
+                 f"{summary['worst_wavelength_m'] / 1e3:.0f} km, growth "
+                 f"{summary['worst_growth_per_day']:.3g}/day, phase speed "
+                 f"{summary['worst_phase_speed']:.2f} m/s")
+    return "\n".join(lines)
+
+
+def write_figure(columns: list[ColumnResult], path: Path) -> None:
+    """stability.png: growth rate against wavelength per column (top) and each column's
+    Jacobian in energy units, 1/day (below)."""
+    from climnn.diagnostics.skill_plots import _pyplot
+    from gcm.io.atomic import atomic_path
+
+    plt = _pyplot()
+    n = len(columns)
+    fig = plt.figure(figsize=(4 * max(n, 2), 8))
+    grid = fig.add_gridspec(2, n)
+    ax = fig.add_subplot(grid[0, :])
+    for c in columns:
+        ax.semilogx(c.spectrum.wavelengths / 1e3, c.spectrum.growth_per_day, label=c.name)
+    ax.axhline(0.0, color="k", linewidth=0.5)
+    ax.set(xlabel="wavelength (km)", ylabel="largest growth rate (1/day)",
+           title="network coupled to gravity waves")
+    ax.legend()
+    for j, c in enumerate(columns):
+        a = fig.add_subplot(grid[1, j])
+        image = c.jacobian.energy * 86400.0
+        limit = float(np.abs(image).max()) or 1.0
+        shown = a.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        a.set_title(f"{c.name}: d(cpQ1, LQ2)/d(cpT, Lq)", fontsize=9)
+        a.set_xlabel("T | q, level (top first)")
+        fig.colorbar(shown, ax=a, shrink=0.7, label="1/day")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
