@@ -1,8 +1,8 @@
 """``climnn diagnose RUN_DIR [--reference REF_DIR] [--model TRAIN_DIR] [--years N]
 [--out DIR]``: is a hybrid run any good? Its stability, mean climate, precipitation
-extremes and conservation (and, with --model, the network's offline skill), against a
-reference run when one is given, as ``report.html``, ``report.md``, PNG figures and a
-flat ``metrics.json`` with the stability verdict."""
+extremes, equatorial wave spectra and conservation (and, with --model, the network's
+offline skill), against a reference run when one is given, as ``report.html``,
+``report.md``, PNG figures and a flat ``metrics.json`` with the stability verdict."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ def command_diagnose(args) -> int:
              ("mean climate", lambda: sections.mean_climate_section(
                  run, reference, args.years, names, out)),
              ("extremes", lambda: sections.extremes_section(run, reference, args.years, out)),
+             ("equatorial waves", lambda: sections.wave_spectrum_section(
+                 run, reference, args.years, out)),
              ("conservation", lambda: sections.conservation_section(run, args.years, out))]
     if args.model is not None:
         steps.append(("offline skill", lambda: sections.offline_skill_section(args.model,

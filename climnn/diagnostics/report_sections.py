@@ -169,3 +169,52 @@ def load_json(path: Path, what: str) -> dict:
         raise FileNotFoundError(f"{what}: {path} does not exist") from err
     except json.JSONDecodeError as err:
         raise ValueError(f"{what}: {path} is not JSON ({err})") from err
+
+
+#: Equatorial wave spectra: history field -> label; shortest record (days) analysed.
+WAVE_FIELDS = {"pr": "precipitation", "flnt": "outgoing longwave"}
+WAVE_MIN_DAYS = 30.0
+
+
+def wave_spectrum_section(run: xr.Dataset, reference: xr.Dataset | None, years: float,
+                          out: Path) -> tuple[dict, Section]:
+    """Wheeler–Kiladis spectra of equatorial precipitation and OLR, run and reference:
+    96-day windows overlapping by 60 days, shorter ones (5/8 overlap) for a record of
+    30 to 96 days, none below."""
+    from climnn.diagnostics.mean_climate import last_years
+    from climnn.diagnostics.wave_spectrum import equatorial_wave_spectrum, wave_spectrum_metrics
+    from climnn.diagnostics.wave_spectrum_plots import plot_wave_spectrum
+
+    runs = {"run": last_years(run, years)}
+    if reference is not None:
+        runs["reference"] = last_years(reference, years, "reference")
+    times = runs["run"]["time"].values
+    days = (times[-1] - times[0]).total_seconds() / 86400.0 + 1.0 if times.size > 1 else 0.0
+    if days < WAVE_MIN_DAYS:
+        return {}, Section("Equatorial waves", [
+            f"Not computed: the judged record holds {days:g} days, fewer than the "
+            f"{WAVE_MIN_DAYS:g} a wavenumber-frequency spectrum needs."])
+    window = min(96.0, np.floor(days))
+    overlap = 60.0 if window == 96.0 else np.floor(window * 5 / 8)
+    per_day = 86400.0 / (times[1] - times[0]).total_seconds()
+    metrics, figures = {}, []
+    for label, ds in runs.items():
+        for name, long_name in WAVE_FIELDS.items():
+            if name not in ds:
+                continue
+            spectrum = equatorial_wave_spectrum(ds[name], per_day, window_days=window,
+                                                overlap_days=overlap)
+            prefix = ("" if label == "run" else "reference_") + f"{name}_wk_"
+            metrics.update(wave_spectrum_metrics(spectrum, prefix=prefix))
+            file = f"wave_spectrum_{name}_{label}.png"
+            plot_wave_spectrum(spectrum, out / file, f"{long_name}: {label}")
+            figures.append(file)
+    keys = [k for k in metrics if not k.startswith("reference_") and "kelvin" in k]
+    ref = ({k: metrics.get("reference_" + k, "") for k in keys}
+           if reference is not None else None)
+    text = [f"Symmetric and antisymmetric power over a smoothed background (Wheeler & "
+            f"Kiladis 1999), {window:g}-day windows overlapping by {overlap:g} days, "
+            "15S-15N, with the shallow-water dispersion curves for equivalent depths of 12, "
+            "25 and 50 m. The Kelvin-band figures (k = 1..14, 1/30..0.5 cpd, between the 8 "
+            "and 90 m curves) measure the convectively coupled Kelvin waves."]
+    return metrics, Section("Equatorial waves", text, _table(metrics, keys, ref), figures)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from climnn.diagnostics.skill_plots import _pyplot
+from climnn.diagnostics.figure_file import pyplot as _pyplot
 from climnn.diagnostics.wave_spectrum import dispersion_curves
 from gcm.io.atomic import atomic_path
 
