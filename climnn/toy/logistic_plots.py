@@ -112,8 +112,9 @@ def _return_maps(plt, outcome: Outcome, size):
         ax.plot(x, x, color="0.6", lw=0.5)
         seen = "seen" if r < TRAIN_R[1] else "validation" if r < VALIDATION_R[1] else "unseen"
         ax.set_title(f"r = {r:g} ({seen})", fontsize=10)
-        ax.set_xlabel("x_n")
-    axes[0].set_ylabel("x_{n+1}")
-    axes[0].legend(fontsize=6, loc="upper left")
-    figure.tight_layout()
+        ax.set_xlabel("$x_n$")
+    axes[0].set_ylabel("$x_{n+1}$")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(MAPS), fontsize=8)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
     return figure
