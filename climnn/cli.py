@@ -12,6 +12,7 @@
     climnn diagnose RUN [--reference REF] [--model TRAIN_DIR] [--years N] [--out DIR]
     climnn demo --out DIR            (the whole loop at T21, ending with a report)
     climnn stability MODEL_FILE --data DATA.zarr [--out DIR] [--threshold PER_DAY]
+    climnn toy logistic|lorenz96 --out DIR [--quick]
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
 and exit status 2; output already written is never touched by a failed start. A job that
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     from climnn.diagnostics.stability_command import add_stability_command
 
     add_stability_command(sub)
+    from climnn.toy.command import add_toy_command
+
+    add_toy_command(sub)
     return parser
 
 
