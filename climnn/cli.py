@@ -8,6 +8,7 @@
     climnn bench NAME [--json]
     climnn train CONFIG --data DATA.zarr --out DIR [--epochs N] [--resume]
     climnn evaluate DIR --data DATA.zarr [--out OUTDIR] [--checkpoint best|last]
+    climnn toy lorenz96 --out DIR [--quick]
 
 Every bad input ends with one line ``climnn: error: ...`` naming the file and the field,
 and exit status 2; output already written is never touched by a failed start. A job that
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     from climnn.diagnostics.command import add_diagnose_command
 
     add_diagnose_command(sub)
+    from climnn.toy.command import add_toy_command
+
+    add_toy_command(sub)
     return parser
 
 

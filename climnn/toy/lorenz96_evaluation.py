@@ -71,8 +71,8 @@ def climate_series(advance: Advance, x0: np.ndarray, settle: float, duration: fl
 
 @dataclass(frozen=True)
 class ClimateStatistics:
-    """mean, std of X; pdf (nbins,) density on the common bins (of all values); acf (nlag,) autocorrelation
-    at lags 0, interval, 2 interval ... (pooled over members and k, about the mean)."""
+    """mean, std of X; pdf (nbins,) density on the common bins (of all values); acf (nlag,)
+    autocorrelation at lags 0, interval, 2 interval ... (pooled over members and k)."""
 
     mean: float
     std: float

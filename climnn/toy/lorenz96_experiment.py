@@ -67,9 +67,9 @@ def quick_settings() -> Settings:
     from climnn.toy.lorenz96_network import NetworkTraining
 
     return Settings(Sampling(spinup=2.0, duration=30.0, interval=0.05),
-                    NetworkTraining(epochs=12), forecast_members=32, forecast_length=1.0,
-                    lead_interval=0.05, climate_members=16, climate_settle=1.0,
-                    climate_duration=10.0, climate_interval=0.02, acf_lags=50, spinup=3.0)
+                    NetworkTraining(epochs=10), forecast_members=32, forecast_length=1.0,
+                    lead_interval=0.05, climate_members=12, climate_settle=1.0,
+                    climate_duration=6.0, climate_interval=0.02, acf_lags=50, spinup=3.0)
 
 
 def full_settings() -> Settings:
@@ -150,6 +150,7 @@ def fit_parameterizations(ds, settings: Settings, model_path: Path) -> dict:
     to ``model_path``, run through the coupler), the cubic (fitted on the training split),
     none; with the offline RMSE of U on the validation split, the training history, and
     the validation samples (for the figures)."""
+    from climnn.threads import match_torch_threads
     from climnn.toy.lorenz96_network import (
         CoupledParameterization,
         PolynomialParameterization,
@@ -158,6 +159,7 @@ def fit_parameterizations(ds, settings: Settings, model_path: Path) -> dict:
         train_network,
     )
 
+    match_torch_threads(1)  # a network of a thousand weights: more threads only cost
     x, u = ds["X"].values, ds["U"].values
     network, history = train_network(x, u, settings.training)
     train, valid = time_split(x.shape[0], settings.training.validation)
