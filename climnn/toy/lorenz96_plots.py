@@ -29,19 +29,22 @@ def write_plots(metrics: dict, validation: tuple, out: Path) -> list[str]:
     """The four figures of ``metrics`` (and ``validation`` = (X, U, parameterizations by
     name) for the fit) in ``out``; returns the file names written."""
     plt = _pyplot()
-    written = []
-    for name, draw, data in (("forecast_rmse.png", _forecast, metrics["forecast"]),
-                             ("climate_pdf.png", _pdf, metrics["climate"]),
-                             ("autocorrelation.png", _acf, metrics["climate"]),
-                             ("parameterization_fit.png", _fit, validation)):
-        figure = plt.figure(figsize=(6.4, 4.6))
-        draw(figure.add_subplot(), data)
-        figure.tight_layout()
-        with atomic_path(out / name) as tmp:
-            figure.savefig(tmp, format="png", dpi=110)
-        plt.close(figure)
-        written.append(name)
-    return written
+    figures = {"forecast_rmse.png": (_forecast, metrics["forecast"]),
+               "climate_pdf.png": (_pdf, metrics["climate"]),
+               "autocorrelation.png": (_acf, metrics["climate"]),
+               "parameterization_fit.png": (_fit, validation)}
+    for name, (draw, data) in figures.items():
+        figure, ax = plt.subplots(figsize=(6.4, 4.6), layout="tight")
+        draw(ax, data)
+        _save(plt, figure, out / name)
+    return list(figures)
+
+
+def _save(plt, figure, path: Path) -> None:
+    """Write ``figure`` as the PNG ``path`` atomically and close it."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    plt.close(figure)
 
 
 def _forecast(ax, forecast: dict) -> None:
