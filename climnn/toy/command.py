@@ -1,6 +1,7 @@
 """``climnn toy NAME ...``: experiments on toy dynamical systems, one sub-subcommand a system.
 
     climnn toy logistic --out DIR [--quick] [--seed N]
+    climnn toy lorenz96 --out DIR [--quick] (climnn.toy.lorenz96_command)
 
 :data:`TOYS` maps each toy's name to the function that adds its parser (and handler,
 ``args.handler``) to ``climnn toy``'s subparsers: a new toy is one entry there.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from climnn.toy.lorenz96_command import add_lorenz96_parser
 
 METRICS = "metrics.json"
 
@@ -32,7 +35,7 @@ def add_logistic_parser(which) -> argparse.ArgumentParser:
 
 
 #: toy name -> the function adding its parser to ``climnn toy``'s subparsers.
-TOYS = {"logistic": add_logistic_parser}
+TOYS = {"logistic": add_logistic_parser, "lorenz96": add_lorenz96_parser}
 
 
 def add_toy_command(sub) -> argparse.ArgumentParser:
