@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from climnn.diagnostics.skill_plots import _pyplot
+from climnn.diagnostics.figure_file import pyplot as _pyplot
 from gcm.io.atomic import atomic_path
 
 STYLE = {"truth": {"color": "black", "linewidth": 2.2},
