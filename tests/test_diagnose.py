@@ -165,3 +165,23 @@ def test_the_report_renders_in_a_real_browser(self_report, tmp_path):
     assert links == []  # self-contained: nothing to follow, nothing broken
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] > 100 and pixels[..., :3].std() > 0.05  # not a blank page
+
+
+def test_the_offline_stability_verdict_sits_beside_the_online_outcome(short_run, tmp_path,
+                                                                      capsys):
+    stability = tmp_path / "stability.json"
+    stability.write_text(json.dumps({"verdict": "unstable", "worst_growth_per_day": 2.5,
+                                     "worst_propagating_growth_per_day": 0.8}))
+    out = tmp_path / "report"
+    assert main(["diagnose", str(short_run), "--years", YEARS, "--stability", str(stability),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["offline_stability_verdict"] == "unstable"
+    md = (out / "report.md").read_text()
+    assert "## Offline stability analysis" in md
+    assert f"unstable; online this run is {metrics['stability_verdict']}" in md
+    stability.write_text(json.dumps({"growth": 1.0}))
+    assert main(["diagnose", str(short_run), "--years", YEARS, "--stability", str(stability),
+                 "--out", str(tmp_path / "r2")]) == 2
+    assert "no 'verdict': not a stability.json" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()

@@ -1,8 +1,9 @@
-"""``climnn diagnose RUN_DIR [--reference REF_DIR] [--model TRAIN_DIR] [--years N]
-[--out DIR]``: is a hybrid run any good? Its stability, mean climate, precipitation
-extremes, equatorial wave spectra and conservation (and, with --model, the network's
-offline skill), against a reference run when one is given, as ``report.html``,
-``report.md``, PNG figures and a flat ``metrics.json`` with the stability verdict."""
+"""``climnn diagnose RUN_DIR [--reference REF_DIR] [--model TRAIN_DIR] [--stability JSON]
+[--years N] [--out DIR]``: is a hybrid run any good? Its stability, mean climate,
+precipitation extremes, equatorial wave spectra and conservation (with --model the
+network's offline skill, with --stability its offline stability verdict), against a
+reference run when one is given, as ``report.html``, ``report.md``, PNG figures and a
+flat ``metrics.json`` with the stability verdict."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def add_diagnose_command(sub) -> argparse.ArgumentParser:
     cmd.add_argument("--model", type=Path, metavar="TRAIN_DIR",
                      help="the network's training directory: its `climnn evaluate` "
                           "figures go into the report")
+    cmd.add_argument("--stability", type=Path, metavar="STABILITY_JSON",
+                     help="`climnn stability`'s stability.json of the run's network: its "
+                          "verdict beside the run's outcome")
     cmd.add_argument("--years", type=float, default=1.0,
                      help="judge the last N years of each run (default 1)")
     cmd.add_argument("--out", type=Path, help="where the report goes "
@@ -39,6 +43,8 @@ def command_diagnose(args) -> int:
         raise ValueError(f"diagnose: --years {args.years:g}: must be > 0")
     if args.model is not None and not args.model.is_dir():
         raise FileNotFoundError(f"diagnose: --model {args.model} is not a directory")
+    if args.stability is not None:
+        sections.read_stability(args.stability)  # refused before any work
     run = open_history(args.run)
     reference = open_history(args.reference) if args.reference is not None else None
     names = (f"run {args.run}", f"reference {args.reference}")
@@ -61,6 +67,9 @@ def command_diagnose(args) -> int:
     if args.model is not None:
         steps.append(("offline skill", lambda: sections.offline_skill_section(args.model,
                                                                               out)))
+    if args.stability is not None:
+        steps.append(("offline stability", lambda: sections.offline_stability_section(
+            args.stability, metrics["stability_verdict"], out)))
     for what, make in steps:
         print(f"diagnose: {what} ...", flush=True)
         figures, section = make()

@@ -218,3 +218,38 @@ def wave_spectrum_section(run: xr.Dataset, reference: xr.Dataset | None, years: 
             "25 and 50 m. The Kelvin-band figures (k = 1..14, 1/30..0.5 cpd, between the 8 "
             "and 90 m curves) measure the convectively coupled Kelvin waves."]
     return metrics, Section("Equatorial waves", text, _table(metrics, keys, ref), figures)
+
+
+def offline_stability_section(stability_json: Path, online_verdict: str,
+                              out: Path) -> tuple[dict, Section]:
+    """``climnn stability``'s verdict (its stability.json and stability.png) beside the
+    run's own outcome."""
+    import shutil
+
+    figures = read_stability(stability_json)
+    flat = {f"offline_stability_{k}": v for k, v in figures.items()
+            if isinstance(v, (int, float, str, bool))}
+    keys = ["verdict", "worst_propagating_growth_per_day", "worst_growth_per_day",
+            "worst_phase_speed", "worst_wavelength_m", "worst_resolved_growth_per_day",
+            "worst_column"]
+    rows = [["figure", "value"]] + [[k, format_value(figures[k])] for k in keys
+                                    if k in figures]
+    agree = (figures["verdict"] == "stable") == (online_verdict in ("stable", "drifting"))
+    text = [f"Offline analysis (Brenowitz et al. 2020, `climnn stability`): "
+            f"{figures['verdict']}; online this run is {online_verdict}: the two "
+            + ("agree." if agree else "disagree.")]
+    png = Path(stability_json).with_name("stability.png")
+    pictures = []
+    if png.is_file():
+        shutil.copyfile(png, out / "offline_stability.png")
+        pictures.append("offline_stability.png")
+    return flat, Section("Offline stability analysis", text, rows, pictures)
+
+
+def read_stability(stability_json: Path) -> dict:
+    """The figures of ``climnn stability``'s stability.json, or one error naming it."""
+    figures = load_json(stability_json, "--stability")
+    if not isinstance(figures, dict) or "verdict" not in figures:
+        raise ValueError(f"--stability {stability_json}: no 'verdict': not a stability.json "
+                         "of climnn stability")
+    return figures
