@@ -15,7 +15,8 @@ def add_demo_command(sub) -> argparse.ArgumentParser:
                          "training, export, hybrid run, report (~10 min on 2 cores)")
     cmd.add_argument("--out", type=Path, required=True, help="the demo's directory")
     cmd.add_argument("--spinup-days", type=int, default=d.spinup_days,
-                     help=f"teacher days before sampling (default {d.spinup_days})")
+                     help="teacher days after the packaged state's year of spin-up, "
+                          f"before sampling (default {d.spinup_days})")
     cmd.add_argument("--sample-days", type=int, default=d.sample_days,
                      help=f"days of column samples (default {d.sample_days})")
     cmd.add_argument("--hybrid-days", type=int, default=d.hybrid_days,

@@ -2,15 +2,19 @@
 export -> hybrid run -> report, each one of climnn's own commands on the configurations
 of this package, in one output directory:
 
-    DIR/teacher/      the teacher run: spin-up, then the reference period
-    DIR/data.zarr     column samples of the teacher, from the end of the spin-up
+    DIR/teacher/      the teacher run: the reference period
+    DIR/data.zarr     column samples of the teacher
     DIR/train/        the network's training (and evaluation/)
     DIR/network.pt    the exported network (TorchScript)
-    DIR/hybrid/       the hybrid run from the teacher's state at the end of the spin-up
+    DIR/hybrid/       the hybrid run
     DIR/report/       climnn diagnose of the hybrid against the teacher's same days
 
-Days are of the 360-day calendar from 2000-01-01. A hybrid that stops on its guards is a
-result, not a failure of the demo: the report says how it ended.
+All three runs start from the teacher's state after a year of spin-up from rest at T21,
+shipped in this package (teacher_t21_state.npz, 2001-01-01 of the 360-day calendar; the
+command that made it is in run/README.md, "The demo"): a moist aquaplanet needs months to
+settle, which a 10-minute demo cannot spend. With --spinup-days N the teacher first runs
+N more days from it, and everything after starts there. A hybrid that stops on its
+guards is a result, not a failure of the demo: the report says how it ended.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-START_YEAR = 2000
+START_YEAR = 2001  # the shipped state's year: day 0 is 2001-01-01
+STATE = "teacher_t21_state.npz"
 
 
 class DemoStageFailed(ValueError):
@@ -30,11 +35,12 @@ class DemoStageFailed(ValueError):
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """The demo's lengths in days: spin-up, samples (from the spin-up's end, split
-    70/15/15 into train/validation/test by time), hybrid (and the teacher's reference
-    period after the spin-up); every: a sample every so many steps; epochs."""
+    """The demo's lengths in days: more spin-up after the shipped state's year, samples
+    (from the spin-up's end, split 70/15/15 into train/validation/test by time), hybrid
+    (and the teacher's reference period after the spin-up); every: a sample every so
+    many steps; epochs."""
 
-    spinup_days: int = 100
+    spinup_days: int = 0
     sample_days: int = 40
     hybrid_days: int = 60
     every: int = 4
@@ -42,8 +48,9 @@ class DemoPlan:
 
     def __post_init__(self):
         for name in ("spinup_days", "sample_days", "hybrid_days", "every", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"demo: {name.replace('_', '-')} must be >= 1, not "
+            if getattr(self, name) < (0 if name == "spinup_days" else 1):
+                raise ValueError(f"demo: {name.replace('_', '-')} must be >= "
+                                 f"{0 if name == 'spinup_days' else 1}, not "
                                  f"{getattr(self, name)}")
         if self.sample_days < 3:
             raise ValueError("demo: sample-days must be >= 3 (train, validation and test "
@@ -51,7 +58,7 @@ class DemoPlan:
 
 
 def date(day: int) -> str:
-    """ISO date of ``day`` days after 2000-01-01 in the 360-day calendar."""
+    """ISO date of ``day`` days after 2001-01-01 in the 360-day calendar."""
     return f"{START_YEAR + day // 360:04d}-{day % 360 // 30 + 1:02d}-{day % 30 + 1:02d}"
 
 
@@ -69,6 +76,15 @@ def packaged(name: str) -> str:
     return resources.files("climnn.demo").joinpath(name).read_text()
 
 
+def shipped_state() -> Path:
+    """The packaged teacher state after a year of spin-up (a file of the package)."""
+    path = Path(str(resources.files("climnn.demo").joinpath(STATE)))
+    if not path.is_file():
+        raise FileNotFoundError(f"demo: the packaged state {path} is missing: reinstall "
+                                "climnn (pip install -e .)")
+    return path
+
+
 def run_demo(out: Path, plan: DemoPlan, threads: int | None = None) -> Path:
     """Run every stage into ``out``; returns the report's path. A stage other than the
     hybrid run that fails raises DemoStageFailed naming it (its own message was printed)."""
@@ -77,20 +93,27 @@ def run_demo(out: Path, plan: DemoPlan, threads: int | None = None) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     teacher_days = plan.spinup_days + max(plan.hybrid_days, plan.sample_days)
-    (out / "teacher.yaml").write_text(packaged("teacher.yaml"))
+    for name in ("teacher.yaml", "hybrid.yaml"):
+        (out / name).write_text(packaged(name))
     train_text = packaged("train.yaml")
     for key, value in split_dates(plan).items():
         train_text = train_text.replace(key, value)
     (out / "train.yaml").write_text(train_text)
-    (out / "hybrid.yaml").write_text(packaged("hybrid.yaml"))
-    state = out / "teacher" / "restart" / f"restart_{date(plan.spinup_days)}T000000.npz"
+    if plan.spinup_days:
+        state = out / "teacher" / "restart" / f"restart_{date(plan.spinup_days)}T000000.npz"
+        restart_days = plan.spinup_days
+    else:
+        state, restart_days = shipped_state(), teacher_days
     thread_args = [] if threads is None else ["--threads", str(threads)]
     split = split_dates(plan)
     stages = [
         ("teacher run", ["run", str(out / "teacher.yaml"), "--out", str(out / "teacher"),
-                         "--days", str(teacher_days), *thread_args, "--set",
-                         f"output.restart_interval_days={plan.spinup_days}"]),
-        ("dataset", ["generate", "--restart", str(state), "--out", str(out / "data.zarr"),
+                         "--days", str(teacher_days), *thread_args,
+                         "--set", f"initial.file={shipped_state()}",
+                         "--set", f"output.restart_interval_days={restart_days}"]),
+        ("dataset", ["generate", str(out / "teacher.yaml"), "--set", f"initial.file={state}",
+                     "--set", f"time.start={date(plan.spinup_days)}",
+                     "--out", str(out / "data.zarr"),
                      "--days", str(plan.sample_days), "--every", str(plan.every)]),
         ("statistics", ["stats", str(out / "data.zarr"), "--period",
                         split["TRAIN_START"], split["VALIDATION_START"]]),

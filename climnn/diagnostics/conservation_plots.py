@@ -11,9 +11,11 @@ import xarray as xr
 from climnn.diagnostics.figure_file import pyplot, save_figure
 
 
-def _days(da: xr.DataArray) -> np.ndarray:
+def _days(da: xr.DataArray, origin=None) -> np.ndarray:
+    """Days of ``da``'s times since ``origin`` (default: its first time)."""
     t = da["time"].values
-    return np.array([(x - t[0]).total_seconds() / 86400.0 for x in t])
+    origin = t[0] if origin is None else origin
+    return np.array([(x - origin).total_seconds() / 86400.0 for x in t])
 
 
 def write_conservation_plots(budgets: xr.Dataset, series: xr.Dataset, out: Path) -> list[str]:
@@ -60,12 +62,13 @@ def write_global_mean_plot(runs: dict[str, xr.Dataset], out: Path) -> str:
     units = {"ta": "K", "hus": "kg kg-1", "ps": "Pa"}
     fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.6 * len(names)), sharex=True,
                              squeeze=False)
+    origin = min(s["time"].values[0] for s in runs.values())
     for ax, name in zip(axes[:, 0], names, strict=False):
         for label, s in runs.items():
-            ax.plot(_days(s[name]), s[name], lw=0.8, label=label)
+            ax.plot(_days(s[name], origin), s[name], lw=0.8, label=label)
         ax.set(ylabel=f"{name} ({units[name]})")
         ax.legend(fontsize=8)
     axes[0, 0].set_title("global means (T and q mass-weighted)")
-    axes[-1, 0].set_xlabel("days from each run's first snapshot")
+    axes[-1, 0].set_xlabel(f"days since {origin}")
     fig.tight_layout()
     return save_figure(fig, out, "global_means.png")

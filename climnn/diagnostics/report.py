@@ -24,12 +24,12 @@ margin:1em 0}.verdict{font-size:1.3em;font-weight:bold}.stable{color:#176b2c}
 
 @dataclass
 class Section:
-    """One part of the report: a title, paragraphs, a table (header row first) and the
-    file names of figures in the report's directory."""
+    """One part of the report: a title, paragraphs, tables (each a list of rows, the
+    header row first) and the file names of figures in the report's directory."""
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
-    table: list[list[str]] = field(default_factory=list)
+    tables: list[list[list[str]]] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
 
 
@@ -62,10 +62,10 @@ def _markdown(title: str, verdict: str, sections: list[Section]) -> str:
         lines += [f"## {s.title}", ""]
         for p in s.paragraphs:
             lines += [p, ""]
-        if s.table:
-            lines.append("| " + " | ".join(s.table[0]) + " |")
-            lines.append("|" + "---|" * len(s.table[0]))
-            lines += ["| " + " | ".join(row) + " |" for row in s.table[1:]]
+        for table in s.tables:
+            lines.append("| " + " | ".join(table[0]) + " |")
+            lines.append("|" + "---|" * len(table[0]))
+            lines += ["| " + " | ".join(row) + " |" for row in table[1:]]
             lines.append("")
         lines += [f"![{f}]({f})" for f in s.figures]
         lines.append("")
@@ -79,10 +79,10 @@ def _html(out: Path, title: str, verdict: str, sections: list[Section]) -> str:
     for s in sections:
         body.append(f"<h2>{e(s.title)}</h2>")
         body += [f"<p>{e(p)}</p>" for p in s.paragraphs]
-        if s.table:
-            rows = ["<tr>" + "".join(f"<th>{e(c)}</th>" for c in s.table[0]) + "</tr>"]
+        for table in s.tables:
+            rows = ["<tr>" + "".join(f"<th>{e(c)}</th>" for c in table[0]) + "</tr>"]
             rows += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
-                     for row in s.table[1:]]
+                     for row in table[1:]]
             body.append("<table>" + "".join(rows) + "</table>")
         for f in s.figures:
             data = base64.b64encode((out / f).read_bytes()).decode("ascii")

@@ -43,7 +43,7 @@ def stability_section(run_dir: Path, run: xr.Dataset, reference: tuple[Path, xr.
         [f"Verdict: {metrics['stability_verdict']}: {metrics['stability_reason']}.",
          f"Drifts are least-squares slopes over the last {years:g} years; limits for "
          "'stable': " + ", ".join(f"|{k}| <= {v:g}" for k, v in DRIFT_LIMITS.items()) + "."],
-        _table(metrics, keys, ref_metrics), [write_global_mean_plot(all_series, out)])
+        [_table(metrics, keys, ref_metrics)], [write_global_mean_plot(all_series, out)])
     flat = dict(metrics)
     if ref_metrics is not None:
         flat.update({f"reference_{k}": v for k, v in ref_metrics.items()})
@@ -76,17 +76,17 @@ def mean_climate_section(run: xr.Dataset, reference: xr.Dataset | None, years: f
             metrics.update({prefix + k: v for k, v in hadley_cell_metrics(psi[label]).items()})
     if psi:
         figures.append(write_streamfunction_plot(psi, out))
-    rows = [["field", "units", "bias", "RMSE"]] if reference is not None else []
-    rows += [[c.name, c.units, format_value(c.bias), format_value(c.rmse)]
-             for c in comparison.values() if reference is not None]
+    differences = [["field", "units", "bias", "RMSE"]] + [
+        [c.name, c.units, format_value(c.bias), format_value(c.rmse)]
+        for c in comparison.values()] if reference is not None else []
     text = [f"Time and zonal means over the last {years:g} years"
             + ("; bias and RMSE weighted by area (Gaussian weights) and mass (d sigma)."
                if reference is not None else " (no reference given).")]
-    surface = [k for k in metrics if k.endswith("global_mean") or k.startswith("msf_")
-               or k.startswith("reference_msf_") or k.endswith("relative_difference")
-               or k.endswith("global_mean_reference")]
-    text.append("; ".join(f"{k} = {format_value(metrics[k])}" for k in surface) + ".")
-    return metrics, Section("Mean climate", text, rows, figures)
+    names_run = [k for k in metrics if (k.endswith("_global_mean") or k.startswith("msf_"))]
+    ref = ({k: metrics.get(f"{k}_reference", metrics.get(f"reference_{k}", ""))
+            for k in names_run} if reference is not None else None)
+    tables = [t for t in (differences, _table(metrics, names_run, ref)) if t]
+    return metrics, Section("Mean climate", text, tables, figures)
 
 
 def extremes_section(run: xr.Dataset, reference: xr.Dataset | None, years: float,
@@ -109,7 +109,7 @@ def extremes_section(run: xr.Dataset, reference: xr.Dataset | None, years: float
         "Precipitation extremes",
         ["Each history value (the interval mean of one output interval at one grid point)"
          " is a sample weighted by its cell's area; percentiles by latitude band."],
-        _table(metrics, list(metrics), ref), write_extremes_plots(histograms, out))
+        [_table(metrics, list(metrics), ref)], write_extremes_plots(histograms, out))
     return flat, section
 
 
@@ -132,7 +132,7 @@ def conservation_section(run: xr.Dataset, years: float, out: Path) -> tuple[dict
          "surface; the residual is what the model made or lost inside. The dynamical "
          "core's fixers and the coupler's residuals and corrections are global means "
          "of each interval."],
-        [["figure", "value"]] + [[k, format_value(v)] for k, v in metrics.items()],
+        [[["figure", "value"]] + [[k, format_value(v)] for k, v in metrics.items()]],
         write_conservation_plots(budgets, series, out))
     return metrics, section
 
@@ -158,7 +158,7 @@ def offline_skill_section(model_dir: Path, out: Path) -> tuple[dict, Section]:
     test = evaluation.get("test", {})
     text = [f"`climnn evaluate` of {model_dir} on its test period "
             f"{test.get('time_range', '?')} ({test.get('n_samples', '?')} samples)."]
-    return flat, Section("Offline skill", text, rows, figures)
+    return flat, Section("Offline skill", text, [rows], figures)
 
 
 def load_json(path: Path, what: str) -> dict:
@@ -217,7 +217,8 @@ def wave_spectrum_section(run: xr.Dataset, reference: xr.Dataset | None, years: 
             "15S-15N, with the shallow-water dispersion curves for equivalent depths of 12, "
             "25 and 50 m. The Kelvin-band figures (k = 1..14, 1/30..0.5 cpd, between the 8 "
             "and 90 m curves) measure the convectively coupled Kelvin waves."]
-    return metrics, Section("Equatorial waves", text, _table(metrics, keys, ref), figures)
+    return metrics, Section("Equatorial waves", text, [_table(metrics, keys, ref)],
+                            figures)
 
 
 def offline_stability_section(stability_json: Path, online_verdict: str,
@@ -243,7 +244,7 @@ def offline_stability_section(stability_json: Path, online_verdict: str,
     if png.is_file():
         shutil.copyfile(png, out / "offline_stability.png")
         pictures.append("offline_stability.png")
-    return flat, Section("Offline stability analysis", text, rows, pictures)
+    return flat, Section("Offline stability analysis", text, [rows], pictures)
 
 
 def read_stability(stability_json: Path) -> dict:
