@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--addition", type=int, default=100, help="its T; 0: skip")
     parser.add_argument("--copy", type=int, default=100, help="its delay T; 0: skip")
     parser.add_argument("--eps", type=float, default=0.05, help="spectral σ in [1-eps, 1+eps]")
+    parser.add_argument("--activation", choices=("tanh", "relu"), default="tanh",
+                        help="of the plain and the spectral RNN")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -34,7 +36,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     tasks = {name: steps for name, steps in (("addition", args.addition), ("copy", args.copy))
              if steps > 0}
-    compare(tasks, args.hidden, args.seconds, args.out, eps=args.eps, lr=args.lr)
+    compare(tasks, args.hidden, args.seconds, args.out, eps=args.eps, lr=args.lr,
+            activation=args.activation)
     return 0
 
 

@@ -125,13 +125,14 @@ class Run:
 
 
 def train(kind: str, task: Task, hidden: int, seconds: float, *, batch: int = 50,
-          lr: float = 1e-3, eps: float = 0.05, seed: int = 0,
+          lr: float = 1e-3, eps: float = 0.05, activation: str = "tanh", seed: int = 0,
           max_iterations: int | None = None) -> Run:
-    """Train a ``kind`` network (rnn | lstm | spectral) of ``hidden`` units on fresh batches
-    of ``task`` for ``seconds`` of wall time (or ``max_iterations``); Adam, no clipping."""
+    """Train a ``kind`` network (rnn | lstm | spectral; ``activation`` tanh | relu of the
+    first and last) of ``hidden`` units on fresh batches of ``task`` for ``seconds`` of
+    wall time (or ``max_iterations``); Adam, no clipping."""
     torch.manual_seed(seed)
     n_in, n_out = task.sizes
-    model = SequenceModel(kind, n_in, hidden, n_out, eps)
+    model = SequenceModel(kind, n_in, hidden, n_out, eps, activation)
     run = Run(kind, task.name, sum(p.numel() for p in model.parameters()))
     run.norms_start = gradient_norms(model, task, batch, seed + 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

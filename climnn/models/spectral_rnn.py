@@ -21,14 +21,16 @@ from climnn.models.svd_linear import SVDLinear
 torch = import_torch("climnn.models (the networks)")
 
 CELLS = ("rnn", "lstm", "spectral")
+ACTIVATIONS = ("tanh", "relu")
 
 
 class PlainRNNCell(torch.nn.Module):
-    """h_t = tanh(W h_{t-1} + V x_t + b), W dense (torch.nn.RNNCell's start)."""
+    """h_t = act(W h_{t-1} + V x_t + b), W dense (torch.nn.RNNCell's start), act tanh or
+    relu."""
 
-    def __init__(self, n_in: int, hidden: int):
+    def __init__(self, n_in: int, hidden: int, activation: str = "tanh"):
         super().__init__()
-        self.cell = torch.nn.RNNCell(n_in, hidden)
+        self.cell = torch.nn.RNNCell(n_in, hidden, nonlinearity=activation)
 
     def forward(self, x: torch.Tensor, state: tuple) -> tuple:
         h = self.cell(x, state[0])
@@ -48,15 +50,17 @@ class LSTMCell(torch.nn.Module):
 
 
 class SpectralRNNCell(torch.nn.Module):
-    """h_t = tanh(W h_{t-1} + V x_t + b) with W's singular values in [1 - eps, 1 + eps].
+    """h_t = act(W h_{t-1} + V x_t + b) with W's singular values in [1 - eps, 1 + eps], act
+    tanh or relu.
 
     The transition's dense W is computed once a sequence (:meth:`transition`) and reused at
     every step."""
 
-    def __init__(self, n_in: int, hidden: int, eps: float = 0.05):
+    def __init__(self, n_in: int, hidden: int, eps: float = 0.05, activation: str = "tanh"):
         super().__init__()
         if not 0 <= eps < 1:
             raise ValueError(f"SpectralRNNCell: eps = {eps}: need 0 <= eps < 1")
+        self.activation = {"tanh": torch.tanh, "relu": torch.relu}[activation]
         self.w = SVDLinear(hidden, hidden, 1 - eps, 1 + eps, bias=False)
         self.v = torch.nn.Linear(n_in, hidden)
         self.weight: torch.Tensor | None = None
@@ -67,17 +71,23 @@ class SpectralRNNCell(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, state: tuple) -> tuple:
         weight = self.w.weight if self.weight is None else self.weight
-        h = torch.tanh(state[0] @ weight.T + self.v(x))
+        h = self.activation(state[0] @ weight.T + self.v(x))
         return h, (h,)
 
 
-def make_cell(kind: str, n_in: int, hidden: int, eps: float = 0.05) -> torch.nn.Module:
-    """A cell by name: rnn | lstm | spectral (``eps``: its singular values' half-width)."""
+def make_cell(kind: str, n_in: int, hidden: int, eps: float = 0.05,
+              activation: str = "tanh") -> torch.nn.Module:
+    """A cell by name: rnn | lstm | spectral (``eps``: its singular values' half-width;
+    ``activation``: tanh | relu, of rnn and spectral)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"recurrent activation {activation!r} is not one of {ACTIVATIONS}")
     if kind == "spectral":
-        return SpectralRNNCell(n_in, hidden, eps)
-    if kind not in CELLS:
+        return SpectralRNNCell(n_in, hidden, eps, activation)
+    if kind == "rnn":
+        return PlainRNNCell(n_in, hidden, activation)
+    if kind != "lstm":
         raise ValueError(f"recurrent cell {kind!r} is not one of {list(CELLS)}")
-    return {"rnn": PlainRNNCell, "lstm": LSTMCell}[kind](n_in, hidden)
+    return LSTMCell(n_in, hidden)
 
 
 class SequenceModel(torch.nn.Module):
@@ -86,10 +96,11 @@ class SequenceModel(torch.nn.Module):
     After a forward, ``hidden_states`` holds the T hidden states (batch, hidden), each
     retaining its gradient when ``keep_states`` is set (for ‖∂L/∂h_t‖)."""
 
-    def __init__(self, kind: str, n_in: int, hidden: int, n_out: int, eps: float = 0.05):
+    def __init__(self, kind: str, n_in: int, hidden: int, n_out: int, eps: float = 0.05,
+                 activation: str = "tanh"):
         super().__init__()
         self.kind, self.hidden = kind, hidden
-        self.cell = make_cell(kind, n_in, hidden, eps)
+        self.cell = make_cell(kind, n_in, hidden, eps, activation)
         self.readout = torch.nn.Linear(hidden, n_out)
         self.keep_states = False
         self.hidden_states: list = []
