@@ -121,7 +121,7 @@ def test_linearized_network_trains_and_exports_as_the_eager_model(budget_store, 
     moved = [float((a - b).abs().max().detach()) for a, b in
              zip(model.net.parameters(), model.origin.parameters(), strict=True)]
     assert max(moved) > 0  # trained θ, θ0 kept
-    check_export_equals_eager(budget_store, folder, tmp_path)
+    check_export_equals_eager(budget_store, folder, tmp_path, pt2=True)
 
 
 def test_run_train_linearized_yaml_builds_the_linearized_seed_network(budget_store,  # noqa: F811

@@ -14,7 +14,12 @@ from test_training import budget_store  # noqa: F401 (a fixture)
 from climnn.export import export_model
 from climnn.export.trained import load_trained
 from climnn.models import SVDLinear, build_model
-from climnn.models.householder import HouseholderOrthogonal, householder_matrix, reflect
+from climnn.models.householder import (
+    HouseholderOrthogonal,
+    householder_matrix,
+    reflect,
+    reflector_vectors,
+)
 from climnn.training.config import load_train_config, train_config_from_dict
 from climnn.training.trainer import train
 
@@ -29,6 +34,10 @@ def test_householder_product_is_orthogonal_and_the_reflectors_applied_one_by_one
     assert torch.allclose(q.T @ q, torch.eye(k), atol=2e-6)
     below = torch.randn(n, k, dtype=torch.float64)
     assert torch.allclose(householder_matrix(below), reflect(below), atol=1e-13)
+    v = reflector_vectors(below)  # LAPACK's product of the same reflectors
+    lapack = torch.linalg.householder_product(v, 2 / (v * v).sum(0))
+    assert torch.allclose(householder_matrix(below), lapack, atol=1e-13)
+    assert HouseholderOrthogonal(n, k).parameter_count == n * k - k * (k + 1) // 2
 
 
 @pytest.mark.parametrize("n_in, n_out", SHAPES)
@@ -87,13 +96,14 @@ def train_tiny(store, folder, model: dict):
     return folder
 
 
-def check_export_equals_eager(store, folder, tmp_path) -> None:
-    """The project's export of the training in ``folder`` gives the eager model's physical
-    outputs, and its loss went down."""
+def check_export_equals_eager(store, folder, tmp_path, pt2=False) -> None:
+    """The project's export of the training in ``folder`` (TorchScript; with ``pt2`` the
+    torch.export program too, which the export checks against the eager model's plain
+    form) gives the eager model's physical outputs, and its loss went down."""
     trained = load_trained(folder)
     losses = [line["train_loss"] for line in trained.history]
     assert losses[-1] < losses[0]
-    path = export_model(folder, tmp_path / "model.pt")
+    path = export_model(folder, tmp_path / "model.pt", pt2=pt2)
     x = physical_inputs(store, trained.input_layout)
     found = run_exported(path, x)
     assert worst_difference(found, eager_outputs(folder, x), trained.output_layout) < 1e-5
@@ -107,7 +117,7 @@ def test_network_of_svd_layers_trains_and_exports_as_the_eager_model(budget_stor
     for layer in (m for m in model if isinstance(m, SVDLinear)):
         sigma = torch.linalg.svdvals(layer.weight.detach().double())
         assert 0.8 - 1e-5 <= float(sigma.min()) and float(sigma.max()) <= 1.25 + 1e-5
-    check_export_equals_eager(budget_store, folder, tmp_path)
+    check_export_equals_eager(budget_store, folder, tmp_path, pt2=True)
 
 
 def parameterization_config(name: str, layout_sizes=(130, 127)):

@@ -10,10 +10,9 @@ of reflectors is orthogonal to round-off whatever gradient descent does to the v
 whose columns are orthonormal. As in a Householder QR, v_i has zeros above entry i and 1 at
 entry i (the entries below are the parameters), so the k reflectors hold
 k n - k (k + 1) / 2 numbers: every n x k matrix with orthonormal columns is such a product
-up to the signs of its columns (what a QR's R diagonal carries), which the SVD layer folds
-into its other factor's columns. The product is one LAPACK call
-(``torch.linalg.householder_product``, differentiable); :func:`reflect` is the plain loop
-over reflectors the tests compare it with.
+up to the signs of its columns (what a QR's R diagonal carries). The product is formed in
+the compact WY form (:func:`householder_matrix`); :func:`reflect` is the plain loop over
+reflectors the tests compare it with.
 """
 
 from __future__ import annotations
@@ -32,10 +31,20 @@ def reflector_vectors(below: torch.Tensor) -> torch.Tensor:
 
 
 def householder_matrix(below: torch.Tensor) -> torch.Tensor:
-    """(n, k) parameters -> the (n, k) matrix H(v_1)...H(v_k) E_k (orthonormal columns)."""
+    """(n, k) parameters -> the (n, k) matrix H(v_1)...H(v_k) E_k (orthonormal columns).
+
+    In the compact WY form (Joffrain et al. 2006, "Accumulating Householder transformations,
+    revisited", ACM TOMS): H(v_1)...H(v_k) = I - V S⁻¹ Vᵀ with S the upper triangle of VᵀV
+    whose diagonal is halved, so that the product and its gradient are a few matrix
+    products and one triangular solve (LAPACK's householder_product differentiates one
+    reflector at a time, much slower in training)."""
     v = reflector_vectors(below)
-    tau = 2.0 / (v * v).sum(0)  # makes I - tau v vᵀ a reflection: orthogonal
-    return torch.linalg.householder_product(v, tau)
+    n, k = v.shape
+    gram = v.T @ v
+    s = torch.triu(gram, 1) + torch.diag(torch.diagonal(gram) / 2)
+    # E_k - V S⁻¹ (Vᵀ E_k), Vᵀ E_k = the first k rows of V, transposed
+    solved = torch.linalg.solve_triangular(s, v[:k].T, upper=True)
+    return torch.eye(n, k, dtype=v.dtype, device=v.device) - v @ solved
 
 
 def reflect(below: torch.Tensor) -> torch.Tensor:
@@ -59,14 +68,23 @@ class HouseholderOrthogonal(torch.nn.Module):
         if not 1 <= k <= n:
             raise ValueError(f"Householder product of {k} reflectors of length {n}: need "
                              f"1 <= k <= n")
+        rows, cols = torch.tril_indices(n, k, -1)
+        self.shape = (n, k)
+        self.register_buffer("rows", rows, persistent=False)
+        self.register_buffer("cols", cols, persistent=False)
         # small random vectors: a random start near the identity's first k columns
-        below = torch.randn(n, k, generator=generator) / n**0.5
-        self.below = torch.nn.Parameter(torch.tril(below, -1))
+        self.values = torch.nn.Parameter(torch.randn(rows.numel(), generator=generator)
+                                         / n**0.5)
 
     @property
     def parameter_count(self) -> int:
-        n, k = self.below.shape
-        return n * k - k * (k + 1) // 2
+        """n k - k (k + 1) / 2."""
+        return self.values.numel()
+
+    def below(self) -> torch.Tensor:
+        """(n, k): the trained numbers under the diagonal, zeros elsewhere."""
+        below = self.values.new_zeros(self.shape)
+        return below.index_put((self.rows, self.cols), self.values)
 
     def forward(self) -> torch.Tensor:
-        return householder_matrix(self.below)
+        return householder_matrix(self.below())

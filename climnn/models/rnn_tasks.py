@@ -151,8 +151,9 @@ def train(kind: str, task: Task, hidden: int, seconds: float, *, batch: int = 50
 
 
 def compare(tasks: dict, hidden: int, seconds: float, out: Path, **options) -> list[Run]:
-    """Train every cell kind on every task ({name: steps}); write ``runs.json`` and the
-    figures into ``out`` after each run (a long comparison keeps what it finished)."""
+    """Train every cell kind on every task ({name: steps}); write ``runs.json`` into ``out``
+    after each run and the figures after each task (a long comparison keeps what it
+    finished)."""
     runs = []
     for name, steps in tasks.items():
         for kind in CELLS:
@@ -164,7 +165,7 @@ def compare(tasks: dict, hidden: int, seconds: float, out: Path, **options) -> l
                   f"(blind guess {Task(name, steps).baseline:.4g})", flush=True)
             write_json(out / "runs.json", {"hidden": hidden, "seconds": seconds,
                                             "tasks": tasks, "runs": [r.__dict__ for r in runs]})
-            write_figures(runs, tasks, out)
+        write_figures(runs, tasks, out)
     return runs
 
 
