@@ -22,6 +22,7 @@ from climnn.models.householder import (
 )
 from climnn.training.config import load_train_config, train_config_from_dict
 from climnn.training.trainer import train
+from gcm.config import ConfigError
 
 SHAPES = [(6, 6), (62, 256), (256, 9), (7, 20)]  # (in, out): square, the first and last layer
 
@@ -136,3 +137,12 @@ def test_run_train_svd_yaml_builds_the_bounded_network(budget_store, tmp_path): 
     train_tiny(budget_store, tmp_path / "yaml", {**model_section, "hidden_layers": 1,
                                                  "width": 8})
     assert np.isfinite(load_trained(tmp_path / "yaml").history[0]["validation_loss"])
+
+
+@pytest.mark.parametrize("svd, named", [({"sigma_min": 2.0, "sigma_max": 1.0},
+                                         "model.svd.sigma_min = 2.0: above model.svd.sigma_max"),
+                                        ({"sigma_mx": 1.0}, "unknown key 'model.svd.sigma_mx'"),
+                                        ({"sigma_max": 0.0}, "model.svd.sigma_max = 0.0")])
+def test_bad_svd_settings_are_named(svd, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        train_config_from_dict({"model": {"layer": "svd", "svd": svd}}, "run/x.yaml")
