@@ -70,7 +70,7 @@ def test_gradients_reach_every_stored_number_and_move_the_loss():
         step = ((layer(x) - target) ** 2).mean()
         step.backward()
         optimizer.step()
-    assert float(step) < 0.9 * float(loss)
+    assert step.item() < 0.9 * loss.item()
     assert all(torch.equal(part, part.T) for part in blocks(layer.weight.detach(), 3))
 
 
