@@ -27,6 +27,7 @@ import numpy as np
 
 from climnn.export.fused import FusedMLP
 from climnn.extras import import_torch
+from climnn.models import TangentMLP, inference_form
 from climnn.models.seed_mlp import SeedMLP
 
 torch = import_torch("climnn.export (exported models)")
@@ -59,8 +60,11 @@ def for_inference(model: torch.nn.Module, precision: str, fused: bool) -> torch.
     def fast(mlp):
         return FusedMLP(mlp, dtype) if fused else CastMLP(mlp, dtype)
 
+    model = inference_form(model)  # plain Linear layers (issue 16's are reparameterized)
     if isinstance(model, SeedMLP):
         return fast(model)
+    if isinstance(model, TangentMLP):  # a linearized network: not an MLP of fused layers
+        return CastMLP(model, dtype)
     model.net = fast(model.net)  # BudgetConstrainedMLP: only its inner MLP
     return model
 

@@ -40,7 +40,10 @@ from gcm.config import (
     value_problem,
 )
 
-MODEL_KINDS = ("seed_mlp", "constrained")  # constrained: Beucler et al. 2021
+# constrained: Beucler et al. 2021; linearized: Lee et al. 2019 (the seed MLP's Taylor expansion)
+MODEL_KINDS = ("seed_mlp", "constrained", "linearized")
+# svd: Zhang, Lei & Dhillon 2018; symmetric: Hu, Zagoruyko & Komodakis 2019
+LAYERS = ("dense", "svd", "symmetric")
 ACTIVATIONS = ("leaky_relu", "relu", "tanh", "gelu")
 LOSSES = ("mse", "mae", "mse_budget")  # mse_budget: mse + budget_weight x budget residuals
 SCHEDULES = ("constant", "step", "cosine")
@@ -98,12 +101,28 @@ class SplitConfig:
 
 
 @dataclass
+class SVDConfig:
+    # every singular value of every layer's weight in [sigma_min, sigma_max]
+    sigma_min: float = _declared(0.5, NON_NEGATIVE)
+    sigma_max: float = _declared(2.0, POSITIVE)
+
+
+@dataclass
+class SymmetricConfig:
+    # side of the symmetric blocks; 0: one block of min(out, in) (global symmetry)
+    block: int = _declared(0, NON_NEGATIVE)
+
+
+@dataclass
 class NetworkConfig:
     kind: str = _declared("seed_mlp", one_of(MODEL_KINDS))
     hidden_layers: int = _declared(9, NON_NEGATIVE)  # Rasp et al. 2018
     width: int = _declared(256, AT_LEAST_ONE)
     activation: str = _declared("leaky_relu", one_of(ACTIVATIONS))
     leaky_slope: float = _declared(0.3, NON_NEGATIVE)
+    layer: str = _declared("dense", one_of(LAYERS))  # the MLP's linear layers
+    svd: SVDConfig = field(default_factory=SVDConfig)  # layer svd
+    symmetric: SymmetricConfig = field(default_factory=SymmetricConfig)  # layer symmetric
 
 
 @dataclass
@@ -198,6 +217,10 @@ def check(config: TrainConfig, source: str | Origins = "config") -> TrainConfig:
         if problem:
             origins.fail(key, value, problem)
     _check_split(config.split, origins)
+    svd = config.model.svd
+    if svd.sigma_min > svd.sigma_max:
+        origins.fail("model.svd.sigma_min", svd.sigma_min,
+                     f"above model.svd.sigma_max = {svd.sigma_max}")
     for name in SPLITS:
         start, end = getattr(config.split, name)
         as_fractions = isinstance(start, int | float)
