@@ -14,6 +14,7 @@ def test_the_360_day_calendar_dates_and_the_split():
     s = split_dates(DemoPlan(spinup_days=100, sample_days=40))
     assert s == {"TRAIN_START": "2001-04-11", "VALIDATION_START": "2001-05-09",
                  "TEST_START": "2001-05-15", "TEST_END": "2001-05-21"}
+    assert split_dates(DemoPlan())["TEST_END"] == "2001-03-01"  # 60 days of samples
     tiny = split_dates(DemoPlan(spinup_days=4, sample_days=3))
     assert tiny["TRAIN_START"] < tiny["VALIDATION_START"] < tiny["TEST_START"] < tiny["TEST_END"]
 

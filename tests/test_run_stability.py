@@ -56,3 +56,5 @@ def test_the_verdicts():
     assert verdict == "drifting" and "ta_drift_k_per_year = -0.8" in why
     assert stability_verdict(RunEnding("failed", "step 7"), {})[0] == "unstable"
     assert stability_verdict(RunEnding("incomplete", ""), {})[0] == "incomplete"
+    verdict, why = stability_verdict(done, {"ta_drift_k_per_year": -0.8}, window_days=60.0)
+    assert verdict == "stable" and "over 60 days are not judged" in why

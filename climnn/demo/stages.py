@@ -41,10 +41,10 @@ class DemoPlan:
     many steps; epochs."""
 
     spinup_days: int = 0
-    sample_days: int = 40
+    sample_days: int = 60
     hybrid_days: int = 60
     every: int = 4
-    epochs: int = 6
+    epochs: int = 8
 
     def __post_init__(self):
         for name in ("spinup_days", "sample_days", "hybrid_days", "every", "epochs"):

@@ -14,7 +14,8 @@ its mean) and surface pressure (Pa). The verdict:
 - ``unstable``: the run stopped on an error (non-finite or out-of-bounds state);
 - ``incomplete``: the log ends without an end (killed, or still running);
 - ``drifting``: it ended, but a drift exceeds DRIFT_LIMITS;
-- ``stable``: it ended within the limits.
+- ``stable``: it ended within the limits, or it ended and its judged window is shorter
+  than MIN_DRIFT_DAYS (the drifts are then reported but not judged).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from climnn.diagnostics.mean_climate import days_per_year, latitude_weights
 #: Largest |drift| per year still called stable: T in K, q in % of its mean, ps in Pa.
 DRIFT_LIMITS = {"ta_drift_k_per_year": 0.5, "hus_drift_percent_per_year": 5.0,
                 "ps_drift_pa_per_year": 100.0}
+#: Shortest window (days) whose drift the verdict judges.
+MIN_DRIFT_DAYS = 360.0
 _STAMP = r"^\S+ \S+ (?P<level>[A-Z]+) (?P<message>.*)$"
 
 
@@ -101,12 +104,18 @@ def drift_per_year(series: xr.Dataset) -> dict[str, float]:
     return out
 
 
-def stability_verdict(ending: RunEnding, drift: dict[str, float]) -> tuple[str, str]:
-    """(verdict, why) from the ending and the drifts, by the rules of the module."""
+def stability_verdict(ending: RunEnding, drift: dict[str, float],
+                      window_days: float = 360.0) -> tuple[str, str]:
+    """(verdict, why) from the ending and the drifts over ``window_days``, by the rules
+    of the module; drifts over less than MIN_DRIFT_DAYS are reported, not judged (the
+    slope of a few weeks, scaled to a year, measures weather, not drift)."""
     if ending.status == "failed":
         return "unstable", ending.message
     if ending.status in ("incomplete", "interrupted"):
         return "incomplete", ending.message or "the log ends without 'finished'"
+    if window_days < MIN_DRIFT_DAYS:
+        return "stable", (f"finished; drifts over {window_days:g} days are not judged "
+                          f"(they need {MIN_DRIFT_DAYS:g})")
     over = [f"{k} = {drift[k]:.3g} (limit {limit:g})" for k, limit in DRIFT_LIMITS.items()
             if k in drift and abs(drift[k]) > limit]
     if over:
@@ -124,8 +133,10 @@ def run_stability(run_dir: Path, ds: xr.Dataset, years: float) -> tuple[dict, xr
     times = ds["time"].values
     ending = run_ending(run_dir)
     start = times[-1] - datetime.timedelta(days=years * days_per_year(ds))
-    drift = drift_per_year(series.sel(time=[t for t in times if t >= start]))
-    verdict, why = stability_verdict(ending, drift)
+    window = series.sel(time=[t for t in times if t >= start])
+    drift = drift_per_year(window)
+    window_days = (window["time"].values[-1] - window["time"].values[0]).total_seconds() / 86400
+    verdict, why = stability_verdict(ending, drift, window_days)
     metrics = {"run_days": (times[-1] - times[0]).total_seconds() / 86400.0,
                "run_end_time": str(times[-1]), "run_ending": ending.status,
                "drift_window_years": years, "stability_verdict": verdict,
