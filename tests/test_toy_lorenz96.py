@@ -155,6 +155,8 @@ def test_quick_experiment_network_beats_none(tmp_path):
     assert ratio.min() < 0.5, ratio
     summary = metrics["summary"]
     assert summary["network_pdf_hellinger"] < summary["none_pdf_hellinger"]
+    # the noise floor: the truth from other starts is near the truth, far from "none"
+    assert 0.0 < summary["truth_resampled_pdf_hellinger"] < summary["none_pdf_hellinger"]
     before = (out / "metrics.json").stat().st_mtime_ns
     assert main(["toy", "lorenz96", "--out", str(out), "--quick"]) == 2  # never overwrites
     assert (out / "metrics.json").stat().st_mtime_ns == before
