@@ -1,0 +1,22 @@
+"""A two-dimensional (x–z) anelastic cloud-resolving model (CRM) for superparameterization.
+
+Follows the System for Atmospheric Modeling (SAM; Khairoutdinov, M. F., and D. A. Randall,
+2003: Cloud resolving modeling of the ARM summer 1997 IOP. J. Atmos. Sci., 60, 607–625) in
+its choices: anelastic equations, Arakawa-C grid, liquid-water static energy as the
+thermodynamic variable, an FFT/tridiagonal pressure solver. Time stepping is the three-stage
+Runge–Kutta of Wicker, L. J., and W. C. Skamarock, 2002 (Mon. Wea. Rev., 130, 2088–2097) in
+its strong-stability-preserving (Shu–Osher) form, so that monotone scalar advection stays
+monotone over the whole step.
+
+Modules: ``grid`` (the staggered grid), ``base_state`` (hydrostatic ρ0, θ0, π0), ``pressure``
+(the anelastic projection), ``scalar_transport`` (monotone flux-form advection and mixing of
+scalars), ``momentum`` (momentum tendencies), ``model`` (state and time step),
+``density_current`` (the Straka et al. 1993 test case). Pure numpy + numba; microphysics,
+radiation, surface fluxes and the coupling to the GCM are later steps.
+"""
+
+from gcm.crm.base_state import BaseState
+from gcm.crm.grid import CrmGrid
+from gcm.crm.model import Crm, CrmState
+
+__all__ = ["BaseState", "Crm", "CrmGrid", "CrmState"]

@@ -1,0 +1,126 @@
+"""The anelastic pressure solver: project (u, w) onto ∂x(ρ0 u) + ∂z(ρ0 w) = 0.
+
+Discretely on the C grid (see ``grid``), with D the divergence of the mass flux and G the
+gradient from centres to faces (G_z = 0 at ground and lid, so w stays 0 there),
+
+    L φ ≡ D(ρ0 G φ) = D(ρ0 u*),     u = u* − G φ,
+
+which leaves D(ρ0 u) = 0 to round-off. φ (m2 s-1 per stage, i.e. p'/ρ0 times the stage
+length) is found by a real FFT in x, where D_x G_x has eigenvalue −(4/dx²) sin²(π m / nx),
+and per wavenumber m a tridiagonal system in z (Thomas algorithm, factors precomputed). The
+mean mode m = 0 is singular only up to a constant: its first row is replaced by φ0 = 0, and
+the dropped equation holds by compatibility (Σ_k of D(ρ0 u*) over the column is 0 since w*
+vanishes at ground and lid). Khairoutdinov & Randall (2003, appendix) solve the same way.
+"""
+
+import numba
+import numpy as np
+
+from gcm.crm.base_state import BaseState
+from gcm.crm.grid import CrmGrid
+
+
+@numba.njit(cache=True)
+def divergence_column(u, w, rho_c, rho_f, dx, dz):
+    """D(ρ0 u) of one CRM, kg m-3 s-1, shape (nz, nx); u (nz, nx), w (nz + 1, nx) in m/s."""
+    nz, nx = u.shape
+    d = np.empty((nz, nx))
+    for k in range(nz):
+        for i in range(nx):
+            ip1 = i + 1 if i < nx - 1 else 0
+            d[k, i] = (rho_c[k] * (u[k, ip1] - u[k, i]) / dx
+                       + (rho_f[k + 1] * w[k + 1, i] - rho_f[k] * w[k, i]) / dz)
+    return d
+
+
+@numba.njit(parallel=True, cache=True)
+def divergence(u, w, rho_c, rho_f, dx, dz):
+    """``divergence_column`` for a batch: u (ncrm, nz, nx), w (ncrm, nz + 1, nx)."""
+    out = np.empty(u.shape)
+    for c in numba.prange(u.shape[0]):
+        out[c] = divergence_column(u[c], w[c], rho_c, rho_f, dx, dz)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _solve_modes(rhs, lower, inv_pivot, upper_scaled):
+    """Thomas solve of L_m φ = rhs per (crm, m); rhs (ncrm, nz, nm) complex, in place.
+
+    lower (nz,): sub-diagonal; inv_pivot, upper_scaled (nm, nz): the factorization."""
+    ncrm, nz, nm = rhs.shape
+    for cm in numba.prange(ncrm * nm):
+        c = cm // nm
+        m = cm % nm
+        rhs[c, 0, m] = rhs[c, 0, m] * inv_pivot[m, 0]
+        for k in range(1, nz):
+            rhs[c, k, m] = (rhs[c, k, m] - lower[k] * rhs[c, k - 1, m]) * inv_pivot[m, k]
+        for k in range(nz - 2, -1, -1):
+            rhs[c, k, m] = rhs[c, k, m] - upper_scaled[m, k] * rhs[c, k + 1, m]
+
+
+@numba.njit(parallel=True, cache=True)
+def _subtract_gradient(u, w, phi, dx, dz):
+    """u −= G_x φ, w −= G_z φ in place (w at ground and lid untouched)."""
+    ncrm, nz, nx = u.shape
+    for c in numba.prange(ncrm):
+        for k in range(nz):
+            for i in range(nx):
+                im1 = i - 1 if i > 0 else nx - 1
+                u[c, k, i] -= (phi[c, k, i] - phi[c, k, im1]) / dx
+                if k > 0:
+                    w[c, k, i] -= (phi[c, k, i] - phi[c, k - 1, i]) / dz
+
+
+class Projector:
+    """The exact anelastic projection for one grid and base state (factors precomputed)."""
+
+    def __init__(self, grid: CrmGrid, base: BaseState):
+        self.grid, self.base = grid, base
+        nz, nx, dz = grid.nz, grid.nx, grid.dz
+        wavenumbers = np.arange(nx // 2 + 1)
+        eigen_x = -4.0 / grid.dx**2 * np.sin(np.pi * wavenumbers / nx) ** 2
+        lower = np.zeros(nz)
+        upper = np.zeros(nz)
+        lower[1:] = base.rho_f[1:nz] / dz**2
+        upper[:-1] = base.rho_f[1:nz] / dz**2
+        self.lower = lower
+        self.inv_pivot = np.empty((len(wavenumbers), nz))
+        self.upper_scaled = np.zeros((len(wavenumbers), nz))
+        for m, lam in enumerate(eigen_x):
+            diag = base.rho_c * lam - lower - upper
+            up, low = upper.copy(), lower.copy()
+            if m == 0:  # pin φ = 0 in the bottom layer: the mean mode's free constant
+                diag[0], up[0] = 1.0, 0.0
+            self._factor(m, low, diag, up)
+
+    def _factor(self, m, lower, diag, upper):
+        """Thomas factors of one wavenumber's tridiagonal (rows lower, diag, upper)."""
+        nz = len(diag)
+        pivot = diag[0]
+        self.inv_pivot[m, 0] = 1.0 / pivot
+        self.upper_scaled[m, 0] = upper[0] / pivot
+        for k in range(1, nz):
+            pivot = diag[k] - lower[k] * self.upper_scaled[m, k - 1]
+            self.inv_pivot[m, k] = 1.0 / pivot
+            self.upper_scaled[m, k] = upper[k] / pivot
+
+    def project(self, u: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Make (u, w) anelastically non-divergent in place; return φ, shape (ncrm, nz, nx).
+
+        u (ncrm, nz, nx), w (ncrm, nz + 1, nx) in m/s, float64 and C-contiguous."""
+        g, b = self.grid, self.base
+        rhs = divergence(u, w, b.rho_c, b.rho_f, g.dx, g.dz)
+        rhs_hat = np.fft.rfft(rhs, axis=-1)
+        rhs_hat[:, 0, 0] = 0.0  # the pinned row of the mean mode
+        _solve_modes(rhs_hat, self.lower, self.inv_pivot, self.upper_scaled)
+        phi = np.fft.irfft(rhs_hat, n=g.nx, axis=-1)
+        _subtract_gradient(u, w, phi, g.dx, g.dz)
+        return phi
+
+    def relative_divergence(self, u: np.ndarray, w: np.ndarray) -> float:
+        """max |D(ρ0 u)| / max(ρ0 |u| / dx, ρ0 |w| / dz): the constraint's relative residual."""
+        g, b = self.grid, self.base
+        d = divergence(u, w, b.rho_c, b.rho_f, g.dx, g.dz)
+        scale = max(np.max(np.abs(u) * b.rho_c[:, None]) / g.dx,
+                    np.max(np.abs(w) * b.rho_f[:, None]) / g.dz, 1e-300)
+        return float(np.max(np.abs(d)) / scale)
