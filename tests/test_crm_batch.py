@@ -1,0 +1,34 @@
+"""The parallel batch kernels of the CRM equal their plain per-CRM versions."""
+
+import numpy as np
+
+from gcm.crm import BaseState, CrmGrid
+from gcm.crm.momentum import momentum_tendency, momentum_tendency_column
+from gcm.crm.pressure import divergence, divergence_column
+from gcm.crm.scalar_transport import transport, transport_column
+
+
+def test_batch_kernels_equal_the_per_column_ones():
+    grid = CrmGrid(12, 8, 1000.0, 400.0)
+    base = BaseState.constant_n(grid)
+    rng = np.random.default_rng(3)
+    ncrm = 4
+    u = rng.standard_normal((ncrm, grid.nz, grid.nx))
+    w = rng.standard_normal((ncrm, grid.nz + 1, grid.nx))
+    w[:, 0] = w[:, -1] = 0.0
+    b = rng.standard_normal((ncrm, grid.nz, grid.nx))
+    scalars = rng.random((ncrm, 3, grid.nz, grid.nx))
+    args = (base.rho_c, base.rho_f)
+    du, dw = momentum_tendency(u, w, b, *args, 20.0, grid.dx, grid.dz)
+    new = transport(scalars, u, w, *args, 20.0, 5.0, grid.dx, grid.dz)
+    div = divergence(u, w, *args, grid.dx, grid.dz)
+    for c in range(ncrm):
+        du_c, dw_c = momentum_tendency_column(u[c], w[c], b[c], *args, 20.0, grid.dx, grid.dz)
+        assert np.array_equal(du[c], du_c) and np.array_equal(dw[c], dw_c)
+        assert np.array_equal(div[c], divergence_column(u[c], w[c], *args, grid.dx, grid.dz))
+        for s in range(3):
+            column = transport_column(scalars[c, s], u[c] * base.rho_c[:, None],
+                                      w[c] * base.rho_f[:, None], *args, 20.0, 5.0, grid.dx,
+                                      grid.dz)
+            assert np.array_equal(new[c, s], column)
+    assert np.abs(du).max() > 0 and np.abs(new - scalars).max() > 0
