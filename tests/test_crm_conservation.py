@@ -11,8 +11,8 @@ def buoyant_state(model, ncrm=3, seed=1):
     """Random warm/cold blobs in s, qt in [0, 1] and qr a random positive field."""
     rng = np.random.default_rng(seed)
     state = model.rest_state(ncrm)
-    shape = state.scalar("s").shape
-    state.scalar("s")[:] += 3000.0 * rng.standard_normal(shape)  # ±3 K in cp T
+    shape = state.scalar("thermo").shape
+    state.scalar("thermo")[:] += 3000.0 * rng.standard_normal(shape)  # ±3 K in cp T
     state.scalar("qt")[:] = rng.random(shape)
     state.scalar("qr")[:] = 1e-3 * rng.random(shape) ** 4
     return state

@@ -1,15 +1,10 @@
 """The CRM's state and time step.
 
 Prognostic (per CRM of a batch of ``ncrm``): u (ncrm, nz, nx) and w (ncrm, nz + 1, nx), m/s,
-and the scalars (ncrm, 3, nz, nx) named by ``SCALARS``: liquid-water static energy
-s_l = cp T + g z − L_v (q_c + q_r), J kg-1; total water q_t and rain q_r, kg kg-1.
-
-Why static energy, as SAM (Khairoutdinov & Randall 2003): s_l is conserved by condensation,
-evaporation and dry-adiabatic motion alike, so the coming microphysics changes it only by rain
-falling out, and Σ ρ0 s_l is the column energy the GCM coupling has to balance; θ would need
-a latent-heating source. Buoyancy is g θ'/θ0 = g (T − T0)/T0 (anelastic: base-state
-pressure), i.e. b = g (s_l − s0)/(cp T0) while the air is dry; the water-loading and
-virtual terms come with the microphysics (``buoyancy`` is the hook).
+and the scalars (ncrm, 3, nz, nx) named by ``SCALARS``: the thermodynamic variable "thermo"
+(liquid-water static energy, J kg-1, by default as in SAM, or potential temperature, K: see
+``thermodynamics`` for the choice), total water "qt" and rain "qr", kg kg-1. Buoyancy
+b = g θ′/θ0; the water-loading and virtual terms come with the microphysics.
 
 Time step: three-stage strong-stability-preserving Runge–Kutta (Shu & Osher 1988; the RK3
 family Wicker & Skamarock 2002 advocate for advection),
@@ -27,14 +22,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gcm.constants import CP, GRAVITY
+from gcm.crm import thermodynamics
 from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
 from gcm.crm.momentum import momentum_tendency
 from gcm.crm.pressure import Projector
 from gcm.crm.scalar_transport import transport
 
-SCALARS = ("s", "qt", "qr")  # liquid-water static energy J kg-1, total water, rain kg kg-1
+SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, rain kg kg-1
 
 
 @dataclass
@@ -53,18 +48,13 @@ class CrmState:
         return self.scalars[:, SCALARS.index(name)]
 
 
-def buoyancy(state: CrmState, base: BaseState) -> np.ndarray:
-    """b = g (s − s0)/(cp T0), m s-2, (ncrm, nz, nx). Dry for now (no water terms)."""
-    s = state.scalar("s")
-    return GRAVITY * (s - base.s_c[:, None]) / (CP * base.t_c[:, None])
-
-
 @dataclass
 class Crm:
     """A batch of CRMs on one grid and base state.
 
     dt: step, s; nu, kappa: constant eddy viscosity and diffusivity, m2 s-1; processes:
-    callables ``process(state, dt)`` applied after the dynamics each step."""
+    callables ``process(state, dt)`` applied after the dynamics each step; thermodynamic:
+    "static_energy" or "theta" (see ``thermodynamics``)."""
 
     grid: CrmGrid
     base: BaseState
@@ -72,8 +62,10 @@ class Crm:
     nu: float = 0.0
     kappa: float = 0.0
     processes: Sequence[Callable[[CrmState, float], None]] = field(default_factory=tuple)
+    thermodynamic: str = "static_energy"
 
     def __post_init__(self):
+        thermodynamics.check_variable(self.thermodynamic)
         if not self.dt > 0 or self.nu < 0 or self.kappa < 0:
             raise ValueError(f"Crm: need dt > 0, nu >= 0, kappa >= 0; got dt={self.dt}, "
                              f"nu={self.nu}, kappa={self.kappa}")
@@ -84,10 +76,11 @@ class Crm:
         self.projector = Projector(self.grid, self.base)
 
     def rest_state(self, ncrm: int) -> CrmState:
-        """ncrm CRMs at rest with the base state's static energy and no water."""
+        """ncrm CRMs at rest in the base state (θ′ = 0), without water."""
         g = self.grid
         scalars = np.zeros((ncrm, len(SCALARS), g.nz, g.nx))
-        scalars[:, 0] = self.base.s_c[:, None]
+        reference, _ = thermodynamics.reference_and_scale(self.thermodynamic, self.base)
+        scalars[:, 0] = reference[:, None]
         return CrmState(np.zeros((ncrm, g.nz, g.nx)), np.zeros((ncrm, g.nz + 1, g.nx)), scalars)
 
     def step(self, state: CrmState) -> CrmState:
@@ -116,7 +109,7 @@ class Crm:
     def _euler(self, u, w, scalars):
         """Forward Euler of advection, mixing and buoyancy from (u, w, scalars)."""
         g, b = self.grid, self.base
-        buoy = buoyancy(CrmState(u, w, scalars), b)
+        buoy = thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], b)
         du, dw = momentum_tendency(u, w, buoy, b.rho_c, b.rho_f, self.nu, g.dx, g.dz)
         new_scalars = transport(scalars, u, w, b.rho_c, b.rho_f, self.kappa, self.dt, g.dx, g.dz)
         return u + self.dt * du, w + self.dt * dw, new_scalars
