@@ -8,10 +8,11 @@ Runge–Kutta of Wicker, L. J., and W. C. Skamarock, 2002 (Mon. Wea. Rev., 130, 
 its strong-stability-preserving (Shu–Osher) form, so that monotone scalar advection stays
 monotone over the whole step.
 
-Modules: ``grid`` (the staggered grid), ``base_state`` (hydrostatic ρ0, θ0, π0), ``pressure``
-(the anelastic projection), ``scalar_transport`` (monotone flux-form advection and mixing of
-scalars), ``momentum`` (momentum tendencies), ``model`` (state and time step),
-``density_current`` (the Straka et al. 1993 test case). Pure numpy + numba; microphysics,
+Modules: ``grid`` (the staggered grid), ``base_state`` (hydrostatic ρ0, θ0, π0),
+``thermodynamics`` (static energy or θ, and buoyancy), ``pressure`` (the anelastic
+projection), ``scalar_transport`` (monotone flux-form advection and mixing of scalars),
+``momentum`` (momentum tendencies), ``model`` (state and time step), ``density_current``
+(the Straka et al. 1993 test case). Pure numpy + numba; microphysics,
 radiation, surface fluxes and the coupling to the GCM are later steps.
 """
 
