@@ -14,6 +14,8 @@ thread sharing). :func:`match_torch_threads` starts numba's threads before it im
 
 from __future__ import annotations
 
+import contextlib
+
 from climnn.extras import import_torch
 
 
@@ -42,3 +44,16 @@ def match_torch_threads(threads: int | None = None) -> tuple[int, int]:
                 f"({torch.get_num_interop_threads()}); call it before the network's first "
                 "forward pass") from err
     return torch.get_num_threads(), torch.get_num_interop_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """torch's intra-op threads set to ``threads`` inside the block, restored after: for
+    a job whose network is so small that more threads only cost (the toy systems)."""
+    torch = import_torch("climnn.threads (the network's threads)")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

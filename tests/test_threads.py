@@ -42,3 +42,16 @@ def test_thread_count_must_be_positive():
 
     with pytest.raises(ValueError, match="threads must be >= 1"):
         match_torch_threads(0)
+
+
+def test_torch_threads_are_set_inside_the_block_and_restored_after():
+    torch = pytest.importorskip("torch")
+    from climnn.threads import torch_threads
+
+    before = torch.get_num_threads()
+    inside = 1 if before != 1 else 2
+    with pytest.raises(KeyError):  # restored on the way out of an error too
+        with torch_threads(inside):
+            assert torch.get_num_threads() == inside
+            raise KeyError("x")
+    assert torch.get_num_threads() == before

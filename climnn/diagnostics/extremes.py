@@ -40,7 +40,7 @@ def band_histograms(pr: xr.DataArray) -> xr.Dataset:
     mm = dsa.clip(data * MM_PER_DAY, EDGES[0], EDGES[-1] * (1 - 1e-12))
     rows = []
     for lo, hi in BANDS.values():
-        in_band = (np.abs(lat) >= lo) & (np.abs(lat) < hi) | ((hi == 90.0) & (np.abs(lat) == 90.0))
+        in_band = (np.abs(lat) >= lo) & ((np.abs(lat) < hi) | (hi == 90.0))  # poles: last band
         if not in_band.any():
             rows.append(dsa.zeros(EDGES.size - 1))
             continue

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from climnn.threads import torch_threads
 from climnn.toy.logistic import R_CHAOS, IterationSettings, LogisticMap, transitions
 from climnn.toy.logistic_network import (
     NetworkMap,
@@ -26,7 +27,6 @@ from climnn.toy.logistic_network import (
     ReturnMapLine,
     search,
     series_pairs,
-    torch_threads,
     train_network,
 )
 

@@ -21,7 +21,6 @@ learning-rate schedule (``build_loss``, ``learning_rate``) and its seed conventi
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
@@ -95,18 +94,6 @@ class ParameterNetwork(torch.nn.Module):
         if self.uses_r:
             features.append((r - R_CENTER) / R_SCALE)
         return self.mlp(torch.stack(features, dim=-1)).squeeze(-1)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int):
-    """torch's intra-op threads set to ``threads`` inside the block (a small network runs
-    fastest on one), restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _tensors(pairs: Pairs) -> tuple:

@@ -91,7 +91,17 @@ def check_out(out: Path) -> None:
 def run_experiment(out: Path, settings: Settings, params: Lorenz96Parameters,
                    report=print) -> dict:
     """Run the experiment into the new directory ``out``; returns the metrics written to
-    ``out/metrics.json``. ``report``: a callable given one line of progress a phase."""
+    ``out/metrics.json``. ``report``: a callable given one line of progress a phase.
+    torch runs on one thread meanwhile (a network of a thousand weights: more threads
+    only cost), restored after."""
+    from climnn.threads import torch_threads
+
+    with torch_threads(1):
+        return _run_experiment(Path(out), settings, params, report)
+
+
+def _run_experiment(out: Path, settings: Settings, params: Lorenz96Parameters,
+                    report) -> dict:
     from climnn.toy.lorenz96_plots import write_plots
     from gcm.io.atomic import write_json
 
@@ -150,7 +160,6 @@ def fit_parameterizations(ds, settings: Settings, model_path: Path) -> dict:
     to ``model_path``, run through the coupler), the cubic (fitted on the training split),
     none; with the offline RMSE of U on the validation split, the training history, and
     the validation samples (for the figures)."""
-    from climnn.threads import match_torch_threads
     from climnn.toy.lorenz96_network import (
         CoupledParameterization,
         PolynomialParameterization,
@@ -159,7 +168,6 @@ def fit_parameterizations(ds, settings: Settings, model_path: Path) -> dict:
         train_network,
     )
 
-    match_torch_threads(1)  # a network of a thousand weights: more threads only cost
     x, u = ds["X"].values, ds["U"].values
     network, history = train_network(x, u, settings.training)
     train, valid = time_split(x.shape[0], settings.training.validation)
