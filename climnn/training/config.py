@@ -46,6 +46,8 @@ MODEL_KINDS = ("seed_mlp", "constrained", "linearized")
 LAYERS = ("dense", "svd", "symmetric")
 ACTIVATIONS = ("leaky_relu", "relu", "tanh", "gelu")
 LOSSES = ("mse", "mae", "mse_budget")  # mse_budget: mse + budget_weight x budget residuals
+# uniform: every normalized output entry alike; variance: each divided by its variance
+OUTPUT_WEIGHTS = ("uniform", "variance")
 SCHEDULES = ("constant", "step", "cosine")
 SPLITS = ("train", "validation", "test")
 
@@ -130,6 +132,11 @@ class LossConfig:
     kind: str = _declared("mse", one_of(LOSSES))
     # mse_budget: weight of the budget residuals' mean square beside the MSE
     budget_weight: float = _declared(1.0, NON_NEGATIVE)
+    # variance: each output entry's error over its variance in the statistics, so that the
+    # small upper levels count as much as the rest (climnn.training.losses.output_weights)
+    output_weights: str = _declared("uniform", one_of(OUTPUT_WEIGHTS))
+    # variance: no entry's variance below this fraction of its variable's largest level's
+    variance_floor: float = _declared(0.01, POSITIVE)
 
 
 @dataclass

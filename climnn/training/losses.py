@@ -4,6 +4,15 @@ Every loss is called as ``loss(prediction, target, inputs)`` on the normalized v
 (batch, n_out), (batch, n_out) and (batch, n_in) and returns a scalar tensor; mse and mae
 ignore the inputs.
 
+``loss.output_weights: variance`` weighs each output entry's squared error by the inverse of
+its variance in the store's statistics (its absolute error, for mae, by the inverse std), so
+that the MSE becomes the mean over entries of (1 - R^2) and the thin upper levels, whose
+heating varies by a tenth of the lower troposphere's, count as much as the rest. The seed
+scaling (energy units) leaves them almost out of the loss: the per-level R^2 targets of the
+training issue fail there first. An entry's variance is floored at ``variance_floor`` x the
+largest of its variable's levels, so that levels with nothing to learn (stratospheric
+moistening, ~1e-35) do not take over. The weights average to one.
+
 ``mse_budget`` is the soft constraint of Beucler et al. (2021, PRL): the MSE of the
 normalized outputs plus ``budget_weight`` x the mean of the squared column energy and water
 budget residuals of the predicted outputs (``climnn.models.budgets``, float64), made
@@ -17,6 +26,8 @@ four radiative fluxes, and SHF, LHF in "included" stores), as the constrained ne
 from __future__ import annotations
 
 import functools
+
+import numpy as np
 
 from climnn.extras import import_torch
 from climnn.models.budgets import (
@@ -34,25 +45,66 @@ torch = import_torch("climnn.training (training)")
 BUDGET_SCALE = 1e3
 
 
-def build_loss(config, layouts, geometry: dict):
+def build_loss(config, layouts, geometry: dict, weights: np.ndarray | None = None):
     """The loss of a ``LossConfig`` for the (input, output) ``VectorLayout`` pair
-    ``layouts`` of a store of column geometry ``geometry`` (``column_geometry``)."""
+    ``layouts`` of a store of column geometry ``geometry`` (``column_geometry``);
+    ``weights`` (n_out,): each output entry's weight in the mean square (None: all 1)."""
     if config.kind == "mse_budget":
-        return BudgetLoss(*layouts, geometry, config.budget_weight)
-    plain = {"mse": torch.nn.functional.mse_loss, "mae": torch.nn.functional.l1_loss}
-    return functools.partial(_ignoring_inputs, plain[config.kind])
+        return BudgetLoss(*layouts, geometry, config.budget_weight, weights)
+    if weights is None:
+        plain = {"mse": torch.nn.functional.mse_loss, "mae": torch.nn.functional.l1_loss}
+        return functools.partial(_ignoring_inputs, plain[config.kind])
+    weighted = {"mse": weighted_mse, "mae": weighted_mae}[config.kind]
+    return functools.partial(weighted, torch.tensor(weights, dtype=torch.float32))
 
 
 def _ignoring_inputs(loss, prediction, target, inputs):
     return loss(prediction, target)
 
 
+def weighted_mse(weights, prediction, target, inputs=None):
+    """mean over batch and entries of weights x (prediction - target)^2."""
+    weights = weights.to(prediction.device, prediction.dtype)
+    return ((prediction - target).square() * weights).mean()
+
+
+def weighted_mae(weights, prediction, target, inputs=None):
+    """mean over batch and entries of sqrt(weights) x |prediction - target|."""
+    weights = weights.to(prediction.device, prediction.dtype)
+    return ((prediction - target).abs() * weights.sqrt()).mean()
+
+
+def output_weights(config, layout, stats) -> np.ndarray | None:
+    """(n_out,) float64 weights of the normalized output entries for ``loss.output_weights``
+    (module docstring), None for uniform. ``layout``: the output ``VectorLayout``;
+    ``stats``: the store's statistics (``climnn.data.stats.load_statistics``), whose
+    ``X_std`` per level times the layout's factor is each entry's normalized spread."""
+    if config.output_weights == "uniform":
+        return None
+    variance = []
+    for name, where in layout.slices.items():
+        std = np.atleast_1d(np.asarray(stats[f"{name}_std"].values, dtype=np.float64))
+        var = (std * layout.factor[where]) ** 2
+        variance.append(np.maximum(var, config.variance_floor * var.max()))
+    variance = np.concatenate(variance)
+    if not np.all(variance > 0):
+        empty = [n for n, w in layout.slices.items() if not np.all(variance[w] > 0)]
+        raise ValueError(f"loss.output_weights 'variance': the outputs {empty} do not vary "
+                         "in the store's statistics, so they have no variance to weigh by")
+    weights = 1.0 / variance
+    return weights / weights.mean()
+
+
 class BudgetLoss(torch.nn.Module):
     """MSE + weight x mean((energy / BUDGET_SCALE)^2, (Lv water / BUDGET_SCALE)^2) over the
     batch, the residuals those of the predicted outputs (module docstring)."""
 
-    def __init__(self, input_layout, output_layout, geometry: dict, weight: float):
+    def __init__(self, input_layout, output_layout, geometry: dict, weight: float,
+                 entry_weights: np.ndarray | None = None):
         super().__init__()
+        n_out = output_layout.size
+        self.register_buffer("entry_weights", torch.tensor(
+            np.ones(n_out) if entry_weights is None else entry_weights, dtype=torch.float32))
         needed = require_budget_terms(input_layout, output_layout, geometry["convention"],
                                       "loss.kind 'mse_budget'")
         self.weight, self.included = weight, geometry["convention"] == "included"
@@ -77,6 +129,6 @@ class BudgetLoss(torch.nn.Module):
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor,
                 inputs: torch.Tensor) -> torch.Tensor:
-        mse = torch.nn.functional.mse_loss(prediction, target)
+        mse = weighted_mse(self.entry_weights, prediction, target)
         penalty = self.residuals(prediction, inputs).square().mean()
         return mse + self.weight * penalty.to(mse.dtype)

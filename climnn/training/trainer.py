@@ -34,11 +34,12 @@ import xarray as xr
 
 from climnn.data.loader import ColumnDataset, vector_layouts
 from climnn.data.schema import DatasetError
+from climnn.data.stats import load_statistics
 from climnn.extras import import_torch
 from climnn.models import build_model, column_geometry
 from climnn.training import distributed
 from climnn.training.config import TrainConfig, train_config_from_dict
-from climnn.training.losses import build_loss
+from climnn.training.losses import build_loss, output_weights
 from climnn.training.split import split_times
 from climnn.training.tensorboard_log import TensorBoardLog
 from gcm.io.atomic import atomic_path, write_json
@@ -109,7 +110,8 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     device = distributed.device(ranks)
     torch.manual_seed(config.seed)
     model = build_model(config.model, *layouts, column_geometry(store)).to(device)
-    loss_fn = build_loss(config.loss, layouts, column_geometry(store))
+    loss_fn = build_loss(config.loss, layouts, column_geometry(store),
+                         output_weights(config.loss, layouts[1], load_statistics(store)))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     state = LoopState(history=[])
     if resume:
@@ -335,7 +337,7 @@ def warn_if_statistics_see_beyond_training(store: Path, times: np.ndarray, train
     cover time steps outside the train period (validation or test data then shape the
     network's inputs, if only through their means and ranges). ``train_range``: the
     config's split.train, dates or fractions."""
-    from climnn.data.stats import load_statistics, times_in_period
+    from climnn.data.stats import times_in_period
 
     attrs = load_statistics(store, check_source=False).attrs
     start, end = attrs.get("period_start", ""), attrs.get("period_end", "")
