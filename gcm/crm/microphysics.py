@@ -76,8 +76,9 @@ def convert_column(field, qt, qr, offset, factor, pressure, rho, dt):
                                      pressure[k])
             if qc > 0.0:
                 automatic = AUTOCONVERSION_RATE * max(qc - AUTOCONVERSION_THRESHOLD, 0.0)
+                # max: advection may leave round-off negatives (−1e-20) of rain
                 remaining = (qc - dt * automatic) / (1.0 + dt * ACCRETION_RATE
-                                                     * qr[k, i] ** 0.875)
+                                                     * max(qr[k, i], 0.0) ** 0.875)
                 change = qc - max(remaining, 0.0)
             else:
                 qs = saturation_specific_humidity(temperature, pressure[k])
