@@ -15,7 +15,7 @@ family Wicker & Skamarock 2002 advocate for advection),
 
 with E a forward Euler step of all terms and P the anelastic projection (velocities only).
 Convex combinations of monotone, conservative, non-divergent stages stay so. Processes
-(microphysics, radiation, large-scale forcing; later steps) are callables
+(microphysics: ``microphysics.Kessler``; radiation, large-scale forcing: later) are callables
 ``process(state, dt)`` applied in place after the dynamics, in order.
 """
 

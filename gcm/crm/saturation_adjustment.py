@@ -19,7 +19,8 @@ from above; it is iterated until the step is below ``TOLERANCE`` K. q_s is the G
 of dry air, no heat capacity of water: SAM's simplifications.
 
 Latent heating is thereby implicit: phase changes leave s_l (and q_t + q_r) unchanged and
-show up only in the diagnosed T. Buoyancy (Emanuel 1994, eq. 4.3.6 linearized; SAM's):
+show up only in the diagnosed T. Buoyancy (SAM's): the density-temperature anomaly, with
+T_ρ = T (1 + (Rv/Rd − 1) q_v − q_c − q_r) (exact for specific humidities), linearized,
 
     b = g [(T − T0)/T0 + (Rv/Rd − 1) q_v − q_c − q_r]  −  its horizontal mean,
 
