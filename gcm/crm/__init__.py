@@ -12,8 +12,11 @@ Modules: ``grid`` (the staggered grid), ``base_state`` (hydrostatic ρ0, θ0, π
 ``thermodynamics`` (static energy or θ, and buoyancy), ``pressure`` (the anelastic
 projection), ``scalar_transport`` (monotone flux-form advection and mixing of scalars),
 ``momentum`` (momentum tendencies), ``model`` (state and time step), ``density_current``
-(the Straka et al. 1993 test case). Pure numpy + numba; microphysics,
-radiation, surface fluxes and the coupling to the GCM are later steps.
+(the Straka et al. 1993 test case), ``saturation_adjustment`` (cloud water, temperature and
+moist buoyancy diagnosed from s_l, q_t, q_r), ``microphysics`` (Kessler warm rain: the
+``Kessler`` process), ``moist_bubble`` (the Bryan & Fritsch 2002 moist benchmark and its
+dry twin). Pure numpy + numba; radiation, surface fluxes and the coupling to the GCM are
+later steps.
 """
 
 from gcm.crm.base_state import BaseState

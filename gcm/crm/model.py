@@ -3,8 +3,10 @@
 Prognostic (per CRM of a batch of ``ncrm``): u (ncrm, nz, nx) and w (ncrm, nz + 1, nx), m/s,
 and the scalars (ncrm, 3, nz, nx) named by ``SCALARS``: the thermodynamic variable "thermo"
 (liquid-water static energy, J kg-1, by default as in SAM, or potential temperature, K: see
-``thermodynamics`` for the choice), total water "qt" and rain "qr", kg kg-1. Buoyancy
-b = g θ′/θ0; the water-loading and virtual terms come with the microphysics.
+``thermodynamics`` for the choice), total water "qt" (vapour + cloud) and rain "qr", kg kg-1;
+and the surface precipitation accumulated since the start, kg m-2 (ncrm, nx). Buoyancy
+b = g θ′/θ0 dry, or with ``moist=True`` the moist buoyancy of ``saturation_adjustment``
+(latent heating, vapour's virtual effect and condensate loading; cloud water diagnosed).
 
 Time step: three-stage strong-stability-preserving Runge–Kutta (Shu & Osher 1988; the RK3
 family Wicker & Skamarock 2002 advocate for advection),
@@ -13,7 +15,7 @@ family Wicker & Skamarock 2002 advocate for advection),
 
 with E a forward Euler step of all terms and P the anelastic projection (velocities only).
 Convex combinations of monotone, conservative, non-divergent stages stay so. Processes
-(microphysics, radiation, large-scale forcing; later steps) are callables
+(microphysics: ``microphysics.Kessler``; radiation, large-scale forcing: later) are callables
 ``process(state, dt)`` applied in place after the dynamics, in order.
 """
 
@@ -27,6 +29,7 @@ from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
 from gcm.crm.momentum import momentum_tendency
 from gcm.crm.pressure import Projector
+from gcm.crm.saturation_adjustment import MoistProfiles, moist_buoyancy
 from gcm.crm.scalar_transport import transport
 
 SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, rain kg kg-1
@@ -34,12 +37,18 @@ SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, r
 
 @dataclass
 class CrmState:
-    """u (ncrm, nz, nx), w (ncrm, nz + 1, nx) m/s; scalars (ncrm, len(SCALARS), nz, nx)."""
+    """u (ncrm, nz, nx), w (ncrm, nz + 1, nx) m/s; scalars (ncrm, len(SCALARS), nz, nx);
+    precipitation: surface precipitation accumulated, kg m-2 (ncrm, nx)."""
 
     u: np.ndarray
     w: np.ndarray
     scalars: np.ndarray
     time: float = 0.0
+    precipitation: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.precipitation is None:
+            self.precipitation = np.zeros((self.u.shape[0], self.u.shape[2]))
 
     def scalar(self, name: str) -> np.ndarray:
         """The scalar ``name`` (one of SCALARS), shape (ncrm, nz, nx), a view."""
@@ -54,7 +63,8 @@ class Crm:
 
     dt: step, s; nu, kappa: constant eddy viscosity and diffusivity, m2 s-1; processes:
     callables ``process(state, dt)`` applied after the dynamics each step; thermodynamic:
-    "static_energy" or "theta" (see ``thermodynamics``)."""
+    "static_energy" or "theta" (see ``thermodynamics``); moist: buoyancy with water (see
+    ``saturation_adjustment``), else g θ′/θ0 whatever the water tracers hold."""
 
     grid: CrmGrid
     base: BaseState
@@ -63,6 +73,7 @@ class Crm:
     kappa: float = 0.0
     processes: Sequence[Callable[[CrmState, float], None]] = field(default_factory=tuple)
     thermodynamic: str = "static_energy"
+    moist: bool = False
 
     def __post_init__(self):
         thermodynamics.check_variable(self.thermodynamic)
@@ -74,6 +85,7 @@ class Crm:
             raise ValueError(f"Crm: dt={self.dt} s too long for explicit mixing "
                              f"(dt·max(ν, κ) must be <= {limit:.3g} m2)")
         self.projector = Projector(self.grid, self.base)
+        self.profiles = MoistProfiles.build(self.thermodynamic, self.base)
 
     def rest_state(self, ncrm: int) -> CrmState:
         """ncrm CRMs at rest in the base state (θ′ = 0), without water."""
@@ -95,7 +107,7 @@ class Crm:
         u3, w3, s3 = ((a + 2.0 * b) / 3.0 for a, b in ((state.u, u3), (state.w, w3),
                                                        (state.scalars, s3)))
         self.projector.project(u3, w3)
-        new = CrmState(u3, w3, s3, state.time + self.dt)
+        new = CrmState(u3, w3, s3, state.time + self.dt, state.precipitation.copy())
         for process in self.processes:
             process(new, self.dt)
         return new
@@ -109,7 +121,11 @@ class Crm:
     def _euler(self, u, w, scalars):
         """Forward Euler of advection, mixing and buoyancy from (u, w, scalars)."""
         g, b = self.grid, self.base
-        buoy = thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], b)
+        if self.moist:
+            p = self.profiles
+            buoy = moist_buoyancy(scalars, p.offset, p.factor, p.pressure, p.t0)
+        else:
+            buoy = thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], b)
         du, dw = momentum_tendency(u, w, buoy, b.rho_c, b.rho_f, self.nu, g.dx, g.dz)
         new_scalars = transport(scalars, u, w, b.rho_c, b.rho_f, self.kappa, self.dt, g.dx, g.dz)
         return u + self.dt * du, w + self.dt * dw, new_scalars

@@ -10,8 +10,9 @@ field = reference(z) + scale(z) θ′, with
   changes T by −g dz/cp instead of −(T/T0) g dz/cp, an error of θ′/θ0 in the lapse rate
   (≈ 5 % for the −16 K Straka bubble, which ends ≈ 1.3 K too warm; < 1 % in convection).
 - "theta": θ, K; reference θ0, scale 1. Exact dry adiabats whatever θ′ (what Straka et al.
-  1993 integrate); latent heating will need a source term, and Σ ρ0 (cp T + g z) is then
-  conserved only approximately.
+  1993 integrate); with water it is θ_l = θ − Lv (q_c + q_r)/(cp π0), so latent heating
+  is implicit as for s_l (see ``saturation_adjustment``), but advection conserves Σ ρ0 θ_l
+  rather than Σ ρ0 (cp T + g z), which is then conserved only approximately.
 
 Buoyancy b = g θ′/θ0 (m s-2) in both (anelastic: the base-state pressure).
 """
