@@ -1,5 +1,8 @@
-"""The shipped hybrid model out of the box: run/hybrid.yaml with the shipped network and
-state runs, keeps its books, and the hybrid bench gives its figures."""
+"""The shipped hybrid models out of the box: run/hybrid.yaml (T31) and run/hybrid_t42.yaml
+with their shipped networks and states run and keep their books, and the hybrid bench
+gives its figures."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -10,10 +13,10 @@ from climnn.cli import main  # noqa: E402
 from gcm.io.history import open_history  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def hybrid_day(tmp_path_factory):
+@pytest.fixture(scope="module", params=["run/hybrid.yaml", "run/hybrid_t42.yaml"])
+def hybrid_day(tmp_path_factory, request):
     out = tmp_path_factory.mktemp("hybrid") / "run"
-    assert main(["run", "run/hybrid.yaml", "--days", "1", "--quiet", "--out", str(out)]) == 0
+    assert main(["run", request.param, "--days", "1", "--quiet", "--out", str(out)]) == 0
     return out
 
 
@@ -35,7 +38,9 @@ def test_the_shipped_hybrid_runs_a_day_with_its_books_kept(hybrid_day):
 def test_the_hybrid_bench_gives_its_figures(monkeypatch):
     from climnn.bench import hybrid
 
-    monkeypatch.setattr(hybrid, "TRUNCATION", 21)  # a small grid: figures, not speed
+    # a small grid from rest with the T31 networks: figures, not speed
+    small = dataclasses.replace(hybrid.SETUPS[1], truncation=21, state=None)
+    monkeypatch.setattr(hybrid, "SETUPS", (small,))
     figures = hybrid.run(quick=True)
     for key in ("sypd_teacher_T21_2threads", "sypd_hybrid_T21_2threads",
                 "sypd_hybrid_float32_T21_2threads", "sypd_hybrid_bfloat16_T21_2threads",

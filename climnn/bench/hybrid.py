@@ -1,33 +1,37 @@
-"""Hybrid aquaplanet speed: the network as the physics (run/hybrid.yaml) against the
-teacher, at T31L25 on 2 threads, in one process. T31 with the 30-minute step is what the
-shipped network was trained on (the network scheme refuses another step), and both models
-start from the shipped teacher state after a year of spin-up: at T42, from a 10-day
-spin-up from rest, the hybrid left its training climate and its guards stopped it after
-~700 steps, before the bench was done.
+"""Hybrid aquaplanet speed: the network as the physics against the teacher, on 2 threads,
+in one process, at T42L25 (20-minute step; run/hybrid_t42.yaml, the issue's resolution)
+and T31L25 (30-minute step; run/hybrid.yaml, the 5-year run's). Each network learned the
+tendencies of its teacher's step (the network scheme refuses another), and each resolution
+starts from its shipped teacher state after a year of spin-up.
 
-The teacher model starts from run/models/teacher_t31_state.npz (another truncation, as in
-the tests: from rest, spun up for a few steps); each hybrid model (the shipped network in
+At each resolution the teacher model starts from the shipped state (another truncation, as
+in the tests: from rest, spun up for a few steps); each hybrid model (the shipped network in
 float32 and in bfloat16, run/models/) then starts from the teacher's state, so all of them
-step through the same developed climate. Step times are blocks of 24 steps
-taken in turn (teacher, float32, bfloat16, teacher, ...; five rounds) and summarized by
-their median: alternating blocks in one process put every side through the same load.
+step through the same developed climate. Step times are blocks of 24 steps taken in turn
+(teacher, float32, bfloat16, teacher, ...; five rounds) and summarized by their median:
+alternating blocks in one process put every side through the same load.
 
-Figures:
-- ``sypd_teacher_T31_2threads``, ``sypd_hybrid_<precision>_T31_2threads`` and
-  ``sypd_hybrid_T31_2threads`` (the precision run/hybrid.yaml ships), with
-  ``hybrid_to_teacher_sypd_ratio`` (the issue's bar: >= 0.7);
-- ``step_s_torch_threads_{1,2,4}``: the hybrid step with torch's intra-op threads at 1,
-  at numba's count (2: the coupler's setting, climnn.threads) and oversubscribed (4);
-- per precision, from the model's timing hook over one more block: ``network_share``
-  (the forward pass over the step) and ``coupler_overhead`` (everything the coupler adds
-  besides the forward pass: input assembly, conservation, guards and the outputs, over
-  the forward pass; bar <= 0.1), and the step's split into dynamics, the GCM's bulk
-  surface fluxes and drag, and the coupler's phases (``share_*``).
+Figures, per resolution TN (T42, T31):
+- ``sypd_teacher_TN_2threads``, ``sypd_hybrid_<precision>_TN_2threads`` and
+  ``sypd_hybrid_TN_2threads`` (the precision the resolution's config ships), with
+  ``hybrid_to_teacher_sypd_ratio_<precision>_TN``;
+- per precision, from the model's timing hook over one more block:
+  ``network_share_<precision>_TN`` (the forward pass over the step) and
+  ``coupler_overhead_<precision>_TN`` (everything the coupler adds besides the forward
+  pass: input assembly, conservation, guards and the outputs, over the forward pass; bar
+  <= 0.1), and the step's split into dynamics, the GCM's bulk surface fluxes and drag, and
+  the coupler's phases (``share_*``);
+and for the first resolution (T42), unsuffixed: ``hybrid_to_teacher_sypd_ratio`` (the
+issue's bar: >= 0.7), ``network_share``, ``coupler_overhead`` and ``shipped_precision`` of
+the shipped configuration, and ``step_s_torch_threads_{1,2,4}``: its hybrid step with
+torch's intra-op threads at 1, at numba's count (2: the coupler's setting, climnn.threads)
+and oversubscribed (4).
 """
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,40 +41,59 @@ from climnn.bench.aquaplanet import aquaplanet_model, section_seconds
 from climnn.bench.dycore import block_seconds_per_step
 from gcm.simulation import simulated_years_per_day
 
-TRUNCATION, STEP_MINUTES, THREADS = 31, 30.0, 2
-STATE = "run/models/teacher_t31_state.npz"  # the teacher after a year, at T31
-MODELS = {"float32": "run/models/hybrid_seed.pt", "bfloat16": "run/models/hybrid_seed_bf16.pt"}
+THREADS = 2
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One resolution of the bench: its truncation and step, the hybrid configuration, the
+    teacher's state after a year at that truncation (None: from rest) and the network file
+    of each precision, all relative to the repository."""
+
+    truncation: int
+    step_minutes: float
+    config: str
+    state: str | None
+    models: dict
+
+
+SETUPS = (
+    Setup(42, 20.0, "run/hybrid_t42.yaml", "run/models/teacher_t42_state.npz",
+          {"float32": "run/models/hybrid_t42.pt", "bfloat16": "run/models/hybrid_t42_bf16.pt"}),
+    Setup(31, 30.0, "run/hybrid.yaml", "run/models/teacher_t31_state.npz",
+          {"float32": "run/models/hybrid_seed.pt", "bfloat16": "run/models/hybrid_seed_bf16.pt"}),
+)
 COUPLER_SECTIONS = ("physics_inputs", "physics_conservation", "physics_guards",
                     "physics_outputs")
 
 
-def shipped_precision() -> str:
-    """The precision of the model file run/hybrid.yaml names."""
+def shipped_precision(setup: Setup) -> str:
+    """The precision of the model file the setup's hybrid configuration names."""
     import climnn
 
-    config = yaml.safe_load(Path(climnn.repository_file("run/hybrid.yaml")).read_text())
+    config = yaml.safe_load(Path(climnn.repository_file(setup.config)).read_text())
     shipped = Path(config["physics"]["parameters"]["model"]).name
-    for precision, path in MODELS.items():
+    for precision, path in setup.models.items():
         if Path(path).name == shipped:
             return precision
-    raise ValueError(f"run/hybrid.yaml names {shipped}, none of the bench's {MODELS}")
+    raise ValueError(f"{setup.config} names {shipped}, none of the bench's {setup.models}")
 
 
-def teacher_model():
-    """The teacher at TRUNCATION, from the shipped state at T31 (else from rest)."""
+def teacher_model(setup: Setup):
+    """The teacher at the setup's truncation, from its shipped state (else from rest)."""
     import climnn
     from gcm.config import load_config
     from gcm.model import Model
 
-    if TRUNCATION != 31:
-        return aquaplanet_model(TRUNCATION, STEP_MINUTES, threads=THREADS)
+    if setup.state is None:
+        return aquaplanet_model(setup.truncation, setup.step_minutes, threads=THREADS)
     return Model(load_config(climnn.repository_file("run/aquaplanet.yaml"), **{
-        "resolution.truncation": TRUNCATION, "time.step_minutes": STEP_MINUTES,
+        "resolution.truncation": setup.truncation, "time.step_minutes": setup.step_minutes,
         "threads": THREADS, "initial.kind": "restart",
-        "initial.file": str(climnn.repository_file(STATE)), "time.start": "2001-01-01"}))
+        "initial.file": str(climnn.repository_file(setup.state)), "time.start": "2001-01-01"}))
 
 
-def hybrid_model(model_file: Path, teacher):
+def hybrid_model(setup: Setup, model_file: Path, teacher):
     """The hybrid model with ``model_file`` as its network, in the teacher's state."""
     import climnn
     from gcm.config import load_config
@@ -78,9 +101,9 @@ def hybrid_model(model_file: Path, teacher):
 
     if not model_file.is_file():
         raise FileNotFoundError(f"bench hybrid: {model_file} does not exist; the shipped "
-                                "networks are made as run/README.md says (Hybrid run)")
-    config = load_config(climnn.repository_file("run/hybrid.yaml"), **{
-        "resolution.truncation": TRUNCATION, "time.step_minutes": STEP_MINUTES,
+                                "networks are made as run/README.md says")
+    config = load_config(climnn.repository_file(setup.config), **{
+        "resolution.truncation": setup.truncation, "time.step_minutes": setup.step_minutes,
         "threads": THREADS, "physics.parameters.model": str(model_file),
         "initial.kind": "rest", "initial.file": ""})
     model = Model(config)
@@ -128,39 +151,51 @@ def torch_thread_counts(model, steps: int, rounds: int) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    import climnn
     from climnn.bench import machine
 
     steps, rounds = (6, 2) if quick else (24, 5)
-    teacher = teacher_model()
-    spinup = 0 if TRUNCATION == 31 else 4
+    figures = {}
+    for k, setup in enumerate(SETUPS):
+        figures.update(resolution_figures(setup, steps, rounds, headline=k == 0))
+    figures["machine"] = machine()
+    return figures
+
+
+def resolution_figures(setup: Setup, steps: int, rounds: int, headline: bool) -> dict:
+    """The figures of one resolution (module docstring); ``headline`` adds the unsuffixed
+    ones and the thread counts."""
+    import climnn
+
+    teacher = teacher_model(setup)
+    spinup = 0 if setup.state else 4
     for _ in range(spinup):
         teacher.step()
     models = {"teacher": teacher}
-    for precision, path in MODELS.items():
-        models[precision] = hybrid_model(Path(climnn.repository_file(path)), teacher)
+    for precision, path in setup.models.items():
+        models[precision] = hybrid_model(setup, Path(climnn.repository_file(path)), teacher)
     for model in models.values():
         model.step()  # first calls: numba and torch warm
     blocks = {name: [] for name in models}
     for _ in range(rounds):
         for name, model in models.items():
             blocks[name] += block_seconds_per_step(model, steps, repeats=1)
-    figures = {"spinup_steps": spinup}
-    res = f"T{TRUNCATION}"
-    dt = STEP_MINUTES * 60.0
+    res = f"T{setup.truncation}"
+    figures = {f"spinup_steps_{res}": spinup}
+    dt = setup.step_minutes * 60.0
     sypd = {name: simulated_years_per_day(dt, statistics.median(b)) for name, b in blocks.items()}
     figures[f"sypd_teacher_{res}_2threads"] = sypd["teacher"]
-    shipped = shipped_precision()
-    for precision in MODELS:
+    shipped = shipped_precision(setup)
+    for precision in setup.models:
         figures[f"sypd_hybrid_{precision}_{res}_2threads"] = sypd[precision]
-        figures[f"hybrid_to_teacher_sypd_ratio_{precision}"] = sypd[precision] / sypd["teacher"]
+        figures[f"hybrid_to_teacher_sypd_ratio_{precision}_{res}"] = (sypd[precision]
+                                                                      / sypd["teacher"])
         split = step_split(models[precision], steps)
-        figures.update({f"{key}_{precision}": value for key, value in split.items()})
-    figures.update(torch_thread_counts(models[shipped], steps, rounds))
-    figures["shipped_precision"] = shipped
+        figures.update({f"{key}_{precision}_{res}": value for key, value in split.items()})
     figures[f"sypd_hybrid_{res}_2threads"] = sypd[shipped]
-    figures["hybrid_to_teacher_sypd_ratio"] = sypd[shipped] / sypd["teacher"]
-    figures["network_share"] = figures[f"network_share_{shipped}"]
-    figures["coupler_overhead"] = figures[f"coupler_overhead_{shipped}"]
-    figures["machine"] = machine()
+    if headline:
+        figures.update(torch_thread_counts(models[shipped], steps, rounds))
+        figures["shipped_precision"] = shipped
+        figures["hybrid_to_teacher_sypd_ratio"] = sypd[shipped] / sypd["teacher"]
+        figures["network_share"] = figures[f"network_share_{shipped}_{res}"]
+        figures["coupler_overhead"] = figures[f"coupler_overhead_{shipped}_{res}"]
     return figures
