@@ -123,8 +123,11 @@ class BoundaryLayer(ColumnScheme):
         of ``__call__`` alone, bit for bit the same numbers, without the heat and moisture
         diffusion (for a host whose other physics gives those, e.g. a network). What the
         kinetic-energy dissipation (frictional heating) needs, -sum_k (u du + v dv) dp_k / g,
-        follows from these and the columns."""
-        du, dv = np.empty((columns.ncol, columns.nlev)), np.empty((columns.ncol, columns.nlev))
+        follows from these and the columns. du and dv have the memory layout of
+        ``columns.u`` (level-major for the model's views, which it then scatters without
+        a copy)."""
+        du, dv = np.empty_like(columns.u, dtype=np.float64), np.empty_like(columns.u,
+                                                                           dtype=np.float64)
         self._run(columns, dt, None, diagnose=False, momentum=(du, dv))
         return du, dv
 
