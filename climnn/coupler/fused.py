@@ -33,34 +33,30 @@ def copy_checked(src, dst, start, low, high):
     """Copy ``src`` (ncol, nlev) float64 into ``dst[:, start:start + nlev]`` (float32),
     checking every value in the same pass: True when all lie within [low, high] (finite
     bounds, so NaN and inf never do). ``dst`` may be an empty (0, 0) array: check only.
-    Any layouts; the loops follow src's memory order. Branch-free, so that they
-    vectorize: a count of the values inside (a NaN is never inside)."""
+    Any layouts; the loops follow src's memory order."""
     ncol, nlev = src.shape
     copy = dst.shape[0] > 0
-    inside = 0
     if src.strides[0] <= src.strides[1]:  # level-major: a level's columns are adjacent
-        for k in range(nlev):
-            if copy:
-                for i in range(ncol):
-                    v = src[i, k]
-                    dst[i, start + k] = v
-                    inside += (v >= low) & (v <= high)
-            else:
-                for i in range(ncol):
-                    v = src[i, k]
-                    inside += (v >= low) & (v <= high)
+        inside = _copy_checked_in_order(src, dst, 0, start, copy, low, high)
     else:
-        for i in range(ncol):
-            if copy:
-                for k in range(nlev):
-                    v = src[i, k]
-                    dst[i, start + k] = v
-                    inside += (v >= low) & (v <= high)
-            else:
-                for k in range(nlev):
-                    v = src[i, k]
-                    inside += (v >= low) & (v <= high)
+        inside = _copy_checked_in_order(src.T, dst.T, start, 0, copy, low, high)
     return inside == ncol * nlev
+
+
+@numba.njit(cache=True, fastmath=FAST, inline="always")
+def _copy_checked_in_order(src, dst, row, column, copy, low, high):
+    """copy_checked over src (m, n) with src[:, j] adjacent in memory, into
+    dst[row + i, column + j] if ``copy``: the count of values inside [low, high].
+    Branch-free but for ``copy`` (the same in every iteration), so that the loops
+    vectorize (dst is passed whole: numba then knows its layout)."""
+    inside = 0
+    for j in range(src.shape[1]):
+        for i in range(src.shape[0]):
+            v = src[i, j]
+            if copy:
+                dst[row + i, column + j] = v
+            inside += (v >= low) & (v <= high)
+    return inside
 
 
 @numba.njit(cache=True, fastmath=FAST)
