@@ -333,3 +333,20 @@ def test_a_columns_tendencies_do_not_depend_on_its_neighbours(profile):
     diag, diag_permuted = scheme.diffusivity(columns), scheme.diffusivity(permuted)
     assert np.array_equal(diag_permuted.height, diag.height[order])
     assert np.array_equal(diag_permuted.k_heat, diag.k_heat[order])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("kind", ["realistic", "random"])
+def test_the_momentum_diffusion_alone_is_the_full_calls_bit_for_bit(profile, kind):
+    """momentum_tendencies skips the heat and moisture solves (and, for Reed &
+    Jablonowski, the Exner function); its du, dv must be the full call's exactly, in the
+    model's level-major views too, and must not be zero (the comparison means something)."""
+    columns = ALL_COLUMNS[kind]
+    views = replace(columns, **{name: np.asfortranarray(getattr(columns, name))
+                                for name in ("temperature", "humidity", "u", "v")})
+    scheme = BoundaryLayer(k_profile=profile)
+    full = scheme(columns, DT)
+    for state in (columns, views):
+        du, dv = scheme.momentum_tendencies(state, DT)
+        assert np.array_equal(du, full.u) and np.array_equal(dv, full.v)
+    assert np.any(full.u != 0.0) and np.any(full.v != 0.0)

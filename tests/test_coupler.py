@@ -415,3 +415,78 @@ def test_the_guards_name_the_same_place_fused_or_plain(model, fused):
     with pytest.raises(GuardError, match=r"output TPHYSTND at column \d+, level \d+: .* "
                                          r"outside the bounds"):
         coupler.step(columns(), DT)
+
+
+def level_major(cols: dict) -> dict:
+    """The same columns as (ncol, nlev) views of level-major memory, as gcm passes them."""
+    return {n: np.ascontiguousarray(v.T).T if v.ndim == 2 else v for n, v in cols.items()}
+
+
+@pytest.mark.parametrize("mode", ["diagnose", "enforce"])
+def test_level_major_columns_give_the_numbers_of_row_major_ones(model, mode):
+    """Level-major host columns fill a feature-major input matrix (climnn.coupler.coupler);
+    the network's outputs and the residuals must be those of row-major columns bit for bit
+    (the fixes read q in its layout: their sums may vectorize otherwise, so to round-off),
+    and still the plain step's to round-off."""
+    cols = columns(ncol=200, seed=5)
+    cols["LHF"][::4] = -50.0
+    fused_coupler = Coupler(model, host(), conservation=mode)
+    rows, views = fused_coupler.step(cols, DT), fused_coupler.step(level_major(cols), DT)
+    assert fused_coupler._buffer.flags.f_contiguous  # the feature-major matrix was used
+    for name in rows.outputs:
+        same = np.array_equal(rows.outputs[name], views.outputs[name])
+        assert same or (mode == "enforce" and np.allclose(
+            rows.outputs[name], views.outputs[name], rtol=0,
+            atol=1e-13 * np.abs(rows.outputs[name]).max())), name
+    for name in ("energy_residual", "water_residual"):
+        assert np.array_equal(rows.report.columns[name], views.report.columns[name]), name
+    plain = Coupler(model, host(), conservation=mode)
+    plain.fused = False
+    reference = plain.step(cols, DT)
+    for name in rows.outputs:
+        scale = np.abs(reference.outputs[name]).max()
+        np.testing.assert_allclose(views.outputs[name], reference.outputs[name], rtol=0,
+                                   atol=1e-13 * scale, err_msg=name)
+
+
+def test_the_summaries_kernel_gives_the_numpy_summaries(model):
+    cols = columns(ncol=64, seed=2)
+    area = np.random.default_rng(1).uniform(0.5, 2.0, 64)
+    fused_coupler, plain = (Coupler(model, host(), conservation="enforce") for _ in range(2))
+    plain.fused = False
+    a = fused_coupler.step(cols, DT, area=area).report.summaries
+    b = plain.step(cols, DT, area=area).report.summaries
+    for name, summary in b.items():
+        assert a[name].where == summary.where and a[name].units == summary.units
+        for figure in ("mean", "mean_abs", "max_abs"):
+            assert np.isclose(getattr(a[name], figure), getattr(summary, figure), rtol=1e-10,
+                              atol=1e-12 * summary.max_abs), (name, figure)
+
+
+def test_without_conservation_the_host_need_not_pass_surface_pressure(tmp_path):
+    """PS is needed for the budgets' layer thicknesses only: a model without it as an
+    input runs with conservation off without it, and diagnose names it when missing."""
+    inputs = ("T", "Q", "V", "SOLIN", "SHFLX", "LHFLX")
+    torch.manual_seed(0)
+    path = write_model(tmp_path / "no_ps.pt", SeedMLP(layout(inputs).size,
+                                                       layout(OUTPUTS).size, 1, 8), inputs)
+    cols = columns()
+    cols.pop("PS")
+    assert Coupler(path, host(), conservation="off").step(cols, DT).outputs["PHQ"].shape == (
+        12, NLEV)
+    with pytest.raises(CouplerError, match="the columns lack PS"):
+        Coupler(path, host(), conservation="diagnose").step(cols, DT)
+
+
+def test_the_dissipation_kernel_is_the_einsum():
+    from climnn.coupler.fused import dissipation
+
+    rng = np.random.default_rng(4)
+    u, v, du, dv = (rng.normal(0, s, (30, NLEV)) for s in (10, 10, 1e-4, 1e-4))
+    p_half = np.cumsum(rng.uniform(1e3, 3e4, (30, NLEV + 1)), axis=1)
+    expected = -np.einsum("ij,ij->i", u * du + v * dv, np.diff(p_half, axis=1)) / GRAVITY
+    for arrays in ((u, v, du, dv, p_half), tuple(np.asfortranarray(x) for x in
+                                                   (u, v, du, dv, p_half))):
+        out = np.empty(30)
+        dissipation(*arrays, out)
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max())

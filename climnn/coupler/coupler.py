@@ -5,7 +5,10 @@ A step (:meth:`Coupler.step`):
 
 1. inputs: the host's arrays checked (present, shaped, finite, within bounds) and copied
    into one preallocated (ncol, n_in) float32 matrix in the model's vector order (the
-   matrix is reused while ncol stays);
+   matrix is reused while ncol stays). When the host's first profile is a view of
+   level-major memory (a GCM's (nlev, ncol) fields, as gcm passes them) the matrix is
+   feature-major, the transpose of an (n_in, ncol) array, so that filling it reads and
+   writes memory in order; torch takes either layout (same numbers, same speed);
 2. network: one forward pass over all columns under ``torch.inference_mode``;
 3. the (ncol, n_out) outputs split into named float64 arrays (fresh each step: the host may
    keep them), checked finite;
@@ -14,10 +17,12 @@ A step (:meth:`Coupler.step`):
    (climnn.coupler.fixers); then the outputs' bounds.
 
 Steps 1, 3 and 4 run as numba kernels (climnn.coupler.fused: each array checked in the
-pass that copies it, the budgets and fixes in one pass over the columns), so that they
-cost a small part of the forward pass; ``fused = False`` runs the plain numpy versions,
-which the kernels are tested against. The timing phase "inputs" then includes the input
-guards, and "guards" is the check of the fixed and bounded outputs.
+pass that copies it, all outputs widened and checked in one pass, the budgets, fixes and
+the checks of the fixed outputs in one pass over the columns), so that they cost a small
+part of the forward pass; ``fused = False`` runs the plain numpy versions, which the
+kernels are tested against. The timing phase "inputs" then includes the input guards,
+"outputs" the bounds of the outputs the fixes leave alone and "conservation" those of
+the fixed ones; "guards" is only the search for the place of a failure.
 
 Threads: torch's intra-op threads are set once to numba's count and its inter-op threads to
 1 (climnn.threads.match_torch_threads). The host's numba kernels and the network run one
@@ -48,7 +53,7 @@ from climnn.coupler.fixers import enforce
 from climnn.coupler.guards import check_arrays
 from climnn.coupler.host import HostDescription, check_model_against_host
 from climnn.coupler.model_file import load_module, read_model_metadata, torch
-from climnn.coupler.report import BudgetReport, budget_report
+from climnn.coupler.report import BudgetReport, budget_report, report_from_stats
 from climnn.models.budgets import BUDGET_OUTPUTS, SURFACE_FLUXES
 from climnn.threads import match_torch_threads
 from gcm.constants import LV
@@ -56,7 +61,13 @@ from gcm.constants import LV
 CONSERVATION_MODES = ("off", "diagnose", "enforce")
 FINITE = (-np.finfo(np.float64).max, np.finfo(np.float64).max)  # the bounds of "finite"
 NO_TARGET = np.empty((0, 0), dtype=np.float32)  # fused.copy_checked: check, copy nothing
+NO_HUMIDITY = np.empty((0, 0))  # fused.conserve's q when not enforcing
+NO_AREA = np.empty(0)  # fused.summaries: equal weights
 TIMING_PHASES = ("inputs", "network", "outputs", "conservation", "guards")
+FIXED = ("TPHYSTND", "PHQ", "PRECT")  # the outputs the enforce fixes change
+#: the report's per-column rows, in fused.conserve's order (the first two when diagnosing)
+BUDGET_COLUMNS = ("energy_residual", "water_residual", "negative_humidity_fix", "water_fix",
+                  "energy_fix")
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ class Coupler:
         self.module = load_module(self.path, self.device)
         self._buffer = np.empty((0, self.n_in), dtype=np.float32)
         self._tensor = torch.from_numpy(self._buffer)
+        self._kernel_arguments = None  # see _kernel_layout
         #: guards, input assembly, output splitting and conservation in numba kernels
         #: (climnn.coupler.fused); False runs the plain numpy versions they are tested with
         self.fused = True
@@ -145,8 +157,9 @@ class Coupler:
     # ------------------------------------------------------------------ construction
 
     def _host_fields(self, conservation: str) -> tuple[str, ...]:
-        """Arrays the host passes besides the network's inputs and PS: the surface fluxes
-        when the budgets need them and the network does not give them; Q to enforce."""
+        """Arrays the host passes besides the network's inputs, for the budgets: PS (the
+        layer thicknesses), the surface fluxes when the network does not give them, Q to
+        enforce; none when conservation is off."""
         names = {s.name for s in self.outputs}
         inputs = {s.name for s in self.inputs}
         if conservation == "off":
@@ -155,12 +168,13 @@ class Coupler:
         if missing:
             raise CouplerError(f"{self.path}: conservation {conservation!r} needs the outputs "
                                f"{list(BUDGET_OUTPUTS)}; the model lacks {missing}")
+        pressure = ("PS",) if "PS" not in inputs else ()
         fluxes = tuple(n for n in SURFACE_FLUXES if n not in names) if self.included else ()
         humidity = ("Q",) if conservation == "enforce" and "Q" not in inputs else ()
-        return fluxes + humidity
+        return pressure + fluxes + humidity
 
     def _checked_bounds(self, bounds) -> dict:
-        known = {s.name for s in self.inputs + self.outputs} | {"PS", *self.host_fields}
+        known = {s.name for s in self.inputs + self.outputs} | set(self.host_fields)
         bounds = dict(bounds or {})
         for name, pair in bounds.items():
             if name not in known:
@@ -178,8 +192,8 @@ class Coupler:
         """The network's outputs and budget report for one batch of columns.
 
         columns : schema name -> float64, (ncol, nlev) profiles (index 0 = top) or (ncol,)
-            surface fields, SI units: the model's inputs, PS, and (see ``host_fields``) the
-            surface fluxes SHF, LHF of this step and Q
+            surface fields, SI units, any memory layout: the model's inputs and (see
+            ``host_fields``) PS, the surface fluxes SHF, LHF of this step and Q
         dt : the host's time step (s): the negative-humidity fix keeps q + dt PHQ >= 0
         area : (ncol,) column areas (m2) to weight the report's means, or None (equal)
         lat, lon : (ncol,) degrees, named in the report and in guard messages, or None
@@ -192,14 +206,14 @@ class Coupler:
         clock = Clock()
         if not dt > 0:
             raise CouplerError(f"coupler step: dt must be a positive number of seconds, got {dt!r}")
-        ps = self._column_array(columns, "PS", 1)
-        ncol = ps.shape[0]
+        first = self.inputs[0]
+        ncol = self._column_array(columns, first.name, first.levels).shape[0]
         area, lat, lon, source = (self._per_column(v, n, ncol) for v, n in
                                   ((area, "area"), (lat, "lat"), (lon, "lon"),
                                    (energy_source, "energy_source")))
         used = {s.name: self._column_array(columns, s.name, s.levels, ncol) for s in self.inputs}
         used.update({n: self._column_array(columns, n, self._levels(n), ncol)
-                     for n in ("PS", *self.host_fields)})
+                     for n in self.host_fields})
         if source is not None:
             used["energy_source"] = source  # guarded with the inputs
         clock.lap("inputs")
@@ -213,9 +227,7 @@ class Coupler:
         outputs = self._split_checked(y, ncol, lat, lon)  # non-finite outputs stop here
         clock.lap("outputs")
         report = self._conserve_fused(outputs, used, dt, area, lat, lon)
-        clock.lap("conservation")
-        self._check_after_fixes(outputs, lat, lon)
-        clock.lap("guards")
+        clock.lap("conservation")  # with the checks of the fixed outputs
         return CouplerResult(outputs, report, clock.times)
 
     def _plain_step(self, used, ncol, dt, area, lat, lon, clock) -> CouplerResult:
@@ -266,15 +278,20 @@ class Coupler:
 
     def _assemble(self, used: dict, ncol: int):
         """The (ncol, n_in) float32 input tensor, in the preallocated buffer."""
-        buffer = self._buffer_for(ncol)
+        buffer = self._buffer_for(ncol, False)
         for s in self.inputs:
             target = buffer[:, s.start] if s.surface else buffer[:, s.start:s.stop]
             target[...] = used[s.name]
         return self._tensor if self.device.type == "cpu" else self._tensor.to(self.device)
 
-    def _buffer_for(self, ncol: int):
-        if self._buffer.shape[0] != ncol:
-            self._buffer = np.empty((ncol, self.n_in), dtype=np.float32)
+    def _buffer_for(self, ncol: int, feature_major: bool):
+        """The (ncol, n_in) float32 input matrix, reused while ncol and the layout stay:
+        row-major, or (``feature_major``) the transpose of an (n_in, ncol) array."""
+        if self._buffer.shape[0] != ncol or self._buffer.flags.f_contiguous != feature_major:
+            if feature_major and ncol > 1:
+                self._buffer = np.empty((self.n_in, ncol), dtype=np.float32).T
+            else:
+                self._buffer = np.empty((ncol, self.n_in), dtype=np.float32)
             self._tensor = torch.from_numpy(self._buffer)
         return self._buffer
 
@@ -282,7 +299,9 @@ class Coupler:
         """The input tensor (as ``_assemble``), every array of ``used`` checked on the way
         (finite, within its bounds) in the same pass; a failure located and named by
         climnn.coupler.guards."""
-        buffer = self._buffer_for(ncol)
+        profile = next((used[s.name] for s in self.inputs if not s.surface), None)
+        feature_major = profile is not None and profile.strides[0] < profile.strides[1]
+        buffer = self._buffer_for(ncol, feature_major)
         slots = {s.name: s for s in self.inputs}
         for name, values in used.items():
             low, high = self.bounds.get(name, FINITE)
@@ -296,48 +315,75 @@ class Coupler:
         return self._tensor if self.device.type == "cpu" else self._tensor.to(self.device)
 
     def _split_checked(self, y: np.ndarray, ncol: int, lat, lon) -> dict:
-        """The outputs by name as new float64 arrays, each checked finite as it is copied."""
-        outputs = {}
-        for s in self.outputs:
-            values = np.empty((ncol, s.stop - s.start))
-            if not fused.split_checked(y, s.start, values):
-                check_arrays({s.name: values}, "output", None, lat, lon)
-            outputs[s.name] = values.reshape(ncol) if s.surface else values
-        return outputs
+        """The outputs by name as new float64 arrays, (ncol, nlev) C-ordered profiles and
+        (ncol,) surface fields, in one pass that checks each value finite and, for the
+        outputs the fixes leave alone, within its bounds."""
+        starts, bounds = self._kernel_layout()
+        profiles = np.empty((starts[0].size, ncol, self.host.levels))
+        surfaces = np.empty((starts[1].size, ncol))
+        if fused.split_checked(y, starts[0], profiles, starts[1], surfaces, *bounds):
+            outputs = {s.name: (y[:, s.start] if s.surface else y[:, s.start:s.stop]
+                                ).astype(np.float64) for s in self.outputs}
+            check_arrays(outputs, "output", None, lat, lon)
+            check_arrays(outputs, "output", {n: b for n, b in self.bounds.items()
+                                             if n not in self._fixed()}, lat, lon)
+        profile_names = [s.name for s in self.outputs if not s.surface]
+        surface_names = [s.name for s in self.outputs if s.surface]
+        named = {**dict(zip(profile_names, profiles, strict=True)),
+                 **dict(zip(surface_names, surfaces, strict=True))}
+        return {s.name: named[s.name] for s in self.outputs}
 
-    def _check_after_fixes(self, outputs: dict, lat, lon) -> None:
-        """The outputs the fixes changed (finite) and the bounded ones (within bounds)."""
-        changed = ("TPHYSTND", "PHQ", "PRECT") if self.conservation == "enforce" else ()
-        for name, values in outputs.items():
-            if name in self.bounds or name in changed:
-                low, high = self.bounds.get(name, FINITE)
-                ncol = values.shape[0]
-                if not fused.copy_checked(values.reshape(ncol, -1), NO_TARGET, 0, low, high):
-                    check_arrays({name: values}, "output", self.bounds, lat, lon)
+    def _fixed(self) -> tuple[str, ...]:
+        """The outputs the fixes change (their bounds are checked after them)."""
+        return FIXED if self.conservation == "enforce" else ()
+
+    def _kernel_layout(self) -> tuple:
+        """For fused.split_checked: ((profile starts, surface starts), (profile bounds,
+        surface bounds)) in output order, computed once (the bounds of fixed outputs:
+        finite only, their own bounds are checked after the fixes)."""
+        if self._kernel_arguments is None or self._kernel_arguments[0] != self.bounds:
+            fixed = self._fixed()
+
+            def bounds(name):
+                return FINITE if name in fixed else self.bounds.get(name, FINITE)
+
+            profiles = [s for s in self.outputs if not s.surface]
+            surfaces = [s for s in self.outputs if s.surface]
+            starts = tuple(np.array([s.start for s in group], dtype=np.int64)
+                           for group in (profiles, surfaces))
+            limits = tuple(np.array([bounds(s.name) for s in group],
+                                    dtype=np.float64).reshape(-1, 2)
+                           for group in (profiles, surfaces))
+            self._kernel_arguments = (dict(self.bounds), starts, limits)
+        return self._kernel_arguments[1:]
 
     def _conserve_fused(self, outputs: dict, used: dict, dt: float, area, lat,
                         lon) -> BudgetReport:
-        """``_conserve`` in numba kernels (climnn.coupler.fused)."""
+        """``_conserve`` and the bounds of the fixed outputs in numba kernels
+        (climnn.coupler.fused)."""
         if self.conservation == "off":
             return BudgetReport("off")
-        dp = layer_thickness(used["PS"], self.host.hyai, self.host.hybi, self.host.p0)
         fields = self._budget_fields(outputs, used)
         boundary = boundary_energy(fields, self.included)
-        evaporation = fields["LHF"] / LV if self.included else np.zeros(dp.shape[0])
-        t, phq, prect = outputs["TPHYSTND"], outputs["PHQ"], outputs["PRECT"]
-        ncol = dp.shape[0]
-        columns = {"energy_residual": np.empty(ncol), "water_residual": np.empty(ncol)}
-        fused.residuals(t, phq, prect, boundary, evaporation, dp, columns["energy_residual"],
-                        columns["water_residual"])
-        clipped = 0
-        if self.conservation == "enforce":
-            fixes = {name: np.empty(ncol) for name in
-                     ("negative_humidity_fix", "water_fix", "energy_fix")}
-            q = np.ascontiguousarray(used["Q"], dtype=np.float64)
-            clipped = fused.enforce_columns(t, phq, prect, boundary, evaporation, q, dt, dp,
-                                            *fixes.values())
-            columns.update(fixes)
-        return budget_report(self.conservation, columns, area, lat, lon, clipped)
+        evaporation = fields["LHF"] / LV if self.included else np.zeros(boundary.shape[0])
+        ps = np.asarray(used["PS"], dtype=np.float64)
+        ncol = ps.shape[0]
+        enforcing = self.conservation == "enforce"
+        names = BUDGET_COLUMNS if enforcing else BUDGET_COLUMNS[:2]
+        columns = np.empty((len(names), ncol))
+        q = np.asarray(used["Q"], dtype=np.float64) if enforcing else NO_HUMIDITY
+        limits = np.array([self.bounds.get(n, FINITE) for n in FIXED], dtype=np.float64)
+        host = self.host
+        clipped, outside = fused.conserve(
+            enforcing, outputs["TPHYSTND"], outputs["PHQ"], outputs["PRECT"], boundary,
+            evaporation, q, dt, ps, np.diff(host.hyai) * host.p0, np.diff(host.hybi), columns,
+            limits)
+        if outside:
+            fixed = {n: outputs[n] for n in FIXED}
+            check_arrays(fixed, "output", self.bounds, lat, lon)
+        stats = np.empty((len(names), 4))
+        fused.summaries(columns, NO_AREA if area is None else area, stats)
+        return report_from_stats(self.conservation, names, columns, stats, lat, lon, clipped)
 
     def _budget_fields(self, outputs: dict, used: dict) -> dict:
         """The budgets' terms by name: the outputs, the host's surface fluxes (when the

@@ -1,10 +1,11 @@
 """What a host model declares it provides, and the check of a model's metadata against it.
 
 The first difference found is the one named, in this order: each input variable of the
-model in vector order (the host lacks it, then its units), the surface pressure PS (the
-budgets' layer thicknesses), the surface fluxes SHF and LHF when the budgets need them
-from the host, the number of levels, the hybrid coefficients hyai then hybi, P0, the
-schema version.
+model in vector order (the host lacks it, then its units), then each field the coupler's
+budgets take from the host (``Coupler.host_fields``: the surface pressure PS for the layer
+thicknesses, the surface fluxes SHF and LHF when the model does not give them, Q to
+enforce), the number of levels, the hybrid coefficients hyai then hybi, P0, the schema
+version.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from climnn.coupler.errors import CouplerError
+from climnn.data.schema import VARIABLES
 
 #: hyai, hybi, P0 agree when within this relative difference (a JSON round trip of float64
 #: is exact; a host computing its coefficients in float32 is not).
@@ -53,14 +55,13 @@ class HostDescription:
 
 
 def check_model_against_host(meta: dict, host: HostDescription, path,
-                             host_fluxes: Iterable[str] = ()) -> None:
+                             host_fields: Iterable[str] = ()) -> None:
     """Raise CouplerError naming ``path`` and the first difference between an exported
     model's metadata (``climnn.export.read_metadata``) and ``host`` (order: module
-    docstring). ``host_fluxes``: variables the budgets take from the host (SHF, LHF)."""
+    docstring). ``host_fields``: schema names the budgets take from the host besides the
+    model's inputs (PS, SHF, LHF, Q)."""
     needed = [(v["name"], v["units"]) for v in meta["inputs"]]
-    if "PS" not in [name for name, _ in needed]:
-        needed.append(("PS", "Pa"))
-    needed += [(name, "W m-2") for name in host_fluxes]
+    needed += [(name, VARIABLES[name].units) for name in host_fields]
     for name, units in needed:
         if name not in host.variables:
             raise CouplerError(f"{path}: the model needs {name} ({units}), which the host "

@@ -63,12 +63,12 @@ from pathlib import Path
 
 import numpy as np
 
+from climnn.coupler import fused
 from climnn.coupler.coupler import Coupler
 from climnn.coupler.errors import CouplerError
 from climnn.coupler.host import HostDescription, check_model_against_host
 from climnn.coupler.model_file import read_model_metadata
 from climnn.coupler.report import UNITS
-from gcm.constants import GRAVITY
 from gcm.physics.boundary_layer import BoundaryLayer
 from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, PhysicsFailure
 from gcm.physics.surface_fluxes import SurfaceFluxes
@@ -194,8 +194,8 @@ class NetworkScheme(ColumnScheme):
         with timer.section("physics_inputs"):
             fields = self._host_fields(columns, surface)
             lat, lon, area = self._geometry(columns)
-            dissipation = -np.einsum("ij,ij->i", columns.u * du + columns.v * dv,
-                                     columns.thickness) / GRAVITY
+            dissipation = np.empty(columns.ncol)
+            fused.dissipation(columns.u, columns.v, du, dv, columns.pressure_half, dissipation)
         try:
             result = self.coupler.step(fields, dt, area=area, lat=lat, lon=lon,
                                        energy_source=dissipation)
@@ -204,7 +204,9 @@ class NetworkScheme(ColumnScheme):
         for phase, seconds in result.timing.items():
             timer.add(SECTIONS.get(phase, f"physics_{phase}"), seconds)
         start = time.perf_counter()
-        network = {field: result.outputs.get(name, np.zeros_like(getattr(surface, field)))
+        outputs = result.outputs
+        network = {field: outputs[name] if name in outputs
+                   else np.zeros_like(getattr(surface, field))
                    for field, name in NETWORK_OUTPUTS.items()}
         if self.network_fluxes:
             shf, lhf = result.outputs["SHF"], result.outputs["LHF"]
@@ -224,12 +226,19 @@ class NetworkScheme(ColumnScheme):
                 for name in self.diagnostic_attrs}
 
     def _momentum_drag(self, columns: ColumnState, surface: ColumnTendencies, dt: float):
-        """du/dt, dv/dt (ncol, nlev), m s-2: the surface stress on the lowest level and the
-        boundary layer's momentum diffusion of the columns after it (the teacher's order)."""
-        after = replace(columns, **{f: getattr(columns, f) + dt * getattr(surface, f)
-                                    for f in ("temperature", "humidity", "u", "v")})
-        diffusion = self.drag(after, dt)
-        return surface.u + diffusion.u, surface.v + diffusion.v
+        """du/dt, dv/dt (ncol, nlev), m s-2, in the layout of columns.u: the surface stress
+        on the lowest level and the boundary layer's momentum diffusion alone
+        (BoundaryLayer.momentum_tendencies) of the columns after it (the teacher's order).
+        The surface scheme changes the lowest level only, so the state after it is the
+        columns' copied with that level stepped: the numbers of columns + dt * surface."""
+        after = {}
+        for f in ("temperature", "humidity", "u", "v"):
+            after[f] = getattr(columns, f).copy(order="K")
+            after[f][:, -1] += dt * getattr(surface, f)[:, -1]
+        du, dv = self.drag.momentum_tendencies(replace(columns, **after), dt)
+        du[:, -1] += surface.u[:, -1]
+        dv[:, -1] += surface.v[:, -1]
+        return du, dv
 
     def _host_fields(self, columns: ColumnState, surface: ColumnTendencies) -> dict:
         """The coupler's columns by schema name: the state before physics, the previous

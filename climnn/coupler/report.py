@@ -76,3 +76,19 @@ def budget_report(mode: str, columns: dict, area, lat, lon,
     summaries = {name: summarize(values, UNITS[name], area, lat, lon)
                  for name, values in columns.items()}
     return BudgetReport(mode, columns, summaries, precipitation_clipped)
+
+
+def report_from_stats(mode: str, names, columns: np.ndarray, stats: np.ndarray, lat, lon,
+                      precipitation_clipped: int = 0) -> BudgetReport:
+    """The BudgetReport of the rows of ``columns`` (m, ncol), named ``names``, from their
+    summary figures ``stats`` (m, 4): mean, mean |value|, largest |value|, its column
+    (climnn.coupler.fused.summaries, the kernel twin of :func:`summarize`)."""
+    summaries = {}
+    for name, (mean, mean_abs, max_abs, where) in zip(names, stats.tolist(), strict=True):
+        where = int(where)
+        summaries[name] = Summary(mean=mean, mean_abs=mean_abs, max_abs=max_abs, where=where,
+                                  lat=None if lat is None else float(lat[where]),
+                                  lon=None if lon is None else float(lon[where]),
+                                  units=UNITS[name])
+    return BudgetReport(mode, dict(zip(names, columns, strict=True)), summaries,
+                        precipitation_clipped)

@@ -117,15 +117,32 @@ class BoundaryLayer(ColumnScheme):
         self._run(columns, dt, out, diagnose=False)
         return out
 
+    def momentum_tendencies(self, columns: ColumnState, dt: float) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+        """du/dt, dv/dt (ncol, nlev), m s-2, over the step dt (s): the momentum diffusion
+        of ``__call__`` alone, bit for bit the same numbers, without the heat and moisture
+        diffusion (for a host whose other physics gives those, e.g. a network). What the
+        kinetic-energy dissipation (frictional heating) needs, -sum_k (u du + v dv) dp_k / g,
+        follows from these and the columns. du and dv have the memory layout of
+        ``columns.u`` (level-major for the model's views, which it then scatters without
+        a copy)."""
+        du, dv = np.empty_like(columns.u, dtype=np.float64), np.empty_like(columns.u,
+                                                                           dtype=np.float64)
+        self._run(columns, dt, None, diagnose=False, momentum=(du, dv))
+        return du, dv
+
     def diffusivity(self, columns: ColumnState) -> BoundaryLayerDiagnostics:
         """K at the interfaces (0 at the top and the surface) and the boundary-layer
         height, without tendencies."""
         return self._run(columns, 0.0, ColumnTendencies.zeros(columns.ncol, columns.nlev),
                          diagnose=True)
 
-    def _run(self, columns: ColumnState, dt: float, out: ColumnTendencies, diagnose: bool):
+    def _run(self, columns: ColumnState, dt: float, out: ColumnTendencies | None,
+             diagnose: bool, momentum: tuple[np.ndarray, np.ndarray] | None = None):
         """Tendencies into out; the diffusivities are returned only if diagnose (else
-        they stay in the kernel's scratch and the diagnostics hold (0, nlev + 1) arrays)."""
+        they stay in the kernel's scratch and the diagnostics hold (0, nlev + 1) arrays).
+        With ``momentum`` = (du, dv) (and out None) only the momentum diffusion, into
+        those."""
         if not dt >= 0.0:
             raise ValueError(f"BoundaryLayer: the time step must be >= 0 s, got {dt}")
         ncol, nlev = columns.ncol, columns.nlev
@@ -137,12 +154,15 @@ class BoundaryLayer(ColumnScheme):
                            self.exchange_coefficient, self.top_pressure, self.decay_pressure])
         state = (columns.temperature, columns.humidity, columns.u, columns.v,
                  columns.pressure, columns.pressure_half, columns.surface_pressure, columns.sst)
+        if momentum is None:
+            tendencies = (out.temperature, out.humidity, out.u, out.v)
+        else:  # heat and moisture not diffused: their (0, nlev) outputs are not written
+            tendencies = (np.empty((0, nlev)), np.empty((0, nlev)), *momentum)
         # no copies: the kernel gathers the model's transposed views block by block
         _boundary_layer_kernel(
             *(np.asarray(x, dtype=np.float64) for x in state),
-            float(dt), K_PROFILES.index(self.k_profile), params,
-            out.temperature, out.humidity, out.u, out.v,
-            diagnose, diag.k_heat, diag.k_momentum, diag.height,
+            float(dt), K_PROFILES.index(self.k_profile), params, *tendencies,
+            diagnose, momentum is not None, diag.k_heat, diag.k_momentum, diag.height,
         )
         return diag
 
@@ -164,11 +184,16 @@ _NWORK = _RHS + 4
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
-                           dT, dq, du, dv, diagnose, k_heat, k_momentum, height):
+                           dT, dq, du, dv, diagnose, momentum_only, k_heat, k_momentum,
+                           height):
     """Tendencies dT (K s-1), dq (kg kg-1 s-1), du, dv (m s-2), all (ncol, nlev), from the
     state (ncol, nlev) [p_half (ncol, nlev + 1)], ps, sst (ncol,), dt (s); also fills
     height (ncol, m) and, if diagnose, k_heat and k_momentum (ncol, nlev + 1, m2 s-1;
     else they may be empty). Any memory layout: the model passes level-major views.
+    If momentum_only, du and dv alone (dT and dq may be empty): the heat and moisture
+    solves are skipped, and so is what only they need (the Exner function, theta and
+    their conductances, unless the Frierson profile's Richardson numbers need theta);
+    du and dv are bitwise those of a full call.
 
     Blocks of COLUMNS columns are solved side by side, level by level, in level-major
     work space: the arithmetic of the loops over a block's columns vectorizes (with the
@@ -198,8 +223,8 @@ def _boundary_layer_kernel(T, q, u, v, p, p_half, ps, sst, dt, profile, params,
             offset = block * width
             m = min(width, last - first - offset)  # columns in this block
             _load_block(offset, m, state, work, lane)
-            _block_conductances(profile, params, work, lane)
-            _block_tendencies(offset, m, dt, work, out)
+            _block_conductances(profile, params, momentum_only, work, lane)
+            _block_tendencies(offset, m, dt, momentum_only, work, out)
             for j in range(m):
                 height[first + offset + j] = lane[_HEIGHT, j]
             if diagnose:
@@ -256,11 +281,12 @@ def _gather(x, offset, m, out):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _block_conductances(profile, params, work, lane):
+def _block_conductances(profile, params, momentum_only, work, lane):
     """From the block's state in work: heights, Exner function, potential temperature
     (into _CHI), the diffusivities (profile 0 Frierson, 1 Reed & Jablonowski) and
     boundary-layer height (into lane[_HEIGHT], m), and the conductances rho K / dz
-    (kg m-2 s-1) and storages of the implicit solve."""
+    (kg m-2 s-1) and storages of the implicit solve; if momentum_only, those of momentum
+    alone (and theta only for the Frierson profile's Richardson numbers)."""
     width = work.shape[2]
     nlev = work.shape[1] - 1
     T, q, u, v = work[_T], work[_CHI + 1], work[_CHI + 2], work[_CHI + 3]
@@ -278,16 +304,22 @@ def _block_conductances(profile, params, work, lane):
             log_p[k, j] = vlog(p[k, j])
             log_p_half[k + 1, j] = vlog(p_half[k + 1, j])
     _block_heights(T, q, log_p, log_p_half, z, z_half)
+    heat = not momentum_only
+    if heat or profile == 0:  # theta: diffused, and the Frierson profile's stability
+        for k in range(nlev):
+            for j in range(width):
+                exner[k, j] = vexp(KAPPA * (log_p[k, j] - LOG_P0))
+    if heat:
+        for i in range(1, nlev):
+            for j in range(width):
+                exner_half[i, j] = vexp(KAPPA * (log_p_half[i, j] - LOG_P0))
+    if heat or profile == 0:
+        for k in range(nlev):
+            for j in range(width):
+                theta[k, j] = T[k, j] / exner[k, j]
+                theta_v[k, j] = theta[k, j] * (1.0 + VIRTUAL * q[k, j])
     for k in range(nlev):
         for j in range(width):
-            exner[k, j] = vexp(KAPPA * (log_p[k, j] - LOG_P0))
-    for i in range(1, nlev):
-        for j in range(width):
-            exner_half[i, j] = vexp(KAPPA * (log_p_half[i, j] - LOG_P0))
-    for k in range(nlev):
-        for j in range(width):
-            theta[k, j] = T[k, j] / exner[k, j]
-            theta_v[k, j] = theta[k, j] * (1.0 + VIRTUAL * q[k, j])
             wind2[k, j] = max(u[k, j] ** 2 + v[k, j] ** 2 + gust2, SPEED2_FLOOR)
             mass[k, j] = (p_half[k + 1, j] - p_half[k, j]) / GRAVITY
     for j in range(width):
@@ -315,6 +347,8 @@ def _block_conductances(profile, params, work, lane):
             rho_over_dz = p_half[i, j] / (RD * tv_half) / (z[i - 1, j] - z[i, j])
             cond_q[i, j] = rho_over_dz * kh[i, j]
             cond_m[i, j] = rho_over_dz * km[i, j]
+    if momentum_only:
+        return
     # heat: theta diffused with enthalpy weights (storage Pi dp/g, flux Pi_half F)
     for i in range(nlev + 1):
         for j in range(width):
@@ -417,17 +451,18 @@ def _block_reed_jablonowski_diffusivity(p_half, z, z_half, params, lane, kh, km)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _block_tendencies(offset, m, dt, work, out):
+def _block_tendencies(offset, m, dt, momentum_only, work, out):
     """Backward-Euler diffusion of theta, q, u, v over dt (s) with the block's storages
     and conductances, and the flux-form tendencies of its first m columns into rows
     offset.. of the chunk's dT (K s-1), dq (kg kg-1 s-1), du and dv (m s-2) in out, each
-    (columns, nlev). u and v share the factorization of their matrix (the same storage
-    and conductances, so the same bits as two)."""
+    (columns, nlev); if momentum_only, u and v alone. u and v share the factorization of
+    their matrix (the same storage and conductances, so the same bits as two)."""
     dT, dq, du, dv = out
-    _solve_and_write(work, _CHI, _STORAGE_THETA, _COND_THETA, _SUP, _DENOM, _RHS, dt,
-                     False, offset, m, dT)
-    _solve_and_write(work, _CHI + 1, _MASS, _COND_Q, _SUP, _DENOM, _RHS + 1, dt,
-                     False, offset, m, dq)
+    if not momentum_only:
+        _solve_and_write(work, _CHI, _STORAGE_THETA, _COND_THETA, _SUP, _DENOM, _RHS, dt,
+                         False, offset, m, dT)
+        _solve_and_write(work, _CHI + 1, _MASS, _COND_Q, _SUP, _DENOM, _RHS + 1, dt,
+                         False, offset, m, dq)
     _solve_and_write(work, _CHI + 2, _MASS, _COND_M, _SUP_M, _DENOM_M, _RHS + 2, dt,
                      False, offset, m, du)
     _solve_and_write(work, _CHI + 3, _MASS, _COND_M, _SUP_M, _DENOM_M, _RHS + 3, dt,
