@@ -15,8 +15,11 @@ projection), ``scalar_transport`` (monotone flux-form advection and mixing of sc
 (the Straka et al. 1993 test case), ``saturation_adjustment`` (cloud water, temperature and
 moist buoyancy diagnosed from s_l, q_t, q_r), ``microphysics`` (Kessler warm rain: the
 ``Kessler`` process), ``moist_bubble`` (the Bryan & Fritsch 2002 moist benchmark and its
-dry twin). Pure numpy + numba; radiation, surface fluxes and the coupling to the GCM are
-later steps.
+dry twin), ``columns`` (x-columns as GCM columns, for the GCM's schemes), ``surface_fluxes``
+and ``radiation`` (the GCM's bulk fluxes and gray radiation per x-column: processes),
+``budgets`` (column energy and water against the accumulated boundary fluxes), ``rce``
+(radiative–convective equilibrium). Pure numpy + numba; the coupling to the GCM is a later
+step.
 """
 
 from gcm.crm.base_state import BaseState

@@ -38,13 +38,16 @@ SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, r
 @dataclass
 class CrmState:
     """u (ncrm, nz, nx), w (ncrm, nz + 1, nx) m/s; scalars (ncrm, len(SCALARS), nz, nx);
-    precipitation: surface precipitation accumulated, kg m-2 (ncrm, nx)."""
+    precipitation: surface precipitation accumulated, kg m-2 (ncrm, nx); accumulated: other
+    boundary fluxes summed over the steps by the processes that make them (name → (ncrm, nx)
+    array, e.g. J m-2 or kg m-2: see ``boundary``)."""
 
     u: np.ndarray
     w: np.ndarray
     scalars: np.ndarray
     time: float = 0.0
     precipitation: np.ndarray | None = None
+    accumulated: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.precipitation is None:
@@ -107,7 +110,8 @@ class Crm:
         u3, w3, s3 = ((a + 2.0 * b) / 3.0 for a, b in ((state.u, u3), (state.w, w3),
                                                        (state.scalars, s3)))
         self.projector.project(u3, w3)
-        new = CrmState(u3, w3, s3, state.time + self.dt, state.precipitation.copy())
+        new = CrmState(u3, w3, s3, state.time + self.dt, state.precipitation.copy(),
+                       {name: total.copy() for name, total in state.accumulated.items()})
         for process in self.processes:
             process(new, self.dt)
         return new
