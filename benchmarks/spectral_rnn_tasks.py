@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from climnn.models.rnn_tasks import compare
+from climnn.models.rnn_tasks import OPTIMIZERS, compare
+from climnn.models.spectral_rnn import ACTIVATIONS, CELLS
 
 
 def main(argv=None) -> int:
@@ -26,9 +27,14 @@ def main(argv=None) -> int:
     parser.add_argument("--addition", type=int, default=100, help="its T; 0: skip")
     parser.add_argument("--copy", type=int, default=100, help="its delay T; 0: skip")
     parser.add_argument("--eps", type=float, default=0.05, help="spectral σ in [1-eps, 1+eps]")
-    parser.add_argument("--activation", choices=("tanh", "relu"), default="tanh",
+    parser.add_argument("--activation", choices=ACTIVATIONS, default="tanh",
                         help="of the plain and the spectral RNN")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
+    parser.add_argument("--clip", type=float, default=None,
+                        help="clip every network's gradient norm to this (default: none)")
+    parser.add_argument("--kinds", default="rnn,lstm,spectral",
+                        help=f"comma-separated, of {','.join(CELLS)}")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     if (args.out / "runs.json").exists():
@@ -36,8 +42,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     tasks = {name: steps for name, steps in (("addition", args.addition), ("copy", args.copy))
              if steps > 0}
-    compare(tasks, args.hidden, args.seconds, args.out, eps=args.eps, lr=args.lr,
-            activation=args.activation)
+    compare(tasks, args.hidden, args.seconds, args.out, tuple(args.kinds.split(",")),
+            eps=args.eps, lr=args.lr, activation=args.activation, optimizer=args.optimizer,
+            clip=args.clip)
     return 0
 
 
