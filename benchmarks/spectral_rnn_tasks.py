@@ -46,10 +46,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if (args.out / "runs.json").exists():
         sys.exit(f"{args.out / 'runs.json'} exists; choose another --out (nothing written)")
+    kinds = tuple(args.kinds.split(","))
+    if not set(kinds) <= set(CELLS):
+        sys.exit(f"--kinds {args.kinds}: each must be one of {','.join(CELLS)}")
     torch.set_num_threads(args.threads)
     tasks = {name: steps for name, steps in (("addition", args.addition), ("copy", args.copy))
              if steps > 0}
-    compare(tasks, args.hidden, args.seconds, args.out, tuple(args.kinds.split(",")),
+    compare(tasks, args.hidden, args.seconds, args.out, kinds,
             eps=args.eps, lr=args.lr, activation=args.activation, optimizer=args.optimizer,
             clip=args.clip, max_iterations=args.iterations, seed=args.seed)
     return 0
