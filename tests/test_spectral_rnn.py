@@ -16,8 +16,9 @@ from climnn.models.rnn_tasks import (
     compare,
     copy_batch,
     gradient_norms,
+    train,
 )
-from climnn.models.spectral_rnn import SequenceModel, SpectralRNNCell
+from climnn.models.spectral_rnn import ModReLU, SequenceModel, SpectralRNNCell, make_cell
 
 
 def test_transition_singular_values_stay_near_one_after_adam_steps():
@@ -33,6 +34,26 @@ def test_transition_singular_values_stay_near_one_after_adam_steps():
             assert 0.9 - 1e-6 <= float(sigma.min()) and float(sigma.max()) <= 1.1 + 1e-6
     with pytest.raises(ValueError, match="eps = 1.5"):
         SpectralRNNCell(2, 4, eps=1.5)
+
+
+def test_modrelu_shrinks_magnitudes_by_its_offset_and_keeps_signs():
+    act = ModReLU(3)
+    with torch.no_grad():
+        act.b.copy_(torch.tensor([-0.5, 0.0, 0.25]))
+    z = torch.tensor([[2.0, -3.0, -1.0], [0.3, 0.1, 0.0]])
+    expected = torch.tensor([[1.5, -3.0, -1.25], [0.0, 0.1, 0.0]])
+    assert torch.allclose(act(z), expected)
+    assert torch.allclose(act(-z), -expected)
+
+
+def test_orthogonal_start_of_the_plain_rnn_is_orthogonal_and_the_default_is_not():
+    torch.manual_seed(0)
+    sigma = {kind: torch.linalg.svdvals(make_cell(kind, 3, 16, activation="modrelu").w.weight
+                                        .detach().double()) for kind in ("rnn", "orth_rnn")}
+    assert torch.allclose(sigma["orth_rnn"], torch.ones(16, dtype=torch.float64), atol=1e-6)
+    assert float(sigma["rnn"].min()) < 0.5
+    with pytest.raises(ValueError, match="'gelu'"):
+        make_cell("rnn", 3, 16, activation="gelu")
 
 
 def test_addition_task_marks_one_number_in_each_half_and_sums_them():
@@ -80,3 +101,7 @@ def test_comparison_writes_runs_and_figures(tmp_path):
                  "copy_gradients.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob(".*tmp"))
+    with pytest.raises(ValueError, match="'gru'"):
+        compare({"copy": 5}, 8, 60.0, tmp_path / "other", kinds=("rnn", "gru"))
+    with pytest.raises(ValueError, match="'sgd'"):
+        train("rnn", Task("copy", 5), 8, 60.0, optimizer="sgd")

@@ -124,39 +124,52 @@ class Run:
     seconds: float = 0.0
 
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+
+
 def train(kind: str, task: Task, hidden: int, seconds: float, *, batch: int = 50,
           lr: float = 1e-3, eps: float = 0.05, activation: str = "tanh", seed: int = 0,
-          max_iterations: int | None = None) -> Run:
-    """Train a ``kind`` network (rnn | lstm | spectral; ``activation`` tanh | relu of the
-    first and last) of ``hidden`` units on fresh batches of ``task`` for ``seconds`` of
-    wall time (or ``max_iterations``); Adam, no clipping."""
+          max_iterations: int | None = None, optimizer: str = "adam",
+          clip: float | None = None) -> Run:
+    """Train a ``kind`` network (rnn | orth_rnn | lstm | spectral; ``activation`` tanh |
+    relu | modrelu of all but the LSTM) of ``hidden`` units on fresh batches of ``task``
+    for ``seconds`` of wall time (or ``max_iterations``); ``optimizer`` adam | rmsprop at
+    ``lr``, the gradient's norm clipped to ``clip`` if given (for every kind alike)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r} is not one of {list(OPTIMIZERS)}")
     torch.manual_seed(seed)
     n_in, n_out = task.sizes
     model = SequenceModel(kind, n_in, hidden, n_out, eps, activation)
     run = Run(kind, task.name, sum(p.numel() for p in model.parameters()))
     run.norms_start = gradient_norms(model, task, batch, seed + 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    step = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     data = torch.Generator().manual_seed(seed + 2)
     start = time.perf_counter()
     while time.perf_counter() - start < seconds and len(run.losses) != max_iterations:
         x, y = task.batch(batch, data)
         loss = task.loss(model(x), y)
-        optimizer.zero_grad()
+        step.zero_grad()
         loss.backward()
-        optimizer.step()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        step.step()
         run.losses.append(loss.item())
     run.seconds = time.perf_counter() - start
     run.norms_end = gradient_norms(model, task, batch, seed + 1)
     return run
 
 
-def compare(tasks: dict, hidden: int, seconds: float, out: Path, **options) -> list[Run]:
-    """Train every cell kind on every task ({name: steps}); write ``runs.json`` into ``out``
-    after each run and the figures after each task (a long comparison keeps what it
-    finished)."""
+def compare(tasks: dict, hidden: int, seconds: float, out: Path,
+            kinds: tuple = ("rnn", "lstm", "spectral"), **options) -> list[Run]:
+    """Train each of ``kinds`` (of :data:`CELLS`) on every task ({name: steps}) with the
+    :func:`train` ``options``; write ``runs.json`` (with the options) into ``out`` after
+    each run and the figures after each task (a long comparison keeps what it finished)."""
+    unknown = sorted(set(kinds) - set(CELLS))
+    if unknown:
+        raise ValueError(f"recurrent cells {unknown} are not among {list(CELLS)}")
     runs = []
     for name, steps in tasks.items():
-        for kind in CELLS:
+        for kind in kinds:
             run = train(kind, Task(name, steps), hidden, seconds, **options)
             runs.append(run)
             final = float(np.mean(run.losses[-50:])) if run.losses else float("nan")
@@ -164,7 +177,8 @@ def compare(tasks: dict, hidden: int, seconds: float, out: Path, **options) -> l
                   f"{run.seconds:.0f} s, last-50 mean loss {final:.4g} "
                   f"(blind guess {Task(name, steps).baseline:.4g})", flush=True)
             write_json(out / "runs.json", {"hidden": hidden, "seconds": seconds,
-                                            "tasks": tasks, "runs": [r.__dict__ for r in runs]})
+                                            "tasks": tasks, "options": options,
+                                            "runs": [r.__dict__ for r in runs]})
         write_figures(runs, tasks, out)
     return runs
 

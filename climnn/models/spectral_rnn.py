@@ -20,20 +20,52 @@ from climnn.models.svd_linear import SVDLinear
 
 torch = import_torch("climnn.models (the networks)")
 
-CELLS = ("rnn", "lstm", "spectral")
-ACTIVATIONS = ("tanh", "relu")
+CELLS = ("rnn", "orth_rnn", "lstm", "spectral")
+ACTIVATIONS = ("tanh", "relu", "modrelu")
+
+
+class ModReLU(torch.nn.Module):
+    """modReLU (Arjovsky et al. 2016) for real numbers: sign(z) relu(|z| + b), b one
+    learnable offset a unit, started in [-0.01, 0.01]. Near the start it is almost the
+    identity (slope 1 where |z| > -b), so an orthogonal transition keeps the hidden state's
+    norm, what the copy task needs; tanh squashes and relu halves the state."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.b = torch.nn.Parameter(torch.empty(hidden).uniform_(-0.01, 0.01))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sign(z) * torch.relu(z.abs() + self.b)
+
+
+def make_activation(name: str, hidden: int) -> torch.nn.Module:
+    """tanh | relu | modrelu as a module (modrelu has parameters)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"recurrent activation {name!r} is not one of {ACTIVATIONS}")
+    return {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[name]() if name != "modrelu" \
+        else ModReLU(hidden)
 
 
 class PlainRNNCell(torch.nn.Module):
-    """h_t = act(W h_{t-1} + V x_t + b), W dense (torch.nn.RNNCell's start), act tanh or
-    relu."""
+    """h_t = act(W h_{t-1} + V x_t + b), W dense, act tanh, relu or modrelu. W starts as
+    torch.nn.RNNCell's (uniform in ±1/sqrt(hidden): spectral radius ~0.6) or, with
+    ``orthogonal``, as a random orthogonal matrix, the spectral RNN's start."""
 
-    def __init__(self, n_in: int, hidden: int, activation: str = "tanh"):
+    def __init__(self, n_in: int, hidden: int, activation: str = "tanh",
+                 orthogonal: bool = False):
         super().__init__()
-        self.cell = torch.nn.RNNCell(n_in, hidden, nonlinearity=activation)
+        self.w = torch.nn.Linear(hidden, hidden, bias=False)
+        bound = 1 / hidden ** 0.5  # torch.nn.RNNCell's start, for all weights
+        torch.nn.init.uniform_(self.w.weight, -bound, bound)
+        if orthogonal:
+            torch.nn.init.orthogonal_(self.w.weight)
+        self.v = torch.nn.Linear(n_in, hidden)
+        torch.nn.init.uniform_(self.v.weight, -bound, bound)
+        torch.nn.init.uniform_(self.v.bias, -bound, bound)
+        self.activation = make_activation(activation, hidden)
 
     def forward(self, x: torch.Tensor, state: tuple) -> tuple:
-        h = self.cell(x, state[0])
+        h = self.activation(self.w(state[0]) + self.v(x))
         return h, (h,)
 
 
@@ -51,7 +83,7 @@ class LSTMCell(torch.nn.Module):
 
 class SpectralRNNCell(torch.nn.Module):
     """h_t = act(W h_{t-1} + V x_t + b) with W's singular values in [1 - eps, 1 + eps], act
-    tanh or relu.
+    tanh, relu or modrelu.
 
     The transition's dense W is computed once a sequence (:meth:`transition`) and reused at
     every step."""
@@ -60,7 +92,7 @@ class SpectralRNNCell(torch.nn.Module):
         super().__init__()
         if not 0 <= eps < 1:
             raise ValueError(f"SpectralRNNCell: eps = {eps}: need 0 <= eps < 1")
-        self.activation = {"tanh": torch.tanh, "relu": torch.relu}[activation]
+        self.activation = make_activation(activation, hidden)
         self.w = SVDLinear(hidden, hidden, 1 - eps, 1 + eps, bias=False)
         self.v = torch.nn.Linear(n_in, hidden)
         self.weight: torch.Tensor | None = None
@@ -77,14 +109,15 @@ class SpectralRNNCell(torch.nn.Module):
 
 def make_cell(kind: str, n_in: int, hidden: int, eps: float = 0.05,
               activation: str = "tanh") -> torch.nn.Module:
-    """A cell by name: rnn | lstm | spectral (``eps``: its singular values' half-width;
-    ``activation``: tanh | relu, of rnn and spectral)."""
+    """A cell by name: rnn | orth_rnn (the plain RNN started with an orthogonal W, as the
+    spectral RNN starts, but free afterwards) | lstm | spectral (``eps``: its singular
+    values' half-width; ``activation``: tanh | relu | modrelu, of all but the LSTM)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"recurrent activation {activation!r} is not one of {ACTIVATIONS}")
     if kind == "spectral":
         return SpectralRNNCell(n_in, hidden, eps, activation)
-    if kind == "rnn":
-        return PlainRNNCell(n_in, hidden, activation)
+    if kind in ("rnn", "orth_rnn"):
+        return PlainRNNCell(n_in, hidden, activation, orthogonal=kind == "orth_rnn")
     if kind != "lstm":
         raise ValueError(f"recurrent cell {kind!r} is not one of {list(CELLS)}")
     return LSTMCell(n_in, hidden)
