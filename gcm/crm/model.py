@@ -8,15 +8,28 @@ and the surface precipitation accumulated since the start, kg m-2 (ncrm, nx). Bu
 b = g θ′/θ0 dry, or with ``moist=True`` the moist buoyancy of ``saturation_adjustment``
 (latent heating, vapour's virtual effect and condensate loading; cloud water diagnosed).
 
-Time step: three-stage strong-stability-preserving Runge–Kutta (Shu & Osher 1988; the RK3
-family Wicker & Skamarock 2002 advocate for advection),
+Time step, ``time_scheme`` (both are SAM-like in what they conserve; they differ in cost):
 
-    x1 = P E(xⁿ),  x2 = P(¾ xⁿ + ¼ E(x1)),  xⁿ⁺¹ = P(⅓ xⁿ + ⅔ E(x2)),
+- "ab3" (default; SAM's, Khairoutdinov & Randall 2003): momentum by the third-order
+  Adams–Bashforth scheme with one projection a step,
+  u* = uⁿ + dt (23/12 Fⁿ − 16/12 Fⁿ⁻¹ + 5/12 Fⁿ⁻²), uⁿ⁺¹ = P u*, F the advection, mixing
+  and buoyancy of state n (forward Euler, then AB2, on the first two steps: the past
+  tendencies are part of the state, ``du_history``/``dw_history``, so restarts are exact);
+  scalars by the two-stage strong-stability-preserving Runge–Kutta (Heun; Shu & Osher
+  1988) with the mid-step velocity ū = (uⁿ + uⁿ⁺¹)/2, which is non-divergent,
+  φ1 = T(φⁿ), φⁿ⁺¹ = ½ (φⁿ + T(φ1)), T one monotone forward step of ``scalar_transport``
+  (its third-order fluxes with RK2: stable to Courant ≈ 0.87). Per step: one momentum
+  tendency, one buoyancy, one projection, two transports of each scalar.
+- "rk3": three-stage SSP Runge–Kutta of everything (Shu & Osher 1988; the RK3 family
+  Wicker & Skamarock 2002 advocate for advection),
+  x1 = P E(xⁿ),  x2 = P(¾ xⁿ + ¼ E(x1)),  xⁿ⁺¹ = P(⅓ xⁿ + ⅔ E(x2)),
+  E a forward Euler step of all terms and P the anelastic projection (velocities only):
+  three of each per step.
 
-with E a forward Euler step of all terms and P the anelastic projection (velocities only).
-Convex combinations of monotone, conservative, non-divergent stages stay so. Processes
-(microphysics: ``microphysics.Kessler``; radiation, large-scale forcing: later) are callables
-``process(state, dt)`` applied in place after the dynamics, in order.
+In both, every scalar stage is a convex combination of monotone, conservative steps in a
+non-divergent flow, so the step makes no new extrema and conserves Σ ρ0 φ to round-off.
+Processes (microphysics: ``microphysics.Kessler``; radiation, large-scale forcing: later)
+are callables ``process(state, dt)`` applied in place after the dynamics, in order.
 """
 
 from collections.abc import Callable, Sequence
@@ -33,18 +46,27 @@ from gcm.crm.saturation_adjustment import MoistProfiles, moist_buoyancy
 from gcm.crm.scalar_transport import transport
 
 SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, rain kg kg-1
+TIME_SCHEMES = ("ab3", "rk3")
+# Adams–Bashforth weights of the newest first tendencies, by how many are known
+ADAMS_BASHFORTH = ((1.0,), (1.5, -0.5), (23.0 / 12.0, -16.0 / 12.0, 5.0 / 12.0))
+# largest dt·ν·4(1/dx² + 1/dz²) of explicit mixing: forward Euler's 2, AB3's 6/11
+MIXING_LIMIT = {"euler": 2.0, "ab3": 6.0 / 11.0}
 
 
 @dataclass
 class CrmState:
     """u (ncrm, nz, nx), w (ncrm, nz + 1, nx) m/s; scalars (ncrm, len(SCALARS), nz, nx);
-    precipitation: surface precipitation accumulated, kg m-2 (ncrm, nx)."""
+    precipitation: surface precipitation accumulated, kg m-2 (ncrm, nx); du_history
+    (depth, ncrm, nz, nx), dw_history (depth, ncrm, nz + 1, nx): the "ab3" scheme's past
+    momentum tendencies, m s-2, newest first (depth ≤ 2; None before its first step)."""
 
     u: np.ndarray
     w: np.ndarray
     scalars: np.ndarray
     time: float = 0.0
     precipitation: np.ndarray | None = None
+    du_history: np.ndarray | None = None
+    dw_history: np.ndarray | None = None
 
     def __post_init__(self):
         if self.precipitation is None:
@@ -64,7 +86,8 @@ class Crm:
     dt: step, s; nu, kappa: constant eddy viscosity and diffusivity, m2 s-1; processes:
     callables ``process(state, dt)`` applied after the dynamics each step; thermodynamic:
     "static_energy" or "theta" (see ``thermodynamics``); moist: buoyancy with water (see
-    ``saturation_adjustment``), else g θ′/θ0 whatever the water tracers hold."""
+    ``saturation_adjustment``), else g θ′/θ0 whatever the water tracers hold; time_scheme:
+    one of TIME_SCHEMES (see the module)."""
 
     grid: CrmGrid
     base: BaseState
@@ -74,16 +97,23 @@ class Crm:
     processes: Sequence[Callable[[CrmState, float], None]] = field(default_factory=tuple)
     thermodynamic: str = "static_energy"
     moist: bool = False
+    time_scheme: str = "ab3"
 
     def __post_init__(self):
         thermodynamics.check_variable(self.thermodynamic)
+        if self.time_scheme not in TIME_SCHEMES:
+            raise ValueError(f"Crm: time_scheme {self.time_scheme!r} unknown; choose one of "
+                             f"{TIME_SCHEMES}")
         if not self.dt > 0 or self.nu < 0 or self.kappa < 0:
             raise ValueError(f"Crm: need dt > 0, nu >= 0, kappa >= 0; got dt={self.dt}, "
                              f"nu={self.nu}, kappa={self.kappa}")
-        limit = 0.5 / (1.0 / self.grid.dx**2 + 1.0 / self.grid.dz**2)
-        if self.dt * max(self.nu, self.kappa) > limit:
-            raise ValueError(f"Crm: dt={self.dt} s too long for explicit mixing "
-                             f"(dt·max(ν, κ) must be <= {limit:.3g} m2)")
+        per_m2 = 4.0 * (1.0 / self.grid.dx**2 + 1.0 / self.grid.dz**2)
+        momentum = MIXING_LIMIT["ab3" if self.time_scheme == "ab3" else "euler"] / per_m2
+        for name, value, limit in (("ν", self.nu, momentum),
+                                   ("κ", self.kappa, MIXING_LIMIT["euler"] / per_m2)):
+            if self.dt * value > limit:
+                raise ValueError(f"Crm: dt={self.dt} s too long for explicit mixing with "
+                                 f"{self.time_scheme} (dt·{name} must be <= {limit:.3g} m2)")
         self.projector = Projector(self.grid, self.base)
         self.profiles = MoistProfiles.build(self.thermodynamic, self.base)
 
@@ -97,6 +127,29 @@ class Crm:
 
     def step(self, state: CrmState) -> CrmState:
         """One step of dt: the new state (the old one is not modified)."""
+        new = self._step_ab3(state) if self.time_scheme == "ab3" else self._step_rk3(state)
+        for process in self.processes:
+            process(new, self.dt)
+        return new
+
+    def _step_ab3(self, state: CrmState) -> CrmState:
+        g, b, dt = self.grid, self.base, self.dt
+        du, dw = momentum_tendency(state.u, state.w, self._buoyancy(state.scalars), b.rho_c,
+                                   b.rho_f, self.nu, g.dx, g.dz)
+        du_history = _newest_first(du, state.du_history)
+        dw_history = _newest_first(dw, state.dw_history)
+        weights = ADAMS_BASHFORTH[len(du_history) - 1]
+        u = state.u + dt * sum(c * f for c, f in zip(weights, du_history, strict=True))
+        w = state.w + dt * sum(c * f for c, f in zip(weights, dw_history, strict=True))
+        self.projector.project(u, w)
+        u_mid, w_mid = 0.5 * (state.u + u), 0.5 * (state.w + w)
+        args = (b.rho_c, b.rho_f, self.kappa, dt, g.dx, g.dz)
+        first = transport(state.scalars, u_mid, w_mid, *args)
+        scalars = 0.5 * (state.scalars + transport(first, u_mid, w_mid, *args))
+        return CrmState(u, w, scalars, state.time + dt, state.precipitation.copy(),
+                        du_history[:2], dw_history[:2])
+
+    def _step_rk3(self, state: CrmState) -> CrmState:
         u1, w1, s1 = self._euler(state.u, state.w, state.scalars)
         self.projector.project(u1, w1)
         u2, w2, s2 = self._euler(u1, w1, s1)
@@ -107,10 +160,7 @@ class Crm:
         u3, w3, s3 = ((a + 2.0 * b) / 3.0 for a, b in ((state.u, u3), (state.w, w3),
                                                        (state.scalars, s3)))
         self.projector.project(u3, w3)
-        new = CrmState(u3, w3, s3, state.time + self.dt, state.precipitation.copy())
-        for process in self.processes:
-            process(new, self.dt)
-        return new
+        return CrmState(u3, w3, s3, state.time + self.dt, state.precipitation.copy())
 
     def run(self, state: CrmState, seconds: float) -> CrmState:
         """Steps of dt covering ``seconds`` (rounded to whole steps)."""
@@ -121,11 +171,21 @@ class Crm:
     def _euler(self, u, w, scalars):
         """Forward Euler of advection, mixing and buoyancy from (u, w, scalars)."""
         g, b = self.grid, self.base
-        if self.moist:
-            p = self.profiles
-            buoy = moist_buoyancy(scalars, p.offset, p.factor, p.pressure, p.t0)
-        else:
-            buoy = thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], b)
-        du, dw = momentum_tendency(u, w, buoy, b.rho_c, b.rho_f, self.nu, g.dx, g.dz)
+        du, dw = momentum_tendency(u, w, self._buoyancy(scalars), b.rho_c, b.rho_f, self.nu,
+                                   g.dx, g.dz)
         new_scalars = transport(scalars, u, w, b.rho_c, b.rho_f, self.kappa, self.dt, g.dx, g.dz)
         return u + self.dt * du, w + self.dt * dw, new_scalars
+
+    def _buoyancy(self, scalars):
+        """Buoyancy at centres, m s-2, (ncrm, nz, nx), moist or dry as configured."""
+        if self.moist:
+            p = self.profiles
+            return moist_buoyancy(scalars, p.offset, p.factor, p.pressure, p.t0)
+        return thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], self.base)
+
+
+def _newest_first(tendency: np.ndarray, history: np.ndarray | None) -> np.ndarray:
+    """The tendency stacked before the past ones (depth ≤ 3), newest first."""
+    if history is None:
+        return tendency[None]
+    return np.concatenate((tendency[None], history[:2]))
