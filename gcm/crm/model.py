@@ -35,6 +35,7 @@ are callables ``process(state, dt)`` applied in place after the dynamics, in ord
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from gcm.crm import thermodynamics
@@ -136,18 +137,15 @@ class Crm:
         g, b, dt = self.grid, self.base, self.dt
         du, dw = momentum_tendency(state.u, state.w, self._buoyancy(state.scalars), b.rho_c,
                                    b.rho_f, self.nu, g.dx, g.dz)
-        du_history = _newest_first(du, state.du_history)
-        dw_history = _newest_first(dw, state.dw_history)
-        weights = ADAMS_BASHFORTH[len(du_history) - 1]
-        u = state.u + dt * sum(c * f for c, f in zip(weights, du_history, strict=True))
-        w = state.w + dt * sum(c * f for c, f in zip(weights, dw_history, strict=True))
+        u, du_history = _adams_bashforth_step(state.u, du, state.du_history, dt)
+        w, dw_history = _adams_bashforth_step(state.w, dw, state.dw_history, dt)
         self.projector.project(u, w)
-        u_mid, w_mid = 0.5 * (state.u + u), 0.5 * (state.w + w)
+        u_mid, w_mid = _combine(state.u, 0.5, u, 0.5), _combine(state.w, 0.5, w, 0.5)
         args = (b.rho_c, b.rho_f, self.kappa, dt, g.dx, g.dz)
         first = transport(state.scalars, u_mid, w_mid, *args)
-        scalars = 0.5 * (state.scalars + transport(first, u_mid, w_mid, *args))
+        scalars = _combine(state.scalars, 0.5, transport(first, u_mid, w_mid, *args), 0.5)
         return CrmState(u, w, scalars, state.time + dt, state.precipitation.copy(),
-                        du_history[:2], dw_history[:2])
+                        du_history, dw_history)
 
     def _step_rk3(self, state: CrmState) -> CrmState:
         u1, w1, s1 = self._euler(state.u, state.w, state.scalars)
@@ -184,8 +182,43 @@ class Crm:
         return thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], self.base)
 
 
-def _newest_first(tendency: np.ndarray, history: np.ndarray | None) -> np.ndarray:
-    """The tendency stacked before the past ones (depth ≤ 3), newest first."""
+def _adams_bashforth_step(x: np.ndarray, tendency: np.ndarray, history: np.ndarray | None,
+                          dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x + dt Σ weights × tendencies, the newest ≤ 2 tendencies): AB of the order that
+    ``history`` (depth, *x.shape), newest first, or None, allows."""
     if history is None:
-        return tendency[None]
-    return np.concatenate((tendency[None], history[:2]))
+        history = np.empty((0,) + x.shape)
+    weights = np.array(ADAMS_BASHFORTH[min(len(history), 2)])
+    return _adams_bashforth(x, tendency, history, weights, dt, min(len(history) + 1, 2))
+
+
+@numba.njit(parallel=True, cache=True)
+def _adams_bashforth(x, tendency, history, weights, dt, kept):
+    """x + dt (weights[0] tendency + Σ_d weights[d + 1] history[d]), and the ``kept`` newest
+    of (tendency, *history) stacked; any shape, C-contiguous; one pass over memory."""
+    n = x.size
+    depth = len(weights) - 1
+    flat_x, flat_f = x.reshape(n), tendency.reshape(n)
+    past = history.reshape(history.shape[0], n)
+    out = np.empty(n)
+    newest = np.empty((kept, n))
+    for j in numba.prange(n):
+        total = weights[0] * flat_f[j]
+        for d in range(depth):
+            total += weights[d + 1] * past[d, j]
+        out[j] = flat_x[j] + dt * total
+        newest[0, j] = flat_f[j]
+        for d in range(kept - 1):
+            newest[d + 1, j] = past[d, j]
+    return out.reshape(x.shape), newest.reshape((kept,) + x.shape)
+
+
+@numba.njit(parallel=True, cache=True)
+def _combine(first, a, second, b):
+    """a first + b second (same shape, C-contiguous), in one pass."""
+    n = first.size
+    x, y = first.reshape(n), second.reshape(n)
+    out = np.empty(n)
+    for j in numba.prange(n):
+        out[j] = a * x[j] + b * y[j]
+    return out.reshape(first.shape)

@@ -17,36 +17,47 @@ strong-stability-preserving RK3 of ``model`` keeps the whole step free of new ex
 import numba
 import numpy as np
 
+TWELFTH = 1.0 / 12.0
+
+
+@numba.njit(cache=True, inline="always")
+def _upwind(m, west, east):
+    """First-order upwind flux through a face with mass flux m (positive eastwards/up)."""
+    return max(m, 0.0) * west + min(m, 0.0) * east
+
+
+@numba.njit(cache=True, inline="always")
+def _third_order(m, far_west, west, east, far_east):
+    """Third-order upwind-biased flux through the face between ``west`` and ``east``."""
+    return (m * (7.0 * (east + west) - (far_east + far_west))
+            + abs(m) * ((far_east - far_west) - 3.0 * (east - west))) * TWELFTH
+
 
 @numba.njit(cache=True)
 def _fluxes(phi, mass_u, mass_w, rho_c, rho_f, kappa, dx, dz, low_x, anti_x, low_z, anti_z):
     """Low-order fluxes and antidiffusive (high − low) fluxes, kg m-2 s-1 × [φ]."""
     nz, nx = phi.shape
     for k in range(nz):
+        mix = rho_c[k] * kappa / dx
         for i in range(nx):
             im1 = i - 1 if i > 0 else nx - 1
             im2 = i - 2 if i > 1 else i - 2 + nx
             ip1 = i + 1 if i < nx - 1 else 0
             m = mass_u[k, i]
-            mix = -rho_c[k] * kappa * (phi[k, i] - phi[k, im1]) / dx
-            low = max(m, 0.0) * phi[k, im1] + min(m, 0.0) * phi[k, i]
-            high = (m * (7.0 * (phi[k, i] + phi[k, im1]) - (phi[k, ip1] + phi[k, im2])) / 12.0
-                    + abs(m) * ((phi[k, ip1] - phi[k, im2]) - 3.0 * (phi[k, i] - phi[k, im1]))
-                    / 12.0)
-            low_x[k, i] = low + mix
+            low = _upwind(m, phi[k, im1], phi[k, i])
+            high = _third_order(m, phi[k, im2], phi[k, im1], phi[k, i], phi[k, ip1])
+            low_x[k, i] = low - mix * (phi[k, i] - phi[k, im1])
             anti_x[k, i] = high - low
     for k in range(1, nz):
+        mix = rho_f[k] * kappa / dz
         for i in range(nx):
             m = mass_w[k, i]
-            mix = -rho_f[k] * kappa * (phi[k, i] - phi[k - 1, i]) / dz
-            low = max(m, 0.0) * phi[k - 1, i] + min(m, 0.0) * phi[k, i]
+            low = _upwind(m, phi[k - 1, i], phi[k, i])
             if 2 <= k <= nz - 2:
-                high = (m * (7.0 * (phi[k, i] + phi[k - 1, i]) - (phi[k + 1, i] + phi[k - 2, i]))
-                        / 12.0 + abs(m) * ((phi[k + 1, i] - phi[k - 2, i])
-                                           - 3.0 * (phi[k, i] - phi[k - 1, i])) / 12.0)
+                high = _third_order(m, phi[k - 2, i], phi[k - 1, i], phi[k, i], phi[k + 1, i])
             else:
                 high = 0.5 * m * (phi[k, i] + phi[k - 1, i])
-            low_z[k, i] = low + mix
+            low_z[k, i] = low - mix * (phi[k, i] - phi[k - 1, i])
             anti_z[k, i] = high - low
 
 
@@ -55,10 +66,11 @@ def _apply(phi, fx, fz, rho_c, dt, dx, dz, out):
     """out = phi − dt/ρ0 (D_x fx + D_z fz)."""
     nz, nx = phi.shape
     for k in range(nz):
+        scale_x, scale_z = dt / (rho_c[k] * dx), dt / (rho_c[k] * dz)
         for i in range(nx):
             ip1 = i + 1 if i < nx - 1 else 0
-            out[k, i] = phi[k, i] - dt / rho_c[k] * ((fx[k, ip1] - fx[k, i]) / dx
-                                                     + (fz[k + 1, i] - fz[k, i]) / dz)
+            out[k, i] = phi[k, i] - (scale_x * (fx[k, ip1] - fx[k, i])
+                                     + scale_z * (fz[k + 1, i] - fz[k, i]))
 
 
 @numba.njit(cache=True)
@@ -66,6 +78,7 @@ def _limiters(phi, low, anti_x, anti_z, rho_c, dt, dx, dz, r_plus, r_minus):
     """Zalesak's R+ and R−: the fraction of incoming/outgoing antidiffusion each cell allows."""
     nz, nx = phi.shape
     for k in range(nz):
+        scale_x, scale_z = dt / (rho_c[k] * dx), dt / (rho_c[k] * dz)
         for i in range(nx):
             im1 = i - 1 if i > 0 else nx - 1
             ip1 = i + 1 if i < nx - 1 else 0
@@ -75,11 +88,10 @@ def _limiters(phi, low, anti_x, anti_z, rho_c, dt, dx, dz, r_plus, r_minus):
                 if 0 <= kk < nz:
                     hi = max(hi, max(phi[kk, ii], low[kk, ii]))
                     lo = min(lo, min(phi[kk, ii], low[kk, ii]))
-            scale = dt / rho_c[k]
-            p_in = scale * ((max(anti_x[k, i], 0.0) - min(anti_x[k, ip1], 0.0)) / dx
-                            + (max(anti_z[k, i], 0.0) - min(anti_z[k + 1, i], 0.0)) / dz)
-            p_out = scale * ((max(anti_x[k, ip1], 0.0) - min(anti_x[k, i], 0.0)) / dx
-                             + (max(anti_z[k + 1, i], 0.0) - min(anti_z[k, i], 0.0)) / dz)
+            p_in = (scale_x * (max(anti_x[k, i], 0.0) - min(anti_x[k, ip1], 0.0))
+                    + scale_z * (max(anti_z[k, i], 0.0) - min(anti_z[k + 1, i], 0.0)))
+            p_out = (scale_x * (max(anti_x[k, ip1], 0.0) - min(anti_x[k, i], 0.0))
+                     + scale_z * (max(anti_z[k + 1, i], 0.0) - min(anti_z[k, i], 0.0)))
             r_plus[k, i] = min(1.0, (hi - low[k, i]) / p_in) if p_in > 0.0 else 0.0
             r_minus[k, i] = min(1.0, (low[k, i] - lo) / p_out) if p_out > 0.0 else 0.0
 
@@ -144,38 +156,34 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
         _pad_row(phi[k], pad[k])
     # pass 1: low-order and antidiffusive fluxes (x: faces 0 … nx; z: faces 1 … nz − 1)
     for k in range(nz):
-        p, mix = pad[k], rho_c[k] * kappa
+        p, mix = pad[k], rho_c[k] * kappa / dx
         for i in range(nx + 1):
             m = mass_u[k, i]
-            west, east, far_west, far_east = p[i + 1], p[i + 2], p[i], p[i + 3]
-            lo = max(m, 0.0) * west + min(m, 0.0) * east
-            high = (m * (7.0 * (east + west) - (far_east + far_west)) / 12.0
-                    + abs(m) * ((far_east - far_west) - 3.0 * (east - west)) / 12.0)
-            low_x[k, i] = lo + -mix * (east - west) / dx
+            lo = _upwind(m, p[i + 1], p[i + 2])
+            high = _third_order(m, p[i], p[i + 1], p[i + 2], p[i + 3])
+            low_x[k, i] = lo - mix * (p[i + 2] - p[i + 1])
             anti_x[k, i] = high - lo
     for i in range(nx):
         low_z[0, i] = low_z[nz, i] = anti_z[0, i] = anti_z[nz, i] = 0.0
     for k in range(1, nz):
-        above, below, mix = pad[k], pad[k - 1], rho_f[k] * kappa
+        above, below, mix = pad[k], pad[k - 1], rho_f[k] * kappa / dz
         centred = k < 2 or k > nz - 2
         top, bottom = pad[min(k + 1, nz - 1)], pad[max(k - 2, 0)]
         for i in range(2, nx + 2):
             m = mass_w[k, i - 2]
-            lo = max(m, 0.0) * below[i] + min(m, 0.0) * above[i]
+            lo = _upwind(m, below[i], above[i])
             if centred:
                 high = 0.5 * m * (above[i] + below[i])
             else:
-                high = (m * (7.0 * (above[i] + below[i]) - (top[i] + bottom[i])) / 12.0
-                        + abs(m) * ((top[i] - bottom[i]) - 3.0 * (above[i] - below[i]))
-                        / 12.0)
-            low_z[k, i - 2] = lo + -mix * (above[i] - below[i]) / dz
+                high = _third_order(m, bottom[i], below[i], above[i], top[i])
+            low_z[k, i - 2] = lo - mix * (above[i] - below[i])
             anti_z[k, i - 2] = high - lo
     # pass 2: the low-order solution and each cell's own bounds max/min(φ, low)
     for k in range(nz):
-        scale = dt / rho_c[k]
+        scale_x, scale_z = dt / (rho_c[k] * dx), dt / (rho_c[k] * dz)
         for i in range(nx):
-            value = pad[k, i + 2] - scale * ((low_x[k, i + 1] - low_x[k, i]) / dx
-                                             + (low_z[k + 1, i] - low_z[k, i]) / dz)
+            value = pad[k, i + 2] - (scale_x * (low_x[k, i + 1] - low_x[k, i])
+                                     + scale_z * (low_z[k + 1, i] - low_z[k, i]))
             low[k, i + 1] = value
             upper[k, i + 1] = max(pad[k, i + 2], value)
             lower[k, i + 1] = min(pad[k, i + 2], value)
@@ -186,7 +194,7 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
     r_plus, r_minus = work[8], pad
     for k in range(nz):
         up, down = max(k - 1, 0), min(k + 1, nz - 1)
-        scale = dt / rho_c[k]
+        scale_x, scale_z = dt / (rho_c[k] * dx), dt / (rho_c[k] * dz)
         for i in range(1, nx + 1):
             hi = max(max(upper[k, i], upper[k, i - 1]), max(upper[k, i + 1],
                                                              max(upper[up, i], upper[down, i])))
@@ -194,10 +202,10 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
                                                              min(lower[up, i], lower[down, i])))
             ax_w, ax_e = anti_x[k, i - 1], anti_x[k, i]
             az_b, az_t = anti_z[k, i - 1], anti_z[k + 1, i - 1]
-            p_in = scale * ((max(ax_w, 0.0) - min(ax_e, 0.0)) / dx
-                            + (max(az_b, 0.0) - min(az_t, 0.0)) / dz)
-            p_out = scale * ((max(ax_e, 0.0) - min(ax_w, 0.0)) / dx
-                             + (max(az_t, 0.0) - min(az_b, 0.0)) / dz)
+            p_in = (scale_x * (max(ax_w, 0.0) - min(ax_e, 0.0))
+                    + scale_z * (max(az_b, 0.0) - min(az_t, 0.0)))
+            p_out = (scale_x * (max(ax_e, 0.0) - min(ax_w, 0.0))
+                     + scale_z * (max(az_t, 0.0) - min(az_b, 0.0)))
             r_plus[k, i] = min(1.0, (hi - low[k, i]) / p_in) if p_in > 0.0 else 0.0
             r_minus[k, i] = min(1.0, (low[k, i] - lo) / p_out) if p_out > 0.0 else 0.0
         for a in (r_plus[k], r_minus[k]):
@@ -205,7 +213,7 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
             a[nx + 1] = a[1]
     # pass 4: limit the antidiffusive fluxes on the fly and apply them to the low solution
     for k in range(nz):
-        scale = dt / rho_c[k]
+        scale_x, scale_z = dt / (rho_c[k] * dx), dt / (rho_c[k] * dz)
         below, above = max(k - 1, 0), min(k + 1, nz - 1)
         for i in range(1, nx + 1):
             a = anti_x[k, i - 1]  # into cell i − 1 (padded i) from its west neighbour
@@ -220,7 +228,7 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
             a = anti_z[k + 1, i - 1]
             top = a * (min(r_plus[above, i], r_minus[k, i]) if a >= 0.0
                        else min(r_plus[k, i], r_minus[above, i]))
-            out[k, i - 1] = low[k, i] - scale * ((east - west) / dx + (top - bottom) / dz)
+            out[k, i - 1] = low[k, i] - (scale_x * (east - west) + scale_z * (top - bottom))
 
 
 def transport(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz):
