@@ -10,8 +10,12 @@ fluxes are first-order upwind plus mixing (monotone in a non-divergent flow at C
 diffusion numbers below one), the high-order fluxes third-order upwind-biased as Wicker &
 Skamarock (2002) use with RK3 (second-order centred on the faces next to ground and lid);
 their difference is limited so that no cell leaves the range of its own and its four
-neighbours' old and low-order values. Each RK stage is such a step, so the
-strong-stability-preserving RK3 of ``model`` keeps the whole step free of new extrema.
+neighbours' old and low-order values. Each Runge–Kutta stage of ``model`` (RK2 for the
+scalars under "ab3", RK3 under "rk3", both strong-stability-preserving) is such a step, so
+the whole step makes no new extrema.
+
+``transport_column`` is the plain per-CRM reference; ``transport``, the batch kernel the
+model calls, computes the same numbers bit for bit in fewer passes without allocating.
 """
 
 import numba
