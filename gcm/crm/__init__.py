@@ -3,10 +3,11 @@
 Follows the System for Atmospheric Modeling (SAM; Khairoutdinov, M. F., and D. A. Randall,
 2003: Cloud resolving modeling of the ARM summer 1997 IOP. J. Atmos. Sci., 60, 607–625) in
 its choices: anelastic equations, Arakawa-C grid, liquid-water static energy as the
-thermodynamic variable, an FFT/tridiagonal pressure solver. Time stepping is the three-stage
-Runge–Kutta of Wicker, L. J., and W. C. Skamarock, 2002 (Mon. Wea. Rev., 130, 2088–2097) in
-its strong-stability-preserving (Shu–Osher) form, so that monotone scalar advection stays
-monotone over the whole step.
+thermodynamic variable, an FFT/tridiagonal pressure solver, and (by default) SAM's
+Adams–Bashforth 3 momentum step with one projection; the three-stage Runge–Kutta of Wicker,
+L. J., and W. C. Skamarock, 2002 (Mon. Wea. Rev., 130, 2088–2097) in its
+strong-stability-preserving (Shu–Osher) form is the other choice (see ``model``). Scalar
+stages are monotone, so monotone scalar advection stays monotone over the whole step.
 
 Modules: ``grid`` (the staggered grid), ``base_state`` (hydrostatic ρ0, θ0, π0),
 ``thermodynamics`` (static energy or θ, and buoyancy), ``pressure`` (the anelastic

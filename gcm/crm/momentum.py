@@ -73,9 +73,11 @@ def momentum_tendency_column(u, w, b, rho_c, rho_f, nu, dx, dz):
 
 @numba.njit(parallel=True, cache=True)
 def momentum_tendency(u, w, b, rho_c, rho_f, nu, dx, dz):
-    """``momentum_tendency_column`` over a batch (leading axis ncrm)."""
+    """``momentum_tendency_column`` over a batch (leading axis ncrm), written in place
+    (no per-CRM temporaries)."""
     du = np.empty(u.shape)
     dw = np.empty(w.shape)
     for c in numba.prange(u.shape[0]):
-        du[c], dw[c] = momentum_tendency_column(u[c], w[c], b[c], rho_c, rho_f, nu, dx, dz)
+        _u_tendency(u[c], w[c], rho_c, rho_f, nu, dx, dz, du[c])
+        _w_tendency(u[c], w[c], b[c], rho_c, rho_f, nu, dx, dz, dw[c])
     return du, dw

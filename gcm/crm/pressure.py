@@ -23,14 +23,20 @@ from gcm.crm.grid import CrmGrid
 @numba.njit(cache=True)
 def divergence_column(u, w, rho_c, rho_f, dx, dz):
     """D(ρ0 u) of one CRM, kg m-3 s-1, shape (nz, nx); u (nz, nx), w (nz + 1, nx) in m/s."""
+    d = np.empty(u.shape)
+    _divergence_into(u, w, rho_c, rho_f, dx, dz, d)
+    return d
+
+
+@numba.njit(cache=True)
+def _divergence_into(u, w, rho_c, rho_f, dx, dz, d):
+    """``divergence_column`` written into d (nz, nx)."""
     nz, nx = u.shape
-    d = np.empty((nz, nx))
     for k in range(nz):
         for i in range(nx):
             ip1 = i + 1 if i < nx - 1 else 0
             d[k, i] = (rho_c[k] * (u[k, ip1] - u[k, i]) / dx
                        + (rho_f[k + 1] * w[k + 1, i] - rho_f[k] * w[k, i]) / dz)
-    return d
 
 
 @numba.njit(parallel=True, cache=True)
@@ -38,7 +44,7 @@ def divergence(u, w, rho_c, rho_f, dx, dz):
     """``divergence_column`` for a batch: u (ncrm, nz, nx), w (ncrm, nz + 1, nx)."""
     out = np.empty(u.shape)
     for c in numba.prange(u.shape[0]):
-        out[c] = divergence_column(u[c], w[c], rho_c, rho_f, dx, dz)
+        _divergence_into(u[c], w[c], rho_c, rho_f, dx, dz, out[c])
     return out
 
 
