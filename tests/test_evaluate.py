@@ -171,3 +171,19 @@ def test_bad_inputs_end_with_one_message_and_write_nothing(trained, tmp_path, ca
         evaluate(unfinished, store, checkpoint="last")
     assert snapshot(run) == before
     assert not (unfinished / "evaluation").exists() and not (empty / "evaluation").exists()
+
+
+def test_an_entry_flat_against_a_reference_scale_has_no_r2_and_others_keep_theirs():
+    """Noise twelve orders below the variable's size (the top levels' moistening) gives an
+    R² of about -1e16 by itself; judged against the variable's scale it has none."""
+    rng = np.random.default_rng(2)
+    truth = rng.standard_normal((500, 2))
+    truth[:, 1] *= 1e-12
+    predicted = truth + 1e-4 * rng.standard_normal(truth.shape)
+    moments = Moments(2)
+    moments.add(truth, predicted)
+    alone = moments.r2()[0]
+    assert alone[0] > 0.99 and alone[1] < -1e10
+    judged = moments.r2(scale=np.array([1.0, 1.0]))[0]
+    assert judged[0] == alone[0] and np.isnan(judged[1])
+    assert moments.rms()[0] == pytest.approx(np.sqrt((truth**2).mean(0)), rel=1e-9)

@@ -6,8 +6,10 @@ samples is never held at once. Sums are float64 and taken about a shift (the fir
 mean), so that SST = sum (y - shift)^2 - n (mean - shift)^2 loses little to cancellation.
 
 R² = 1 - SSE / SST, SST about the test mean of each entry; an entry (or group) whose truth
-does not vary (std at most ``FLAT`` x its root mean square: exactly constant, or float32
-round-off) has no R² (NaN here, null in JSON).
+does not vary (std at most ``FLAT`` x its root mean square, or x a reference scale given by
+the caller: exactly constant, float32 round-off, or noise many orders below the variable's
+size, such as the moistening of the top levels or the shortwave flux of a polar night) has no
+R² (NaN here, null in JSON): its R² would be a ratio of round-off errors (e.g. -1e58).
 """
 
 from __future__ import annotations
@@ -56,16 +58,29 @@ class Moments:
         n = np.maximum(self.count, 1)
         return np.maximum(self.squares - self.total**2 / n, 0.0)
 
-    def flat(self) -> np.ndarray:
-        """(groups, size) True where the truth does not vary (or no sample)."""
+    def power(self) -> np.ndarray:
+        """(groups, size) sums over samples of truth squared."""
         shift = 0.0 if self.shift is None else self.shift
-        power = self.squares + 2 * shift * self.total + self.count * shift**2  # sum y^2
+        return self.squares + 2 * shift * self.total + self.count * shift**2
+
+    def rms(self) -> np.ndarray:
+        """(groups, size) root mean square of the truth (0 where no sample)."""
+        return np.sqrt(self.power() / np.maximum(self.count, 1))
+
+    def flat(self, scale: np.ndarray | None = None) -> np.ndarray:
+        """(groups, size) True where the truth does not vary (or no sample): its std at most
+        FLAT x its own root mean square or x ``scale`` (broadcast to (groups, size), the
+        truth's units), whichever is larger."""
+        power = self.power()
+        if scale is not None:
+            power = np.maximum(power, self.count * np.broadcast_to(scale, power.shape) ** 2)
         return (self.count == 0) | (self.sst() <= FLAT**2 * power)
 
-    def r2(self, pooled: slice | None = None) -> np.ndarray:
-        """(groups, size) R² of each entry, NaN where flat; with ``pooled`` (a slice of the
-        entries) one R² a group, 1 - sum SSE / sum SST over those entries: (groups,)."""
-        sst, sse, flat = self.sst(), self.sse, self.flat()
+    def r2(self, pooled: slice | None = None, scale: np.ndarray | None = None) -> np.ndarray:
+        """(groups, size) R² of each entry, NaN where flat (``scale``: see ``flat``); with
+        ``pooled`` (a slice of the entries) one R² a group, 1 - sum SSE / sum SST over those
+        entries: (groups,)."""
+        sst, sse, flat = self.sst(), self.sse, self.flat(scale)
         if pooled is not None:
             sst, sse = sst[:, pooled].sum(1), sse[:, pooled].sum(1)
             flat = flat[:, pooled].all(1)

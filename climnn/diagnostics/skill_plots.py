@@ -70,7 +70,8 @@ def _latitude(ax, metrics: dict) -> bool:
     for name, values in curves.items():
         r2 = _values(values)
         keep = np.isfinite(r2)
-        ax.plot(lat[keep], r2[keep], marker=".", label=name)
+        ax.plot(lat[keep], np.maximum(r2[keep], R2_FLOOR), marker=".", label=name)
+    ax.set_ylim(R2_FLOOR - 0.05, 1.05)
     ax.set_xlabel("latitude (degrees north)")
     ax.set_ylabel("R²")
     ax.set_title("R² by latitude, test period")

@@ -271,13 +271,24 @@ def _read(store: Path, array, name: str, times: np.ndarray) -> np.ndarray:
     return np.asarray(data, dtype=np.float64).reshape(times.size * data.shape[1], -1)
 
 
+def _variable_scale(moments: Moments, layout: VectorLayout) -> np.ndarray:
+    """(size,) each output entry's variable's root mean square over all its levels: a level
+    whose truth varies by less than FLAT of this (the moistening far above the clouds) has
+    no R²."""
+    power = moments.power()[0]
+    scale = np.empty(layout.size)
+    for where in layout.slices.values():
+        scale[where] = np.sqrt(power[where].mean() / max(float(moments.count[0, 0]), 1.0))
+    return scale
+
+
 def _metrics(trained: Trained, store: Path, ds: xr.Dataset, times: np.ndarray,
              acc: Accumulators, checkpoint: str, epoch) -> dict:
     """The metrics dict of metrics.json (JSON-ready: NaN -> None)."""
     layout = trained.outputs
     ps_mean = acc.ps_total / acc.count
     pressure = ds["hyam"].values * float(ds["P0"]) + ds["hybm"].values * ps_mean
-    r2, rmse = acc.all.r2()[0], acc.all.rmse()[0]
+    r2, rmse = acc.all.r2(scale=_variable_scale(acc.all, layout))[0], acc.all.rmse()[0]
     variables = {}
     for name, units, where in zip(layout.names, layout.units, layout.slices.values(),
                                   strict=True):
@@ -288,7 +299,10 @@ def _metrics(trained: Trained, store: Path, ds: xr.Dataset, times: np.ndarray,
     stamps = ds["time"].values
     columns = {name: {"units": "W m-2", "r2": acc.columns.r2()[0][i],
                       "rmse": acc.columns.rmse()[0][i]} for i, name in enumerate(acc.integrals)}
-    latitude = {"lat": acc.lats, "r2": {name: acc.latitude.r2()[:, i]
+    # a band is judged against the quantity's size over all latitudes (polar night's FSNT)
+    everywhere = np.sqrt(acc.latitude.power().sum(0) / max(acc.count, 1))
+    by_band = acc.latitude.r2(scale=everywhere)
+    latitude = {"lat": acc.lats, "r2": {name: by_band[:, i]
                                         for i, name in enumerate(acc.by_latitude)}}
     metrics = {
         "train_dir": str(trained.directory), "store": str(store), "checkpoint": checkpoint,
