@@ -46,7 +46,7 @@ FINE_SPACING = 10.0  # m, the hydrostatic integral's step for the base state
 @dataclass(frozen=True)
 class RceConfig:
     """nx, dx (m), nz, dz (m): the CRM grid; dt: step, s; nu, kappa: eddy viscosity and
-    diffusivity, m2 s-1; sst: K; insolation: SOLIN, W m-2 (the equatorial perpetual-equinox
+    diffusivity, m2 s-1 (0 with mixing "smagorinsky"); mixing: ``Crm``'s; sst: K; insolation: SOLIN, W m-2 (the equatorial perpetual-equinox
     mean S0/π; the default gray atmosphere is transparent to it); radiation_interval: steps
     between radiation calls."""
 
@@ -60,6 +60,7 @@ class RceConfig:
     sst: float = 300.0
     insolation: float = 1360.0 / np.pi
     radiation_interval: int = 4
+    mixing: str = "constant"
 
     @property
     def grid(self) -> CrmGrid:
@@ -92,7 +93,7 @@ def build(config: RceConfig) -> Crm:
                  CrmRadiation(grid, base, sst=config.sst, insolation=config.insolation,
                               interval=config.radiation_interval))
     return Crm(grid, base, dt=config.dt, nu=config.nu, kappa=config.kappa, moist=True,
-               processes=processes)
+               processes=processes, mixing=config.mixing)
 
 
 def initial_state(model: Crm, config: RceConfig, seed: int = 0) -> CrmState:
