@@ -46,9 +46,9 @@ FINE_SPACING = 10.0  # m, the hydrostatic integral's step for the base state
 @dataclass(frozen=True)
 class RceConfig:
     """nx, dx (m), nz, dz (m): the CRM grid; dt: step, s; nu, kappa: eddy viscosity and
-    diffusivity, m2 s-1 (0 with mixing "smagorinsky"); mixing: ``Crm``'s; sst: K; insolation: SOLIN, W m-2 (the equatorial perpetual-equinox
-    mean S0/π; the default gray atmosphere is transparent to it); radiation_interval: steps
-    between radiation calls."""
+    diffusivity, m2 s-1 (0 with mixing "smagorinsky"); sst: K; insolation: SOLIN, W m-2
+    (the equatorial perpetual-equinox mean S0/π; the default gray atmosphere is transparent
+    to it); radiation_interval: steps between radiation calls; mixing: ``Crm``'s."""
 
     nx: int = 32
     dx: float = 4000.0

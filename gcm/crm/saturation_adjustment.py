@@ -38,8 +38,9 @@ from gcm.constants import CP, GRAVITY, LV, P0, RD, RV
 from gcm.crm import thermodynamics
 from gcm.crm.base_state import BaseState
 from gcm.physics.saturation import (
+    EPSILON,
     saturation_specific_humidity,
-    saturation_specific_humidity_derivative,
+    saturation_vapour_pressure,
 )
 
 TOLERANCE = 1e-10  # K: the last Newton step of the adjustment
@@ -71,6 +72,14 @@ class MoistProfiles:
         return (t_l - self.offset[:, None]) / self.factor[:, None]
 
 
+@numba.njit(cache=True, inline="always")
+def _saturation_and_slope(temperature, p):
+    """(q_s, dq_s/dT) of ``gcm.physics.saturation``, the same bits, from one exp."""
+    es = saturation_vapour_pressure(temperature)
+    qs = EPSILON * es / (p - (1.0 - EPSILON) * es)
+    return qs, qs * (LV / (RV * temperature * temperature)) * p / (p - (1.0 - EPSILON) * es)
+
+
 @numba.njit(cache=True)
 def adjust(t_l, qt, qr, p):
     """(T, q_c): temperature (K) and cloud water (kg kg-1) in equilibrium for liquid-water
@@ -79,9 +88,9 @@ def adjust(t_l, qt, qr, p):
     if qt <= saturation_specific_humidity(temperature, p):
         return temperature, 0.0
     for _ in range(MAX_ITERATIONS):
-        qs = saturation_specific_humidity(temperature, p)
+        qs, dqs_dt = _saturation_and_slope(temperature, p)
         residual = temperature - t_l - LV / CP * (qt + qr - qs)
-        slope = 1.0 + LV / CP * saturation_specific_humidity_derivative(temperature, p)
+        slope = 1.0 + LV / CP * dqs_dt
         step = residual / slope
         temperature -= step
         if abs(step) < TOLERANCE:

@@ -31,9 +31,10 @@ Fluxes (conservative: every flux leaves one cell or u-cell and enters its neighb
 lid), κ at faces the mean of the two cells'.
 
 ``eddy_viscosity_column``, ``stress_tendency_column`` and ``diffuse_column`` are the plain
-per-CRM references; ``eddy_viscosity``, ``add_stress``, ``mixing_tendency`` (ν, κ and the
-stress added to the momentum tendency, one pass per CRM) and ``diffuse`` are the batch
-kernels, bit for bit the same.
+per-CRM references; ``eddy_viscosity`` and ``add_stress`` are the batch kernels the "rk3"
+scheme calls (the same bits), ``mixing_tendency`` (ν, κ and the stress added to the momentum
+tendency, one pass per CRM) and ``diffuse`` the fast ones of every step, equal to the
+references to round-off (division-free, each corner's shear and stress formed once).
 """
 
 import numba
@@ -171,28 +172,109 @@ def stress_tendency_column(u, w, nu, rho_c, rho_f, dx, dz):
     return du, dw
 
 
+@numba.njit(cache=True)
+def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2):
+    """``_stability`` on every interior z-face into n2 (nz + 1, nx), to round-off; dry:
+    N² = g factor (φ[k] − φ[k − 1]) / (t0 dz), one product a face; moist: the buoyancy of
+    every cell at its own level once, then one lifted parcel a face."""
+    nz, nx = scalars.shape[1:]
+    field = scalars[0]
+    if not moist:
+        for k in range(1, nz):
+            c = GRAVITY * factor[k] / (t0[k] * dz)
+            for i in range(nx):
+                n2[k, i] = c * (field[k, i] - field[k - 1, i])
+        return
+    own = n2  # rows 0 … nz − 1 hold each cell's buoyancy first, then are overwritten
+    for k in range(nz):
+        for i in range(nx):
+            own[k, i] = _buoyancy_at(field[k, i], scalars[1, k, i], scalars[2, k, i], k, offset,
+                                     factor, pressure, t0, True)
+    inv_dz = 1.0 / dz
+    for k in range(nz - 1, 0, -1):  # downwards: row k − 1 still holds its own buoyancy
+        for i in range(nx):
+            lifted = _buoyancy_at(field[k - 1, i], scalars[1, k - 1, i], scalars[2, k - 1, i],
+                                  k, offset, factor, pressure, t0, True)
+            n2[k, i] = (own[k, i] - lifted) * inv_dz
+
+
+@numba.njit(cache=True)
+def _mixing_fast(u, w, scalars, offset, factor, pressure, t0, moist, rho_c, rho_f, dx, dz,
+                 length2, nu_max, work, du, dw, kappa):
+    """ν, the stress tendency (added to du, dw) and κ = ν/Pr (into kappa) of one CRM, equal
+    to ``eddy_viscosity_column`` + ``stress_tendency_column`` to round-off: each corner
+    shear, corner stress and centre stress formed once, no divisions in the loops.
+    work (4, nz + 1, nx) scratch."""
+    nz, nx = u.shape
+    n2, shear, nu, tau = work[0], work[1], work[2], work[3]
+    _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2)
+    inv_dx, inv_dz, inv_pr = 1.0 / dx, 1.0 / dz, 1.0 / PRANDTL
+    for i in range(nx):
+        shear[0, i] = shear[nz, i] = 0.0
+    for k in range(1, nz):  # corner shear ∂z u + ∂x w (x-face i, z-face k)
+        shear[k, 0] = (u[k, 0] - u[k - 1, 0]) * inv_dz + (w[k, 0] - w[k, nx - 1]) * inv_dx
+        for i in range(1, nx):
+            shear[k, i] = (u[k, i] - u[k - 1, i]) * inv_dz + (w[k, i] - w[k, i - 1]) * inv_dx
+    for k in range(nz):
+        top, bottom = min(k + 1, nz - 1), max(k, 1)  # the faces whose N² this layer averages
+        half = 0.5 * inv_pr
+        for i in range(nx):
+            ip1 = i + 1 if i < nx - 1 else 0
+            strain = 2.0 * (((u[k, ip1] - u[k, i]) * inv_dx) ** 2
+                            + ((w[k + 1, i] - w[k, i]) * inv_dz) ** 2)
+            corners = (shear[k, i] ** 2 + shear[k, ip1] ** 2 + shear[k + 1, i] ** 2
+                       + shear[k + 1, ip1] ** 2)
+            production = strain + 0.25 * corners - half * (n2[bottom, i] + n2[top, i])
+            nu[k, i] = min(length2 * np.sqrt(max(production, 0.0)), nu_max)
+            kappa[k, i] = nu[k, i] * inv_pr
+    for k in range(1, nz):  # corner stress τ_xz, ν the mean of the four cells
+        c = 0.25 * rho_f[k]
+        tau[k, 0] = c * ((nu[k - 1, nx - 1] + nu[k - 1, 0]) + (nu[k, nx - 1] + nu[k, 0])
+                         ) * shear[k, 0]
+        for i in range(1, nx):
+            tau[k, i] = c * ((nu[k - 1, i - 1] + nu[k - 1, i]) + (nu[k, i - 1] + nu[k, i])
+                             ) * shear[k, i]
+    for i in range(nx):
+        tau[0, i] = tau[nz, i] = 0.0
+    for k in range(nz):
+        cx = 2.0 * inv_dx * inv_dx  # (1/ρ0) ∂x (2 ρ0 ν ∂x u): ρ0 cancels in a layer
+        cz = inv_dz / rho_c[k]
+        for i in range(nx):
+            im1 = i - 1 if i > 0 else nx - 1
+            ip1 = i + 1 if i < nx - 1 else 0
+            du[k, i] += (cx * (nu[k, i] * (u[k, ip1] - u[k, i])
+                               - nu[k, im1] * (u[k, i] - u[k, im1]))
+                         + cz * (tau[k + 1, i] - tau[k, i]))
+    for k in range(1, nz):
+        cx = inv_dx / rho_f[k]
+        above = 2.0 * rho_c[k] * inv_dz * inv_dz / rho_f[k]
+        below = 2.0 * rho_c[k - 1] * inv_dz * inv_dz / rho_f[k]
+        for i in range(nx):
+            ip1 = i + 1 if i < nx - 1 else 0
+            dw[k, i] += (cx * (tau[k, ip1] - tau[k, i])
+                         + above * nu[k, i] * (w[k + 1, i] - w[k, i])
+                         - below * nu[k - 1, i] * (w[k, i] - w[k - 1, i]))
+
+
 @numba.njit(parallel=True, cache=True)
 def mixing_tendency(u, w, scalars, offset, factor, pressure, t0, moist, rho_c, rho_f, dx, dz,
                     length2, nu_max, du, dw):
     """Batch: adds each CRM's stress tendency to du (ncrm, nz, nx) and dw (ncrm, nz + 1, nx)
     in place and returns κ = ν/Pr (ncrm, nz, nx), m2 s-1 (arguments as the column
-    functions', with a leading ncrm axis)."""
+    functions', with a leading ncrm axis); the same as the column functions to round-off
+    (``_mixing_fast``)."""
     ncrm, nz, nx = u.shape
     kappa = np.empty(u.shape)
     for c in numba.prange(ncrm):
-        nu = np.empty((nz, nx))
-        _viscosity_into(u[c], w[c], scalars[c], offset, factor, pressure, t0, moist, dx, dz,
-                        length2, nu_max, np.zeros((nz + 1, nx)), nu)
-        _add_stress(u[c], w[c], nu, rho_c, rho_f, dx, dz, du[c], dw[c])
-        for k in range(nz):
-            for i in range(nx):
-                kappa[c, k, i] = nu[k, i] / PRANDTL
+        work = np.empty((4, nz + 1, nx))
+        _mixing_fast(u[c], w[c], scalars[c], offset, factor, pressure, t0, moist, rho_c, rho_f,
+                     dx, dz, length2, nu_max, work, du[c], dw[c], kappa[c])
     return kappa
 
 
 @numba.njit(parallel=True, cache=True)
 def eddy_viscosity(u, w, scalars, offset, factor, pressure, t0, moist, dx, dz, length2, nu_max):
-    """``eddy_viscosity_column`` over a batch: ν (ncrm, nz, nx), m2 s-1."""
+    """``eddy_viscosity_column`` over a batch, the same bits: ν (ncrm, nz, nx), m2 s-1."""
     ncrm, nz, nx = u.shape
     nu = np.empty(u.shape)
     for c in numba.prange(ncrm):
@@ -203,7 +285,7 @@ def eddy_viscosity(u, w, scalars, offset, factor, pressure, t0, moist, dx, dz, l
 
 @numba.njit(parallel=True, cache=True)
 def add_stress(u, w, nu, rho_c, rho_f, dx, dz, du, dw):
-    """``stress_tendency_column`` over a batch, added to du and dw in place."""
+    """``stress_tendency_column`` over a batch, the same bits, added to du and dw in place."""
     for c in numba.prange(u.shape[0]):
         _add_stress(u[c], w[c], nu[c], rho_c, rho_f, dx, dz, du[c], dw[c])
 
@@ -238,13 +320,38 @@ def diffuse_column(phi, kappa, rho_c, rho_f, dt, dx, dz):
     return out
 
 
+@numba.njit(cache=True)
+def _diffuse_fast(phi, kappa, factors, out):
+    """``_diffuse_into`` to round-off without divisions: factors (3, nz) = dt/(2 dx²),
+    dt ρf[k+1]/(2 ρc dz²) (0 at the lid), dt ρf[k]/(2 ρc dz²) (0 at the ground)."""
+    nz, nx = phi.shape
+    for k in range(nz):
+        ka, kb = min(k + 1, nz - 1), max(k - 1, 0)
+        cx, ct, cb = factors[0, k], factors[1, k], factors[2, k]
+        for i in range(nx):
+            im1 = i - 1 if i > 0 else nx - 1
+            ip1 = i + 1 if i < nx - 1 else 0
+            p, kc = phi[k, i], kappa[k, i]
+            out[k, i] = p + (cx * ((kc + kappa[k, ip1]) * (phi[k, ip1] - p)
+                                   - (kappa[k, im1] + kc) * (p - phi[k, im1]))
+                             + ct * (kc + kappa[ka, i]) * (phi[ka, i] - p)
+                             - cb * (kappa[kb, i] + kc) * (p - phi[kb, i]))
+
+
 @numba.njit(parallel=True, cache=True)
 def diffuse(scalars, kappa, rho_c, rho_f, dt, dx, dz):
-    """``diffuse_column`` over a batch: scalars (ncrm, nscalar, nz, nx), kappa (ncrm, nz, nx);
-    returns the new scalars."""
-    ncrm, nscalar = scalars.shape[:2]
+    """``diffuse_column`` over a batch, to round-off (``_diffuse_fast``): scalars
+    (ncrm, nscalar, nz, nx), kappa (ncrm, nz, nx); returns the new scalars."""
+    ncrm, nscalar, nz, _ = scalars.shape
+    factors = np.zeros((3, nz))
+    for k in range(nz):
+        factors[0, k] = 0.5 * dt / dx**2
+        if k < nz - 1:
+            factors[1, k] = 0.5 * dt * rho_f[k + 1] / (rho_c[k] * dz**2)
+        if k > 0:
+            factors[2, k] = 0.5 * dt * rho_f[k] / (rho_c[k] * dz**2)
     out = np.empty(scalars.shape)
     for item in numba.prange(ncrm * nscalar):
         c, s = item // nscalar, item % nscalar
-        _diffuse_into(scalars[c, s], kappa[c], rho_c, rho_f, dt, dx, dz, out[c, s])
+        _diffuse_fast(scalars[c, s], kappa[c], factors, out[c, s])
     return out
