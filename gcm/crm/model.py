@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from gcm.constants import GRAVITY
 from gcm.crm import smagorinsky, thermodynamics
 from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
@@ -135,6 +136,9 @@ class Crm:
                              f"{self.nu}, kappa={self.kappa} (set both to 0)")
         self.projector = Projector(self.grid, self.base)
         self.profiles = MoistProfiles.build(self.thermodynamic, self.base)
+        reference, scale = thermodynamics.reference_and_scale(self.thermodynamic, self.base)
+        # b = g θ′/θ0 = (field − reference) × g / (scale θ0): ``thermodynamics.buoyancy``
+        self.dry_reference, self.dry_coefficient = reference, GRAVITY / (scale * self.base.theta_c)
         self.nu_max = smagorinsky.viscosity_limit(self.dt, self.grid.dx, self.grid.dz,
                                                   self.base.rho_c, self.base.rho_f, stability)
 
@@ -232,7 +236,7 @@ class Crm:
         if self.moist:
             p = self.profiles
             return moist_buoyancy(scalars, p.offset, p.factor, p.pressure, p.t0)
-        return thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], self.base)
+        return _dry_buoyancy(scalars, self.dry_reference, self.dry_coefficient)
 
 
 def _adams_bashforth_step(x: np.ndarray, tendency: np.ndarray, history: np.ndarray | None,
@@ -255,6 +259,13 @@ def _adams_bashforth(x, tendency, history, weights, dt, kept):
     past = history.reshape(history.shape[0], n)
     out = np.empty(n)
     newest = np.empty((kept, n))
+    if depth == 2 and kept == 2:  # every step after the second: a loop that vectorizes
+        w0, w1, w2 = weights[0], weights[1], weights[2]
+        for j in numba.prange(n):
+            out[j] = flat_x[j] + dt * ((w0 * flat_f[j] + w1 * past[0, j]) + w2 * past[1, j])
+            newest[0, j] = flat_f[j]
+            newest[1, j] = past[0, j]
+        return out.reshape(x.shape), newest.reshape((kept,) + x.shape)
     for j in numba.prange(n):
         total = weights[0] * flat_f[j]
         for d in range(depth):
@@ -275,3 +286,17 @@ def _combine(first, a, second, b):
     for j in numba.prange(n):
         out[j] = a * x[j] + b * y[j]
     return out.reshape(first.shape)
+
+
+@numba.njit(parallel=True, cache=True)
+def _dry_buoyancy(scalars, reference, coefficient):
+    """b = coefficient (thermo − reference), m s-2, (ncrm, nz, nx), from scalars
+    (ncrm, nscalar, nz, nx) and per-level (nz,) profiles: ``thermodynamics.buoyancy`` to
+    round-off, in one pass."""
+    ncrm, _, nz, nx = scalars.shape
+    out = np.empty((ncrm, nz, nx))
+    for c in numba.prange(ncrm):
+        for k in range(nz):
+            for i in range(nx):
+                out[c, k, i] = coefficient[k] * (scalars[c, 0, k, i] - reference[k])
+    return out
