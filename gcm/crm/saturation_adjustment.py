@@ -73,7 +73,7 @@ class MoistProfiles:
 
 
 @numba.njit(cache=True, inline="always")
-def _saturation_and_slope(temperature, p):
+def saturation_and_slope(temperature, p):
     """(q_s, dq_s/dT) of ``gcm.physics.saturation``, the same bits, from one exp."""
     es = saturation_vapour_pressure(temperature)
     qs = EPSILON * es / (p - (1.0 - EPSILON) * es)
@@ -88,7 +88,7 @@ def adjust(t_l, qt, qr, p):
     if qt <= saturation_specific_humidity(temperature, p):
         return temperature, 0.0
     for _ in range(MAX_ITERATIONS):
-        qs, dqs_dt = _saturation_and_slope(temperature, p)
+        qs, dqs_dt = saturation_and_slope(temperature, p)
         residual = temperature - t_l - LV / CP * (qt + qr - qs)
         slope = 1.0 + LV / CP * dqs_dt
         step = residual / slope
