@@ -34,17 +34,21 @@ lid), κ at faces the mean of the two cells'.
 per-CRM references; ``eddy_viscosity`` and ``add_stress`` are the batch kernels the "rk3"
 scheme calls (the same bits), ``mixing_tendency`` (ν, κ and the stress added to the momentum
 tendency, one pass per CRM) and ``diffuse`` the fast ones of every step, equal to the
-references to round-off (division-free, each corner's shear and stress formed once).
+references to round-off (division-free, each corner's shear and stress formed once), but
+for the moist N², whose saturation adjustments stop at ``STABILITY_TOLERANCE``.
 """
 
 import numba
 import numpy as np
 
 from gcm.constants import GRAVITY
-from gcm.crm.saturation_adjustment import VIRTUAL, adjust
+from gcm.crm.saturation_adjustment import VIRTUAL, adjust, adjust_near
 
 SMAGORINSKY = 0.17  # c_s
 PRANDTL = 1.0 / 3.0
+# K: the fast kernel's saturation adjustment for N² stops here (N² then within
+# g 1e-6 / (T0 dz) ≈ 1e-10 s-2 of the reference's, ν within ≈ 1e-6 of it where N² matters)
+STABILITY_TOLERANCE = 1e-6
 
 
 def length_scale_squared(dx: float, dz: float) -> float:
@@ -71,7 +75,7 @@ def _buoyancy_at(field, qt, qr, k, offset, factor, pressure, t0, moist):
     if not moist:
         return GRAVITY * (t_l - t0[k]) / t0[k]
     temperature, qc = adjust(t_l, qt, qr, pressure[k])
-    return GRAVITY * ((temperature - t0[k]) / t0[k] + VIRTUAL * (qt - qc) - qc - qr)
+    return _moist_buoyancy(temperature, qc, qt, qr, t0[k])
 
 
 @numba.njit(cache=True)
@@ -173,12 +177,14 @@ def stress_tendency_column(u, w, nu, rho_c, rho_f, dx, dz):
 
 
 @numba.njit(cache=True)
-def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2):
-    """``_stability`` on every interior z-face into n2 (nz + 1, nx), to round-off; dry:
-    N² = g factor (φ[k] − φ[k − 1]) / (t0 dz), one product a face; moist: the buoyancy of
-    every cell at its own level once, then one lifted parcel a face."""
+def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, temperature):
+    """``_stability`` on every interior z-face into n2 (nz + 1, nx); dry: to round-off,
+    N² = g factor (φ[k] − φ[k − 1]) / (t0 dz), one product a face; moist: to
+    ``STABILITY_TOLERANCE`` in T, each cell's buoyancy at its own level once (Newton from
+    its west neighbour's T), then one lifted parcel a face (from the T of the cell it is
+    lifted into); temperature (nz, nx) scratch."""
     nz, nx = scalars.shape[1:]
-    field = scalars[0]
+    field, qt, qr = scalars[0], scalars[1], scalars[2]
     if not moist:
         for k in range(1, nz):
             c = GRAVITY * factor[k] / (t0[k] * dz)
@@ -187,15 +193,26 @@ def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2):
         return
     own = n2  # rows 0 … nz − 1 hold each cell's buoyancy first, then are overwritten
     for k in range(nz):
+        guess = t0[k]
         for i in range(nx):
-            own[k, i] = _buoyancy_at(field[k, i], scalars[1, k, i], scalars[2, k, i], k, offset,
-                                     factor, pressure, t0, True)
+            t, qc = adjust_near(offset[k] + factor[k] * field[k, i], qt[k, i], qr[k, i],
+                                pressure[k], guess, STABILITY_TOLERANCE)
+            temperature[k, i] = guess = t
+            own[k, i] = _moist_buoyancy(t, qc, qt[k, i], qr[k, i], t0[k])
     inv_dz = 1.0 / dz
     for k in range(nz - 1, 0, -1):  # downwards: row k − 1 still holds its own buoyancy
         for i in range(nx):
-            lifted = _buoyancy_at(field[k - 1, i], scalars[1, k - 1, i], scalars[2, k - 1, i],
-                                  k, offset, factor, pressure, t0, True)
+            t, qc = adjust_near(offset[k] + factor[k] * field[k - 1, i], qt[k - 1, i],
+                                qr[k - 1, i], pressure[k], temperature[k, i],
+                                STABILITY_TOLERANCE)
+            lifted = _moist_buoyancy(t, qc, qt[k - 1, i], qr[k - 1, i], t0[k])
             n2[k, i] = (own[k, i] - lifted) * inv_dz
+
+
+@numba.njit(cache=True, inline="always")
+def _moist_buoyancy(temperature, qc, qt, qr, t0):
+    """g [(T − T0)/T0 + 0.608 q_v − q_c − q_r], m s-2."""
+    return GRAVITY * ((temperature - t0) / t0 + VIRTUAL * (qt - qc) - qc - qr)
 
 
 @numba.njit(cache=True)
@@ -207,7 +224,7 @@ def _mixing_fast(u, w, scalars, offset, factor, pressure, t0, moist, rho_c, rho_
     work (4, nz + 1, nx) scratch."""
     nz, nx = u.shape
     n2, shear, nu, tau = work[0], work[1], work[2], work[3]
-    _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2)
+    _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, work[4])
     inv_dx, inv_dz, inv_pr = 1.0 / dx, 1.0 / dz, 1.0 / PRANDTL
     for i in range(nx):
         shear[0, i] = shear[nz, i] = 0.0
@@ -266,7 +283,7 @@ def mixing_tendency(u, w, scalars, offset, factor, pressure, t0, moist, rho_c, r
     ncrm, nz, nx = u.shape
     kappa = np.empty(u.shape)
     for c in numba.prange(ncrm):
-        work = np.empty((4, nz + 1, nx))
+        work = np.empty((5, nz + 1, nx))
         _mixing_fast(u[c], w[c], scalars[c], offset, factor, pressure, t0, moist, rho_c, rho_f,
                      dx, dz, length2, nu_max, work, du[c], dw[c], kappa[c])
     return kappa
