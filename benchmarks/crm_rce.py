@@ -28,6 +28,7 @@ from gcm.crm.columns import temperature_and_vapour  # noqa: E402
 from gcm.io.atomic import atomic_path  # noqa: E402
 
 DAY = 86400.0
+CONSTANT_NU = 30.0  # m2 s-1: constant mixing's ν (the RCE default before Smagorinsky)
 
 
 def run(config: rce.RceConfig, days: float, sample_hours: float, average_days: float):
@@ -151,17 +152,16 @@ def main() -> None:
     parser.add_argument("--mixing", choices=("constant", "smagorinsky"),
                         default=rce.RceConfig.mixing)
     parser.add_argument("--nu", type=float, help=f"constant mixing's ν (default "
-                        f"{rce.RceConfig.nu} m2/s; 0 with smagorinsky)")
-    parser.add_argument("--kappa", type=float, help=f"constant mixing's κ (default "
-                        f"{rce.RceConfig.kappa} m2/s; 0 with smagorinsky)")
+                        f"{CONSTANT_NU} m2/s; 0 with smagorinsky)")
+    parser.add_argument("--kappa", type=float, help="constant mixing's κ (default 0 m2/s)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--png", help="write the figure here (atomically)")
     parser.add_argument("--series", help="write the time series and profiles here (.npz)")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
     constant = args.mixing == "constant"
-    nu = args.nu if args.nu is not None else (rce.RceConfig.nu if constant else 0.0)
-    kappa = args.kappa if args.kappa is not None else (rce.RceConfig.kappa if constant else 0.0)
+    nu = args.nu if args.nu is not None else (CONSTANT_NU if constant else 0.0)
+    kappa = args.kappa if args.kappa is not None else 0.0
     config = rce.RceConfig(nx=args.nx, dx=args.dx, nz=args.nz, dz=args.dz, dt=args.dt,
                            nu=nu, kappa=kappa, mixing=args.mixing)
     start = time.perf_counter()
