@@ -47,8 +47,8 @@ FINE_SPACING = 10.0  # m, the hydrostatic integral's step for the base state
 class RceConfig:
     """nx, dx (m), nz, dz (m): the CRM grid; dt: step, s; nu, kappa: eddy viscosity and
     diffusivity, m2 s-1, of mixing "constant" (0 with "smagorinsky"); sst: K; insolation:
-    SOLIN, W m-2 (the equatorial perpetual-equinox mean S0/π; the default gray atmosphere is transparent
-    to it); radiation_interval: steps between radiation calls; mixing: ``Crm``'s
+    SOLIN, W m-2 (the equatorial perpetual-equinox mean S0/π; the default gray atmosphere
+    is transparent to it); radiation_interval: steps between radiation calls; mixing: ``Crm``'s
     (Smagorinsky: with it the lowest layer ends 2 K warmer and the troposphere nearer the
     moist adiabat than with ν = 30 m2/s, κ = 0; README, "Boundary fluxes and RCE")."""
 
