@@ -100,26 +100,6 @@ def adjust(t_l, qt, qr, p):
 
 
 @numba.njit(cache=True)
-def adjust_near(t_l, qt, qr, p, guess, tolerance):
-    """``adjust`` with Newton started at max(guess, the unsaturated T) (K) and stopped once
-    a step is below ``tolerance`` (K): a neighbour's T as the guess saves iterations where
-    the precision ``adjust`` keeps is not needed (the mixing's stability). Newton converges
-    from any start here (the residual is increasing and convex); q_c follows from T."""
-    temperature = t_l + LV / CP * qr
-    if qt <= saturation_specific_humidity(temperature, p):
-        return temperature, 0.0
-    temperature = max(guess, temperature)
-    for _ in range(MAX_ITERATIONS):
-        qs, dqs_dt = saturation_and_slope(temperature, p)
-        step = (temperature - t_l - LV / CP * (qt + qr - qs)) / (1.0 + LV / CP * dqs_dt)
-        temperature -= step
-        if abs(step) < tolerance:
-            break
-    qc = max(CP / LV * (temperature - t_l) - qr, 0.0)
-    return t_l + LV / CP * (qc + qr), qc
-
-
-@numba.njit(cache=True)
 def cloud_column(field, qt, qr, offset, factor, pressure):
     """(T, q_c), each (nz, nx), of one CRM from its field, qt, qr (nz, nx)."""
     nz, nx = field.shape

@@ -41,8 +41,9 @@ for the moist N², whose saturation adjustments stop at ``STABILITY_TOLERANCE``.
 import numba
 import numpy as np
 
-from gcm.constants import GRAVITY
-from gcm.crm.saturation_adjustment import VIRTUAL, adjust, adjust_near
+from gcm.constants import CP, GRAVITY, LV, RV
+from gcm.crm.saturation_adjustment import MAX_ITERATIONS, VIRTUAL, adjust
+from gcm.physics.saturation import EPSILON, saturation_vapour_pressure_vectorizable
 
 SMAGORINSKY = 0.17  # c_s
 PRANDTL = 1.0 / 3.0
@@ -180,9 +181,9 @@ def stress_tendency_column(u, w, nu, rho_c, rho_f, dx, dz):
 def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, temperature):
     """``_stability`` on every interior z-face into n2 (nz + 1, nx); dry: to round-off,
     N² = g factor (φ[k] − φ[k − 1]) / (t0 dz), one product a face; moist: to
-    ``STABILITY_TOLERANCE`` in T, each cell's buoyancy at its own level once (Newton from
-    its west neighbour's T), then one lifted parcel a face (from the T of the cell it is
-    lifted into); temperature (nz, nx) scratch."""
+    ``STABILITY_TOLERANCE`` in T, each cell's buoyancy at its own level once, then one
+    lifted parcel a face (Newton from the T of the cell it is lifted into), a row at a time
+    (``_row_buoyancy``); temperature (nz, nx) scratch."""
     nz, nx = scalars.shape[1:]
     field, qt, qr = scalars[0], scalars[1], scalars[2]
     if not moist:
@@ -192,21 +193,55 @@ def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, t
                 n2[k, i] = c * (field[k, i] - field[k - 1, i])
         return
     own = n2  # rows 0 … nz − 1 hold each cell's buoyancy first, then are overwritten
+    lifted = np.empty(nx)
+    ignored = np.empty(nx)
     for k in range(nz):
-        guess = t0[k]
-        for i in range(nx):
-            t, qc = adjust_near(offset[k] + factor[k] * field[k, i], qt[k, i], qr[k, i],
-                                pressure[k], guess, STABILITY_TOLERANCE)
-            temperature[k, i] = guess = t
-            own[k, i] = _moist_buoyancy(t, qc, qt[k, i], qr[k, i], t0[k])
+        _row_buoyancy(field[k], qt[k], qr[k], k, offset, factor, pressure, t0,
+                      np.zeros(nx), temperature[k], own[k])
     inv_dz = 1.0 / dz
     for k in range(nz - 1, 0, -1):  # downwards: row k − 1 still holds its own buoyancy
+        _row_buoyancy(field[k - 1], qt[k - 1], qr[k - 1], k, offset, factor, pressure, t0,
+                      temperature[k], ignored, lifted)
         for i in range(nx):
-            t, qc = adjust_near(offset[k] + factor[k] * field[k - 1, i], qt[k - 1, i],
-                                qr[k - 1, i], pressure[k], temperature[k, i],
-                                STABILITY_TOLERANCE)
-            lifted = _moist_buoyancy(t, qc, qt[k - 1, i], qr[k - 1, i], t0[k])
-            n2[k, i] = (own[k, i] - lifted) * inv_dz
+            n2[k, i] = (own[k, i] - lifted[i]) * inv_dz
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _row_buoyancy(field, qt, qr, k, offset, factor, pressure, t0, guess, temperature, out):
+    """Buoyancy (m s-2) at level k of a row of parcels (field, qt, qr each (nx,)) into out,
+    their T into temperature: ``adjust_near`` for a whole row, Newton from max(guess, the
+    unsaturated T) in all saturated cells at once until every step is below
+    ``STABILITY_TOLERANCE``, with the vectorizable exp, so that the loops vectorize."""
+    nx = field.shape[0]
+    p, lv_cp = pressure[k], LV / CP
+    saturated = np.empty(nx)  # 1.0 or 0.0
+    for i in range(nx):
+        t_l = offset[k] + factor[k] * field[i]
+        warm = t_l + lv_cp * qr[i]
+        es = saturation_vapour_pressure_vectorizable(warm)
+        wet = qt[i] > EPSILON * es / (p - (1.0 - EPSILON) * es)
+        saturated[i] = 1.0 if wet else 0.0
+        temperature[i] = max(guess[i], warm) if wet else warm
+    for _ in range(MAX_ITERATIONS):
+        moving = 0
+        for i in range(nx):
+            t = temperature[i]
+            es = saturation_vapour_pressure_vectorizable(t)
+            denominator = p - (1.0 - EPSILON) * es
+            qs = EPSILON * es / denominator
+            slope = qs * (LV / (RV * t * t)) * p / denominator
+            t_l = offset[k] + factor[k] * field[i]
+            step = saturated[i] * (t - t_l - lv_cp * (qt[i] + qr[i] - qs)) / (1.0 + lv_cp * slope)
+            temperature[i] = t - step
+            moving += 1 if abs(step) >= STABILITY_TOLERANCE else 0
+        if moving == 0:
+            break
+    for i in range(nx):
+        t_l = offset[k] + factor[k] * field[i]
+        qc = saturated[i] * max(CP / LV * (temperature[i] - t_l) - qr[i], 0.0)
+        t = t_l + lv_cp * (qc + qr[i])
+        temperature[i] = t
+        out[i] = _moist_buoyancy(t, qc, qt[i], qr[i], t0[k])
 
 
 @numba.njit(cache=True, inline="always")
