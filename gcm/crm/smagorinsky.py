@@ -209,7 +209,7 @@ def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, t
 @numba.njit(cache=True, error_model="numpy")
 def _row_buoyancy(field, qt, qr, k, offset, factor, pressure, t0, guess, temperature, out):
     """Buoyancy (m s-2) at level k of a row of parcels (field, qt, qr each (nx,)) into out,
-    their T into temperature: ``adjust_near`` for a whole row, Newton from max(guess, the
+    their T into temperature: ``adjust`` for a whole row, but Newton from max(guess, the
     unsaturated T) in all saturated cells at once until every step is below
     ``STABILITY_TOLERANCE``, with the vectorizable exp, so that the loops vectorize."""
     nx = field.shape[0]
