@@ -41,9 +41,8 @@ for the moist N², whose saturation adjustments stop at ``STABILITY_TOLERANCE``.
 import numba
 import numpy as np
 
-from gcm.constants import CP, GRAVITY, LV, RV
-from gcm.crm.saturation_adjustment import MAX_ITERATIONS, VIRTUAL, adjust
-from gcm.physics.saturation import EPSILON, saturation_vapour_pressure_vectorizable
+from gcm.constants import GRAVITY
+from gcm.crm.saturation_adjustment import adjust, density_buoyancy, row_buoyancy
 
 SMAGORINSKY = 0.17  # c_s
 PRANDTL = 1.0 / 3.0
@@ -76,7 +75,7 @@ def _buoyancy_at(field, qt, qr, k, offset, factor, pressure, t0, moist):
     if not moist:
         return GRAVITY * (t_l - t0[k]) / t0[k]
     temperature, qc = adjust(t_l, qt, qr, pressure[k])
-    return _moist_buoyancy(temperature, qc, qt, qr, t0[k])
+    return density_buoyancy(temperature, qc, qt, qr, t0[k])
 
 
 @numba.njit(cache=True)
@@ -183,7 +182,7 @@ def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, t
     N² = g factor (φ[k] − φ[k − 1]) / (t0 dz), one product a face; moist: to
     ``STABILITY_TOLERANCE`` in T, each cell's buoyancy at its own level once, then one
     lifted parcel a face (Newton from the T of the cell it is lifted into), a row at a time
-    (``_row_buoyancy``); temperature (nz, nx) scratch."""
+    (``saturation_adjustment.row_buoyancy``); temperature (nz, nx) scratch."""
     nz, nx = scalars.shape[1:]
     field, qt, qr = scalars[0], scalars[1], scalars[2]
     if not moist:
@@ -196,58 +195,14 @@ def _face_stability_fast(scalars, offset, factor, pressure, t0, moist, dz, n2, t
     lifted = np.empty(nx)
     ignored = np.empty(nx)
     for k in range(nz):
-        _row_buoyancy(field[k], qt[k], qr[k], k, offset, factor, pressure, t0,
-                      np.zeros(nx), temperature[k], own[k])
+        row_buoyancy(field[k], qt[k], qr[k], k, offset, factor, pressure, t0,
+                      np.zeros(nx), STABILITY_TOLERANCE, temperature[k], own[k])
     inv_dz = 1.0 / dz
     for k in range(nz - 1, 0, -1):  # downwards: row k − 1 still holds its own buoyancy
-        _row_buoyancy(field[k - 1], qt[k - 1], qr[k - 1], k, offset, factor, pressure, t0,
-                      temperature[k], ignored, lifted)
+        row_buoyancy(field[k - 1], qt[k - 1], qr[k - 1], k, offset, factor, pressure, t0,
+                      temperature[k], STABILITY_TOLERANCE, ignored, lifted)
         for i in range(nx):
             n2[k, i] = (own[k, i] - lifted[i]) * inv_dz
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _row_buoyancy(field, qt, qr, k, offset, factor, pressure, t0, guess, temperature, out):
-    """Buoyancy (m s-2) at level k of a row of parcels (field, qt, qr each (nx,)) into out,
-    their T into temperature: ``adjust`` for a whole row, but Newton from max(guess, the
-    unsaturated T) in all saturated cells at once until every step is below
-    ``STABILITY_TOLERANCE``, with the vectorizable exp, so that the loops vectorize."""
-    nx = field.shape[0]
-    p, lv_cp = pressure[k], LV / CP
-    saturated = np.empty(nx)  # 1.0 or 0.0
-    for i in range(nx):
-        t_l = offset[k] + factor[k] * field[i]
-        warm = t_l + lv_cp * qr[i]
-        es = saturation_vapour_pressure_vectorizable(warm)
-        wet = qt[i] > EPSILON * es / (p - (1.0 - EPSILON) * es)
-        saturated[i] = 1.0 if wet else 0.0
-        temperature[i] = max(guess[i], warm) if wet else warm
-    for _ in range(MAX_ITERATIONS):
-        moving = 0
-        for i in range(nx):
-            t = temperature[i]
-            es = saturation_vapour_pressure_vectorizable(t)
-            denominator = p - (1.0 - EPSILON) * es
-            qs = EPSILON * es / denominator
-            slope = qs * (LV / (RV * t * t)) * p / denominator
-            t_l = offset[k] + factor[k] * field[i]
-            step = saturated[i] * (t - t_l - lv_cp * (qt[i] + qr[i] - qs)) / (1.0 + lv_cp * slope)
-            temperature[i] = t - step
-            moving += 1 if abs(step) >= STABILITY_TOLERANCE else 0
-        if moving == 0:
-            break
-    for i in range(nx):
-        t_l = offset[k] + factor[k] * field[i]
-        qc = saturated[i] * max(CP / LV * (temperature[i] - t_l) - qr[i], 0.0)
-        t = t_l + lv_cp * (qc + qr[i])
-        temperature[i] = t
-        out[i] = _moist_buoyancy(t, qc, qt[i], qr[i], t0[k])
-
-
-@numba.njit(cache=True, inline="always")
-def _moist_buoyancy(temperature, qc, qt, qr, t0):
-    """g [(T − T0)/T0 + 0.608 q_v − q_c − q_r], m s-2."""
-    return GRAVITY * ((temperature - t0) / t0 + VIRTUAL * (qt - qc) - qc - qr)
 
 
 @numba.njit(cache=True)
