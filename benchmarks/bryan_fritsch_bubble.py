@@ -59,11 +59,23 @@ def sounding_check(model) -> dict:
     return out
 
 
+def _mixing(text: str) -> float | str:
+    """--mixing: a number (ν = κ, m2/s) or "smagorinsky"."""
+    if text == "smagorinsky":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--mixing: {text!r} is neither a number (m2/s) "
+                                         "nor 'smagorinsky'") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=float, default=200.0, help="dx = dz, m")
     parser.add_argument("--dt", type=float, default=None, help="step, s (default res/200)")
-    parser.add_argument("--mixing", type=float, default=0.0, help="ν = κ, m2/s")
+    parser.add_argument("--mixing", type=_mixing, default=0.0,
+                        help="ν = κ, m2/s, or 'smagorinsky'")
     parser.add_argument("--png", default=None, help="where to write the figure")
     args = parser.parse_args()
     runs = {name: run_case(args.resolution, name == "moist", args.dt, args.mixing)

@@ -22,12 +22,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gcm.crm import rce  # noqa: E402
+from gcm.crm import rce, smagorinsky  # noqa: E402
 from gcm.crm.budgets import budget_residuals  # noqa: E402
 from gcm.crm.columns import temperature_and_vapour  # noqa: E402
 from gcm.io.atomic import atomic_path  # noqa: E402
 
 DAY = 86400.0
+CONSTANT_NU = 30.0  # m2 s-1: constant mixing's ν (the RCE default before Smagorinsky)
 
 
 def run(config: rce.RceConfig, days: float, sample_hours: float, average_days: float):
@@ -88,11 +89,28 @@ def summarize(config, model, initial, state, series, average_days, seconds):
         "t_minus_adiabat_at_5km_K": round(float(np.interp(5e3, z, temperature - adiabat)), 2),
         "t_minus_adiabat_at_10km_K": round(float(np.interp(1e4, z, temperature - adiabat)), 2),
         "surface_air_K": round(float(temperature[0]), 2),
+        "sst_minus_surface_air_K": round(config.sst - float(temperature[0]), 2),
+        "surface_wind_rms_m_s": round(float(np.sqrt(np.mean(state.u[:, 0] ** 2))), 2),
+        **eddy_viscosity_figures(model, state),
         **{k: round(v, 1) for k, v in top.items()},
         "energy_residual_relative": float(np.abs(residuals["energy"]).max()),
         "water_residual_relative": float(np.abs(residuals["water"]).max()),
         "relative_divergence": model.projector.relative_divergence(state.u, state.w),
     }, adiabat
+
+
+def eddy_viscosity_figures(model, state) -> dict:
+    """The final state's Smagorinsky ν: max, mean, and the fraction of cells at the cap."""
+    if model.mixing != "smagorinsky":
+        return {}
+    g = model.grid
+    nu = smagorinsky.eddy_viscosity(state.u, state.w, state.scalars,
+                                    *model._stability_profiles(), g.dx, g.dz,
+                                    smagorinsky.length_scale_squared(g.dx, g.dz), model.nu_max)
+    return {"nu_final_max_m2_s": round(float(nu.max()), 1),
+            "nu_final_mean_m2_s": round(float(nu.mean()), 2),
+            "nu_cap_m2_s": round(model.nu_max, 1),
+            "nu_capped_fraction": float(np.mean(nu >= model.nu_max))}
 
 
 def figure(path, model, series, adiabat, summary):
@@ -131,15 +149,21 @@ def main() -> None:
     parser.add_argument("--nz", type=int, default=40)
     parser.add_argument("--dz", type=float, default=500.0)
     parser.add_argument("--dt", type=float, default=15.0)
-    parser.add_argument("--nu", type=float, default=rce.RceConfig.nu)
-    parser.add_argument("--kappa", type=float, default=rce.RceConfig.kappa)
+    parser.add_argument("--mixing", choices=("constant", "smagorinsky"),
+                        default=rce.RceConfig.mixing)
+    parser.add_argument("--nu", type=float, help=f"constant mixing's ν (default "
+                        f"{CONSTANT_NU} m2/s; 0 with smagorinsky)")
+    parser.add_argument("--kappa", type=float, help="constant mixing's κ (default 0 m2/s)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--png", help="write the figure here (atomically)")
     parser.add_argument("--series", help="write the time series and profiles here (.npz)")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
+    constant = args.mixing == "constant"
+    nu = args.nu if args.nu is not None else (CONSTANT_NU if constant else 0.0)
+    kappa = args.kappa if args.kappa is not None else 0.0
     config = rce.RceConfig(nx=args.nx, dx=args.dx, nz=args.nz, dz=args.dz, dt=args.dt,
-                             nu=args.nu, kappa=args.kappa)
+                           nu=nu, kappa=kappa, mixing=args.mixing)
     start = time.perf_counter()
     model, initial, state, series = run(config, args.days, args.sample_hours,
                                         args.average_days)

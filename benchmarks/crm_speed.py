@@ -13,46 +13,84 @@ process (what the work costs, whatever share of the cores the process got),
 (the figures a loaded machine spoils least), ``cpu_per_wall`` CPU seconds of the process over
 wall seconds (2.0: both cores busy) and ``load_average`` the machine's 1-minute load before
 the run. Figures and their history: docs/performance.md.
+
+``--baseline REV`` instead times this tree's CRM against gcm/crm of git revision REV
+(exported to a temporary package, imports renamed), in alternating blocks of old and new
+(dry and moist, "ab3", constant ν = κ as above) and prints per-round old/new time ratios.
 """
 
 import argparse
+import importlib
 import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numba
-import numpy as np
 
-from gcm.crm import BaseState, Crm, CrmGrid
-from gcm.crm.microphysics import Kessler
-from gcm.physics.saturation import saturation_specific_humidity
+from climnn.bench.sp import build
+from gcm.crm import BaseState, CrmGrid
 
 CASES = (("dry", "ab3"), ("dry", "rk3"), ("moist", "ab3"), ("moist", "rk3"))
 
 
-def initial_state(model: Crm, ncrm: int, moist: bool, rng: np.random.Generator):
-    """Noisy θ′ (≈ 0.1 K rms); moist: q_t at 85 % ± 10 % of saturation at T0 below 6 km
-    (so that some cells are cloudy and rain forms), 10 % above."""
-    state = model.rest_state(ncrm)
-    thermo = state.scalar("thermo")
-    thermo += 100.0 * rng.standard_normal(thermo.shape)
-    if moist:
-        p = model.profiles
-        qs = saturation_specific_humidity(p.t0, p.pressure)[:, None]
-        humidity = np.where(model.grid.z_centres[:, None] < 6000.0, 0.85, 0.1)
-        qt = state.scalar("qt")
-        qt[:] = qs * humidity * (1.0 + 0.1 * rng.standard_normal(qt.shape))
-    return state
+def baseline_package(revision: str):
+    """gcm/crm as of git ``revision``, imported as package crm_baseline_<sha> (kept under
+    the temporary directory so that its numba cache survives between runs)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sha = subprocess.check_output(["git", "-C", root, "rev-parse", "--short", revision],
+                                  text=True).strip()
+    name = f"crm_baseline_{sha}"
+    folder = os.path.join(tempfile.gettempdir(), "crm_baselines")
+    target = os.path.join(folder, name)
+    os.makedirs(target, exist_ok=True)
+    files = subprocess.check_output(["git", "-C", root, "ls-tree", "--name-only",
+                                     f"{sha}:gcm/crm"], text=True).split()
+    for file in (f for f in files if f.endswith(".py")):
+        text = subprocess.check_output(["git", "-C", root, "show", f"{sha}:gcm/crm/{file}"],
+                                       text=True).replace("gcm.crm", name)
+        path = os.path.join(target, file)
+        if not os.path.exists(path) or open(path).read() != text:
+            with open(path, "w") as handle:
+                handle.write(text)
+    sys.path.insert(0, folder)
+    package = importlib.import_module(name)
+    for module in ("model", "microphysics"):
+        importlib.import_module(f"{name}.{module}")
+    return package
 
 
-def build(grid: CrmGrid, base: BaseState, ncrm: int, moist: bool, scheme: str):
-    """(model, state) of one case, stepped once (compiles or loads numba's cache)."""
-    processes = (Kessler(grid, base),) if moist else ()
-    model = Crm(grid, base, dt=10.0, nu=50.0, kappa=50.0, moist=moist, processes=processes,
-                time_scheme=scheme)
-    state = initial_state(model, ncrm, moist, np.random.default_rng(0))
-    return model, model.step(state)
+def against_baseline(args, grid: CrmGrid, base: BaseState) -> dict:
+    """Per-round old/new ratios of wall and CPU time, dry and moist "ab3"."""
+    old = baseline_package(args.baseline)
+    runs = {(kind, version): list(build(grid, base, args.ncrm, kind == "moist", "ab3",
+                                        package=old if version == "old" else None))
+            for kind in ("dry", "moist") for version in ("old", "new")}
+    times = {case: [] for case in runs}
+    for _ in range(args.blocks):
+        for case, run in runs.items():
+            model, state = run
+            start, start_cpu = time.perf_counter(), time.process_time()
+            for _ in range(args.steps):
+                state = model.step(state)
+            times[case].append((time.perf_counter() - start, time.process_time() - start_cpu))
+            run[1] = state
+    out = {"baseline": args.baseline, "ncrm": args.ncrm, "nx": grid.nx, "nz": grid.nz,
+           "threads": args.threads, "steps": args.steps, "blocks": args.blocks,
+           "load_average": os.getloadavg()[0]}
+    for kind in ("dry", "moist"):
+        for index, clock in enumerate(("wall", "cpu")):
+            ratios = [a[index] / b[index] for a, b in zip(times[(kind, "old")],
+                                                          times[(kind, "new")], strict=True)]
+            out[f"{kind}_old_over_new_{clock}"] = statistics.median(ratios)
+            out[f"{kind}_old_over_new_{clock}_range"] = [min(ratios), max(ratios)]
+            for version in ("old", "new"):
+                out[f"{kind}_{version}_ms_{clock}"] = 1e3 * statistics.median(
+                    t[index] for t in times[(kind, version)]) / args.steps
+    return out
 
 
 def main() -> None:
@@ -63,10 +101,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="steps a block")
     parser.add_argument("--blocks", type=int, default=5, help="rounds of the four cases")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--baseline", help="a git revision to time against (see above)")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
     grid = CrmGrid(args.nx, args.nz, 4000.0, 500.0)
     base = BaseState.constant_n(grid)
+    if args.baseline:
+        print(json.dumps(_rounded(against_baseline(args, grid, base))))
+        return
     runs = {case: list(build(grid, base, args.ncrm, case[0] == "moist", case[1]))
             for case in CASES}
     cells = args.ncrm * grid.nx * grid.nz * args.steps
@@ -98,8 +140,15 @@ def main() -> None:
             out[f"{kind}_ratio_ab3_over_rk3{name}"] = statistics.median(
                 a / b for a, b in zip(table[(kind, "ab3")], table[(kind, "rk3")], strict=True))
     out.update(cpu_per_wall=round(cpu / wall, 2), load_average=load)
-    print(json.dumps({k: (float(f"{v:.3g}") if isinstance(v, float) else v)
-                      for k, v in out.items()}))
+    print(json.dumps(_rounded(out)))
+
+
+def _rounded(figures: dict) -> dict:
+    """Floats to 3 significant digits (lists too)."""
+    def three(v):
+        return float(f"{v:.3g}") if isinstance(v, float) else v
+    return {k: [three(x) for x in v] if isinstance(v, list) else three(v)
+            for k, v in figures.items()}
 
 
 if __name__ == "__main__":

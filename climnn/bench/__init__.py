@@ -68,5 +68,11 @@ def _hybrid(quick=False):
     return run(quick=quick)
 
 
+def _sp(quick=False):
+    from climnn.bench.sp import run
+
+    return run(quick=quick)
+
+
 BENCHMARKS = {"dycore": _dycore, "aquaplanet": _aquaplanet, "data": _data, "train": _train,
-              "hybrid": _hybrid}
+              "hybrid": _hybrid, "sp": _sp}

@@ -41,11 +41,7 @@ import numpy as np
 from gcm.constants import CP, LV
 from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
-from gcm.crm.saturation_adjustment import MoistProfiles, adjust
-from gcm.physics.saturation import (
-    saturation_specific_humidity,
-    saturation_specific_humidity_derivative,
-)
+from gcm.crm.saturation_adjustment import MoistProfiles, adjust, saturation_and_slope
 
 COURANT = 0.5  # sedimentation sub-step Courant number (the outflow cap makes any value safe)
 AUTOCONVERSION_RATE = 1e-3  # k1, s-1
@@ -80,11 +76,12 @@ def convert_column(field, qt, qr, offset, factor, pressure, rho, dt):
                 remaining = (qc - dt * automatic) / (1.0 + dt * ACCRETION_RATE
                                                      * max(qr[k, i], 0.0) ** 0.875)
                 change = qc - max(remaining, 0.0)
-            else:
-                qs = saturation_specific_humidity(temperature, pressure[k])
-                slope = saturation_specific_humidity_derivative(temperature, pressure[k])
+            elif qr[k, i] > 0.0:  # (no rain, nothing evaporates: skip q_s's exp)
+                qs, slope = saturation_and_slope(temperature, pressure[k])
                 change = -_evaporation(qr[k, i], qt[k, i], qs, slope, rho_cgs, pressure[k],
                                        dt)
+            else:
+                change = 0.0
             qt[k, i] -= change
             qr[k, i] += change
 

@@ -28,6 +28,12 @@ Time step, ``time_scheme`` (both are SAM-like in what they conserve; they differ
 
 In both, every scalar stage is a convex combination of monotone, conservative steps in a
 non-divergent flow, so the step makes no new extrema and conserves Σ ρ0 φ to round-off.
+Sub-grid mixing, ``mixing``: "constant" (ν, κ given, m2 s-1: ν ∇² on momentum, κ in the
+transport's low-order fluxes) or "smagorinsky" (``smagorinsky``: ν and κ = ν/Pr from the
+state at the start of the step, Smagorinsky–Lilly; the stress divergence is part of the
+momentum tendency, and the scalars take one forward eddy-diffusion step after their
+transport: once a step under "ab3", after each stage's transport under "rk3").
+
 Processes (microphysics: ``microphysics.Kessler``; radiation, large-scale forcing: later)
 are callables ``process(state, dt)`` applied in place after the dynamics, in order.
 """
@@ -38,7 +44,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from gcm.crm import thermodynamics
+from gcm.constants import GRAVITY
+from gcm.crm import smagorinsky, thermodynamics
 from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
 from gcm.crm.momentum import momentum_tendency
@@ -48,6 +55,7 @@ from gcm.crm.scalar_transport import transport
 
 SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, rain kg kg-1
 TIME_SCHEMES = ("ab3", "rk3")
+MIXINGS = ("constant", "smagorinsky")
 # Adams–Bashforth weights of the newest first tendencies, by how many are known
 ADAMS_BASHFORTH = ((1.0,), (1.5, -0.5), (23.0 / 12.0, -16.0 / 12.0, 5.0 / 12.0))
 # largest dt·ν·4(1/dx² + 1/dz²) of explicit mixing: forward Euler's 2, AB3's 6/11
@@ -91,7 +99,8 @@ class Crm:
     callables ``process(state, dt)`` applied after the dynamics each step; thermodynamic:
     "static_energy" or "theta" (see ``thermodynamics``); moist: buoyancy with water (see
     ``saturation_adjustment``), else g θ′/θ0 whatever the water tracers hold; time_scheme:
-    one of TIME_SCHEMES (see the module)."""
+    one of TIME_SCHEMES; mixing: one of MIXINGS ("smagorinsky" needs nu = kappa = 0; see
+    the module)."""
 
     grid: CrmGrid
     base: BaseState
@@ -102,6 +111,7 @@ class Crm:
     thermodynamic: str = "static_energy"
     moist: bool = False
     time_scheme: str = "ab3"
+    mixing: str = "constant"
 
     def __post_init__(self):
         thermodynamics.check_variable(self.thermodynamic)
@@ -112,14 +122,25 @@ class Crm:
             raise ValueError(f"Crm: need dt > 0, nu >= 0, kappa >= 0; got dt={self.dt}, "
                              f"nu={self.nu}, kappa={self.kappa}")
         per_m2 = 4.0 * (1.0 / self.grid.dx**2 + 1.0 / self.grid.dz**2)
-        momentum = MIXING_LIMIT["ab3" if self.time_scheme == "ab3" else "euler"] / per_m2
+        stability = MIXING_LIMIT["ab3" if self.time_scheme == "ab3" else "euler"]
+        momentum = stability / per_m2
         for name, value, limit in (("ν", self.nu, momentum),
                                    ("κ", self.kappa, MIXING_LIMIT["euler"] / per_m2)):
             if self.dt * value > limit:
                 raise ValueError(f"Crm: dt={self.dt} s too long for explicit mixing with "
                                  f"{self.time_scheme} (dt·{name} must be <= {limit:.3g} m2)")
+        if self.mixing not in MIXINGS:
+            raise ValueError(f"Crm: mixing {self.mixing!r} unknown; choose one of {MIXINGS}")
+        if self.mixing == "smagorinsky" and (self.nu or self.kappa):
+            raise ValueError(f"Crm: mixing='smagorinsky' computes ν and κ itself; got nu="
+                             f"{self.nu}, kappa={self.kappa} (set both to 0)")
         self.projector = Projector(self.grid, self.base)
         self.profiles = MoistProfiles.build(self.thermodynamic, self.base)
+        reference, scale = thermodynamics.reference_and_scale(self.thermodynamic, self.base)
+        # b = g θ′/θ0 = (field − reference) × g / (scale θ0): ``thermodynamics.buoyancy``
+        self.dry_reference, self.dry_coefficient = reference, GRAVITY / (scale * self.base.theta_c)
+        self.nu_max = smagorinsky.viscosity_limit(self.dt, self.grid.dx, self.grid.dz,
+                                                  self.base.rho_c, self.base.rho_f, stability)
 
     def rest_state(self, ncrm: int) -> CrmState:
         """ncrm CRMs at rest in the base state (θ′ = 0), without water."""
@@ -139,8 +160,7 @@ class Crm:
 
     def _step_ab3(self, state: CrmState) -> CrmState:
         g, b, dt = self.grid, self.base, self.dt
-        du, dw = momentum_tendency(state.u, state.w, self._buoyancy(state.scalars), b.rho_c,
-                                   b.rho_f, self.nu, g.dx, g.dz)
+        du, dw, kappa = self._momentum_tendency(state.u, state.w, state.scalars)
         u, du_history = _adams_bashforth_step(state.u, du, state.du_history, dt)
         w, dw_history = _adams_bashforth_step(state.w, dw, state.dw_history, dt)
         self.projector.project(u, w)
@@ -148,17 +168,26 @@ class Crm:
         args = (b.rho_c, b.rho_f, self.kappa, dt, g.dx, g.dz)
         first = transport(state.scalars, u_mid, w_mid, *args)
         scalars = _combine(state.scalars, 0.5, transport(first, u_mid, w_mid, *args), 0.5)
+        if kappa is not None:
+            scalars = smagorinsky.diffuse(scalars, kappa, b.rho_c, b.rho_f, dt, g.dx, g.dz)
         return CrmState(u, w, scalars, state.time + dt, state.precipitation.copy(),
                         du_history, dw_history)
 
     def _step_rk3(self, state: CrmState) -> CrmState:
-        u1, w1, s1 = self._euler(state.u, state.w, state.scalars)
+        g = self.grid
+        nu = None
+        if self.mixing == "smagorinsky":  # ν from the state at the start, for all stages
+            nu = smagorinsky.eddy_viscosity(state.u, state.w, state.scalars,
+                                            *self._stability_profiles(), g.dx, g.dz,
+                                            smagorinsky.length_scale_squared(g.dx, g.dz),
+                                            self.nu_max)
+        u1, w1, s1 = self._euler(state.u, state.w, state.scalars, nu)
         self.projector.project(u1, w1)
-        u2, w2, s2 = self._euler(u1, w1, s1)
+        u2, w2, s2 = self._euler(u1, w1, s1, nu)
         u2, w2, s2 = (0.75 * a + 0.25 * b for a, b in ((state.u, u2), (state.w, w2),
                                                          (state.scalars, s2)))
         self.projector.project(u2, w2)
-        u3, w3, s3 = self._euler(u2, w2, s2)
+        u3, w3, s3 = self._euler(u2, w2, s2, nu)
         u3, w3, s3 = ((a + 2.0 * b) / 3.0 for a, b in ((state.u, u3), (state.w, w3),
                                                        (state.scalars, s3)))
         self.projector.project(u3, w3)
@@ -170,20 +199,44 @@ class Crm:
             state = self.step(state)
         return state
 
-    def _euler(self, u, w, scalars):
-        """Forward Euler of advection, mixing and buoyancy from (u, w, scalars)."""
+    def _euler(self, u, w, scalars, nu):
+        """Forward Euler of advection, mixing and buoyancy from (u, w, scalars); nu: the
+        Smagorinsky viscosity (ncrm, nz, nx) m2 s-1, or None for constant mixing."""
         g, b = self.grid, self.base
         du, dw = momentum_tendency(u, w, self._buoyancy(scalars), b.rho_c, b.rho_f, self.nu,
                                    g.dx, g.dz)
         new_scalars = transport(scalars, u, w, b.rho_c, b.rho_f, self.kappa, self.dt, g.dx, g.dz)
+        if nu is not None:
+            smagorinsky.add_stress(u, w, nu, b.rho_c, b.rho_f, g.dx, g.dz, du, dw)
+            new_scalars = smagorinsky.diffuse(new_scalars, nu / smagorinsky.PRANDTL, b.rho_c,
+                                              b.rho_f, self.dt, g.dx, g.dz)
         return u + self.dt * du, w + self.dt * dw, new_scalars
+
+    def _momentum_tendency(self, u, w, scalars):
+        """(du, dw, κ): the momentum tendency of advection, buoyancy and mixing, m s-2, and
+        the Smagorinsky diffusivity (ncrm, nz, nx) m2 s-1 (None for constant mixing)."""
+        g, b = self.grid, self.base
+        du, dw = momentum_tendency(u, w, self._buoyancy(scalars), b.rho_c, b.rho_f, self.nu,
+                                   g.dx, g.dz)
+        if self.mixing == "constant":
+            return du, dw, None
+        kappa = smagorinsky.mixing_tendency(
+            u, w, scalars, *self._stability_profiles(), b.rho_c, b.rho_f, g.dx, g.dz,
+            smagorinsky.length_scale_squared(g.dx, g.dz), self.nu_max, du, dw)
+        return du, dw, kappa
+
+    def _stability_profiles(self):
+        """(offset, factor, pressure, t0, moist): the N² arguments of ``smagorinsky``'s
+        kernels."""
+        p = self.profiles
+        return p.offset, p.factor, p.pressure, p.t0, self.moist
 
     def _buoyancy(self, scalars):
         """Buoyancy at centres, m s-2, (ncrm, nz, nx), moist or dry as configured."""
         if self.moist:
             p = self.profiles
             return moist_buoyancy(scalars, p.offset, p.factor, p.pressure, p.t0)
-        return thermodynamics.buoyancy(self.thermodynamic, scalars[:, 0], self.base)
+        return _dry_buoyancy(scalars, self.dry_reference, self.dry_coefficient)
 
 
 def _adams_bashforth_step(x: np.ndarray, tendency: np.ndarray, history: np.ndarray | None,
@@ -206,6 +259,13 @@ def _adams_bashforth(x, tendency, history, weights, dt, kept):
     past = history.reshape(history.shape[0], n)
     out = np.empty(n)
     newest = np.empty((kept, n))
+    if depth == 2 and kept == 2:  # every step after the second: a loop that vectorizes
+        w0, w1, w2 = weights[0], weights[1], weights[2]
+        for j in numba.prange(n):
+            out[j] = flat_x[j] + dt * ((w0 * flat_f[j] + w1 * past[0, j]) + w2 * past[1, j])
+            newest[0, j] = flat_f[j]
+            newest[1, j] = past[0, j]
+        return out.reshape(x.shape), newest.reshape((kept,) + x.shape)
     for j in numba.prange(n):
         total = weights[0] * flat_f[j]
         for d in range(depth):
@@ -226,3 +286,17 @@ def _combine(first, a, second, b):
     for j in numba.prange(n):
         out[j] = a * x[j] + b * y[j]
     return out.reshape(first.shape)
+
+
+@numba.njit(parallel=True, cache=True)
+def _dry_buoyancy(scalars, reference, coefficient):
+    """b = coefficient (thermo − reference), m s-2, (ncrm, nz, nx), from scalars
+    (ncrm, nscalar, nz, nx) and per-level (nz,) profiles: ``thermodynamics.buoyancy`` to
+    round-off, in one pass."""
+    ncrm, _, nz, nx = scalars.shape
+    out = np.empty((ncrm, nz, nx))
+    for c in numba.prange(ncrm):
+        for k in range(nz):
+            for i in range(nx):
+                out[c, k, i] = coefficient[k] * (scalars[c, 0, k, i] - reference[k])
+    return out

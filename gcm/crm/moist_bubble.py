@@ -78,16 +78,19 @@ def moist_neutral_base(grid: CrmGrid) -> BaseState:
 
 
 def bubble_model(resolution: float, moist: bool, dt: float | None = None,
-                 mixing: float = 0.0) -> Crm:
+                 mixing: float | str = 0.0) -> Crm:
     """The CRM for the moist case or its dry twin at ``resolution`` m (dx = dz); dt defaults
-    to resolution/200 s; ``mixing``: ν = κ, m2 s-1. Static-energy variable (SAM's)."""
+    to resolution/200 s; ``mixing``: ν = κ, m2 s-1, or "smagorinsky". Static-energy variable
+    (SAM's)."""
     if LENGTH % resolution or DEPTH % resolution:
         raise ValueError(f"bubble_model: resolution {resolution} m must divide "
                          f"{LENGTH:.0f} m and {DEPTH:.0f} m")
     grid = CrmGrid(int(LENGTH / resolution), int(DEPTH / resolution), resolution, resolution)
     base = moist_neutral_base(grid) if moist else BaseState.constant_theta(grid, DRY_THETA)
-    return Crm(grid, base, dt=dt if dt else resolution / 200.0, nu=mixing, kappa=mixing,
-               moist=moist)
+    dt = dt if dt else resolution / 200.0
+    if mixing == "smagorinsky":
+        return Crm(grid, base, dt=dt, moist=moist, mixing="smagorinsky")
+    return Crm(grid, base, dt=dt, nu=float(mixing), kappa=float(mixing), moist=moist)
 
 
 def bubble_shape(grid: CrmGrid) -> np.ndarray:

@@ -39,42 +39,63 @@ def _divergence_into(u, w, rho_c, rho_f, dx, dz, d):
                        + (rho_f[k + 1] * w[k + 1, i] - rho_f[k] * w[k, i]) / dz)
 
 
+@numba.njit(cache=True)
+def _divergence_fast(u, w, rho_dx, rho_dz, d):
+    """``_divergence_into`` to round-off, division-free (rho_dx = ρc/dx, rho_dz = ρf/dz)
+    and with the periodic end peeled off so that the rows vectorize."""
+    nz, nx = u.shape
+    for k in range(nz):
+        for i in range(nx - 1):
+            d[k, i] = (rho_dx[k] * (u[k, i + 1] - u[k, i])
+                       + (rho_dz[k + 1] * w[k + 1, i] - rho_dz[k] * w[k, i]))
+        d[k, nx - 1] = (rho_dx[k] * (u[k, 0] - u[k, nx - 1])
+                        + (rho_dz[k + 1] * w[k + 1, nx - 1] - rho_dz[k] * w[k, nx - 1]))
+
+
 @numba.njit(parallel=True, cache=True)
 def divergence(u, w, rho_c, rho_f, dx, dz):
-    """``divergence_column`` for a batch: u (ncrm, nz, nx), w (ncrm, nz + 1, nx)."""
+    """``divergence_column`` for a batch, to round-off: u (ncrm, nz, nx), w (ncrm, nz + 1,
+    nx)."""
     out = np.empty(u.shape)
+    rho_dx, rho_dz = rho_c / dx, rho_f / dz
     for c in numba.prange(u.shape[0]):
-        _divergence_into(u[c], w[c], rho_c, rho_f, dx, dz, out[c])
+        _divergence_fast(u[c], w[c], rho_dx, rho_dz, out[c])
     return out
 
 
 @numba.njit(parallel=True, cache=True)
 def _solve_modes(rhs, lower, inv_pivot, upper_scaled):
-    """Thomas solve of L_m φ = rhs per (crm, m); rhs (ncrm, nz, nm) complex, in place.
+    """Thomas solve of L_m φ = rhs per (crm, m); rhs (ncrm, nz, nm) complex, in place;
+    all wavenumbers of a CRM at once (the contiguous inner loop vectorizes).
 
-    lower (nz,): sub-diagonal; inv_pivot, upper_scaled (nm, nz): the factorization."""
+    lower (nz,): sub-diagonal; inv_pivot, upper_scaled (nz, nm): the factorization."""
     ncrm, nz, nm = rhs.shape
-    for cm in numba.prange(ncrm * nm):
-        c = cm // nm
-        m = cm % nm
-        rhs[c, 0, m] = rhs[c, 0, m] * inv_pivot[m, 0]
+    for c in numba.prange(ncrm):
+        x = rhs[c]
+        for m in range(nm):
+            x[0, m] = x[0, m] * inv_pivot[0, m]
         for k in range(1, nz):
-            rhs[c, k, m] = (rhs[c, k, m] - lower[k] * rhs[c, k - 1, m]) * inv_pivot[m, k]
+            for m in range(nm):
+                x[k, m] = (x[k, m] - lower[k] * x[k - 1, m]) * inv_pivot[k, m]
         for k in range(nz - 2, -1, -1):
-            rhs[c, k, m] = rhs[c, k, m] - upper_scaled[m, k] * rhs[c, k + 1, m]
+            for m in range(nm):
+                x[k, m] = x[k, m] - upper_scaled[k, m] * x[k + 1, m]
 
 
 @numba.njit(parallel=True, cache=True)
 def _subtract_gradient(u, w, phi, dx, dz):
-    """u −= G_x φ, w −= G_z φ in place (w at ground and lid untouched)."""
+    """u −= G_x φ, w −= G_z φ in place (w at ground and lid untouched); division-free,
+    periodic end peeled."""
     ncrm, nz, nx = u.shape
+    inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     for c in numba.prange(ncrm):
         for k in range(nz):
+            u[c, k, 0] -= (phi[c, k, 0] - phi[c, k, nx - 1]) * inv_dx
+            for i in range(1, nx):
+                u[c, k, i] -= (phi[c, k, i] - phi[c, k, i - 1]) * inv_dx
+        for k in range(1, nz):
             for i in range(nx):
-                im1 = i - 1 if i > 0 else nx - 1
-                u[c, k, i] -= (phi[c, k, i] - phi[c, k, im1]) / dx
-                if k > 0:
-                    w[c, k, i] -= (phi[c, k, i] - phi[c, k - 1, i]) / dz
+                w[c, k, i] -= (phi[c, k, i] - phi[c, k - 1, i]) * inv_dz
 
 
 class Projector:
@@ -90,8 +111,8 @@ class Projector:
         lower[1:] = base.rho_f[1:nz] / dz**2
         upper[:-1] = base.rho_f[1:nz] / dz**2
         self.lower = lower
-        self.inv_pivot = np.empty((len(wavenumbers), nz))
-        self.upper_scaled = np.zeros((len(wavenumbers), nz))
+        self.inv_pivot = np.empty((nz, len(wavenumbers)))
+        self.upper_scaled = np.zeros((nz, len(wavenumbers)))
         for m, lam in enumerate(eigen_x):
             diag = base.rho_c * lam - lower - upper
             up, low = upper.copy(), lower.copy()
@@ -103,12 +124,12 @@ class Projector:
         """Thomas factors of one wavenumber's tridiagonal (rows lower, diag, upper)."""
         nz = len(diag)
         pivot = diag[0]
-        self.inv_pivot[m, 0] = 1.0 / pivot
-        self.upper_scaled[m, 0] = upper[0] / pivot
+        self.inv_pivot[0, m] = 1.0 / pivot
+        self.upper_scaled[0, m] = upper[0] / pivot
         for k in range(1, nz):
-            pivot = diag[k] - lower[k] * self.upper_scaled[m, k - 1]
-            self.inv_pivot[m, k] = 1.0 / pivot
-            self.upper_scaled[m, k] = upper[k] / pivot
+            pivot = diag[k] - lower[k] * self.upper_scaled[k - 1, m]
+            self.inv_pivot[k, m] = 1.0 / pivot
+            self.upper_scaled[k, m] = upper[k] / pivot
 
     def project(self, u: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Make (u, w) anelastically non-divergent in place; return φ, shape (ncrm, nz, nx).

@@ -46,20 +46,23 @@ FINE_SPACING = 10.0  # m, the hydrostatic integral's step for the base state
 @dataclass(frozen=True)
 class RceConfig:
     """nx, dx (m), nz, dz (m): the CRM grid; dt: step, s; nu, kappa: eddy viscosity and
-    diffusivity, m2 s-1; sst: K; insolation: SOLIN, W m-2 (the equatorial perpetual-equinox
-    mean S0/π; the default gray atmosphere is transparent to it); radiation_interval: steps
-    between radiation calls."""
+    diffusivity, m2 s-1, of mixing "constant" (0 with "smagorinsky"); sst: K; insolation:
+    SOLIN, W m-2 (the equatorial perpetual-equinox mean S0/π; the default gray atmosphere
+    is transparent to it); radiation_interval: steps between radiation calls; mixing: ``Crm``'s
+    (Smagorinsky: with it the lowest layer ends 2 K warmer and the troposphere nearer the
+    moist adiabat than with ν = 30 m2/s, κ = 0; README, "Boundary fluxes and RCE")."""
 
     nx: int = 32
     dx: float = 4000.0
     nz: int = 40
     dz: float = 500.0
     dt: float = 15.0
-    nu: float = 30.0
+    nu: float = 0.0
     kappa: float = 0.0
     sst: float = 300.0
     insolation: float = 1360.0 / np.pi
     radiation_interval: int = 4
+    mixing: str = "smagorinsky"
 
     @property
     def grid(self) -> CrmGrid:
@@ -92,7 +95,7 @@ def build(config: RceConfig) -> Crm:
                  CrmRadiation(grid, base, sst=config.sst, insolation=config.insolation,
                               interval=config.radiation_interval))
     return Crm(grid, base, dt=config.dt, nu=config.nu, kappa=config.kappa, moist=True,
-               processes=processes)
+               processes=processes, mixing=config.mixing)
 
 
 def initial_state(model: Crm, config: RceConfig, seed: int = 0) -> CrmState:

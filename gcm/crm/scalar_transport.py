@@ -146,7 +146,7 @@ def _pad_row(row, padded):
     padded[nx + 3] = row[1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
     """``transport_column``'s arithmetic, bit for bit, in three branch-free passes over
     padded rows (so that LLVM vectorizes the inner loops) and no allocation.
@@ -244,7 +244,7 @@ def transport(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz):
                              numba.get_num_threads())
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _transport_blocks(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz, threads):
     """``transport`` with the pairs split into ``threads`` blocks."""
     ncrm, nscalar, nz, nx = scalars.shape
