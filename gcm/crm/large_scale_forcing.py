@@ -1,0 +1,58 @@
+"""The GCM's large-scale forcing of the CRMs: a ``Crm.processes`` entry.
+
+Superparameterization (Grabowski 2001, J. Atmos. Sci., 58, 978–997; Khairoutdinov &
+Randall 2001, Geophys. Res. Lett., 28, 3617–3620): each GCM call the CRM's horizontal mean
+is pulled to the GCM column's state by rates that are uniform in x,
+
+    F_x = (x_GCM − ⟨x⟩_CRM) / τ,    x = T_l, q_t + q_r and u, on the CRM's layers,
+
+τ the CRM's time over the call, so that the forcing carries what the GCM's dynamics (and
+the schemes the GCM runs itself, e.g. radiation) did to the column since the last call. T_l
+and q_t + q_r are the GCM's T and q after all condensate has evaporated at constant
+moist static energy (cp T_l + g z + Lv (q_t + q_r) = cp T + g z + Lv q_v), which is what
+the GCM, without condensate, holds. The forcing goes into s_l (cp T_l) and q_t; u gets its
+rate too (a uniform u stays non-divergent), so the CRM's mean wind follows the GCM's as in
+SPCAM; the CRM's momentum is not returned to the GCM.
+
+Water: a negative q_t forcing is applied in proportion to each cell's q_t (the same mean
+change, no new negatives), limited to removing it all; what was applied is summed per layer
+in ``applied`` (K and kg kg-1, (ncrm, nz)), so that the CRM's own tendency, the change of
+its mean less the forcing applied, is exact whatever the limit did.
+"""
+
+import numpy as np
+
+from gcm.crm.saturation_adjustment import MoistProfiles
+
+
+class LargeScaleForcing:
+    """Rates set by ``set`` (each (ncrm, nz), K s-1, kg kg-1 s-1, m s-2), applied every step;
+    ``applied`` sums the horizontal-mean changes made, {"temperature", "water"}."""
+
+    def __init__(self, profiles: MoistProfiles):
+        self.profiles = profiles
+        self.rates: dict[str, np.ndarray] = {}
+        self.applied: dict[str, np.ndarray] = {}
+
+    def set(self, temperature: np.ndarray, water: np.ndarray, u: np.ndarray) -> None:
+        """New rates, and ``applied`` back to zero."""
+        self.rates = {"temperature": temperature, "water": water, "u": u}
+        self.applied = {"temperature": np.zeros_like(temperature),
+                        "water": np.zeros_like(water)}
+
+    def __call__(self, state, dt: float) -> None:
+        """Apply the rates over dt (s) to ``state`` (CrmState) in place."""
+        r = self.rates
+        thermo = state.scalar("thermo")
+        thermo += (dt * r["temperature"] / self.profiles.factor[None, :])[:, :, None]
+        self.applied["temperature"] += dt * r["temperature"]
+        qt = state.scalar("qt")
+        before = qt.mean(axis=-1)
+        change = dt * r["water"]
+        adding = change >= 0.0
+        safe_mean = np.where(before > 0.0, before, 1.0)
+        factor = np.where(adding, 1.0, np.maximum(1.0 + change / safe_mean, 0.0))
+        qt *= factor[:, :, None]
+        qt += np.where(adding, change, 0.0)[:, :, None]
+        self.applied["water"] += qt.mean(axis=-1) - before
+        state.u += (dt * r["u"])[:, :, None]
