@@ -22,6 +22,7 @@ its mean less the forcing applied, is exact whatever the limit did.
 
 import numpy as np
 
+from gcm.crm.level_map import horizontal_mean
 from gcm.crm.saturation_adjustment import MoistProfiles
 
 
@@ -47,12 +48,12 @@ class LargeScaleForcing:
         thermo += (dt * r["temperature"] / self.profiles.factor[None, :])[:, :, None]
         self.applied["temperature"] += dt * r["temperature"]
         qt = state.scalar("qt")
-        before = qt.mean(axis=-1)
+        before = horizontal_mean(qt)
         change = dt * r["water"]
         adding = change >= 0.0
         safe_mean = np.where(before > 0.0, before, 1.0)
         factor = np.where(adding, 1.0, np.maximum(1.0 + change / safe_mean, 0.0))
         qt *= factor[:, :, None]
         qt += np.where(adding, change, 0.0)[:, :, None]
-        self.applied["water"] += qt.mean(axis=-1) - before
+        self.applied["water"] += horizontal_mean(qt) - before
         state.u += (dt * r["u"])[:, :, None]

@@ -67,11 +67,29 @@ class LevelMap:
     def to_crm(self, profiles: np.ndarray) -> np.ndarray:
         """GCM profiles (ncol, nlev), top first → CRM layers (ncol, nz), ground first."""
         weights = self.overlap / np.diff(self.crm_sigma_half)[None, :]
-        return (np.asarray(profiles) @ weights)[:, ::-1]
+        return product(profiles, weights)[:, ::-1]
 
     def to_gcm(self, tendencies: np.ndarray, thickness: np.ndarray) -> np.ndarray:
         """CRM tendencies (ncol, nz), ground first → GCM (ncol, nlev), conservative in the
         amount per m²; thickness: the GCM layers' dp (ncol, nlev), Pa."""
         shares = self.overlap / np.diff(self.crm_sigma_half)[None, :]  # columns sum to 1
         amounts = tendencies[:, ::-1] * self.crm_mass[None, :]
-        return (amounts @ shares.T) * GRAVITY / thickness
+        return product(amounts, shares.T) * GRAVITY / thickness
+
+
+def product(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """x @ weights for x (ncol, n), weights (n, m), summed term by term in a fixed order:
+    BLAS and numpy's reductions may round differently for another memory layout or
+    alignment of the same numbers, and a restarted run must repeat the bits."""
+    out = np.zeros((x.shape[0], weights.shape[1]))
+    for i, j in zip(*np.nonzero(weights), strict=True):
+        out[:, j] += x[:, i] * weights[i, j]
+    return out
+
+
+def horizontal_mean(field: np.ndarray) -> np.ndarray:
+    """The mean over the last axis, summed in a fixed order (see ``product``)."""
+    total = field[..., 0].copy()
+    for i in range(1, field.shape[-1]):
+        total += field[..., i]
+    return total / field.shape[-1]

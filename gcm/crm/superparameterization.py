@@ -51,7 +51,7 @@ from gcm.constants import CP, LV
 from gcm.crm.columns import interface_pressure
 from gcm.crm.grid import CrmGrid
 from gcm.crm.large_scale_forcing import LargeScaleForcing
-from gcm.crm.level_map import LevelMap
+from gcm.crm.level_map import LevelMap, horizontal_mean, product
 from gcm.crm.microphysics import Kessler
 from gcm.crm.model import TIME_SCHEMES, Crm, CrmState
 from gcm.crm.rce import RceConfig, initial_base_state
@@ -63,7 +63,7 @@ from gcm.physics.surface_fluxes import SurfaceFluxes
 from gcm.timing import NULL_TIMER
 
 NOISE_DEPTH = 1000.0  # m: the initial θ′ noise fills the layers below
-STATE_KEYS = ("u", "w", "scalars", "du_history", "dw_history", "time")
+SIGMA_DECIMALS = 12
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Superparameterized(ColumnScheme):
             lmap = self.level_map
             self.forcing.set((lmap.to_crm(columns.temperature) - start[0]) / tau,
                              (lmap.to_crm(columns.humidity) - start[1]) / tau,
-                             (lmap.to_crm(columns.u) - self.state.u.mean(axis=-1)) / tau)
+                             (lmap.to_crm(columns.u) - horizontal_mean(self.state.u)) / tau)
             self.crm_surface.sst = np.asarray(columns.sst, float)
             state = self.state
             state.precipitation = np.zeros_like(state.precipitation)
@@ -199,8 +199,11 @@ class Superparameterized(ColumnScheme):
 
     def _prepare(self, columns: ColumnState) -> None:
         """The level map and, at the first call, the CRMs (``_initial_state``)."""
-        if self.level_map is None:
-            sigma = np.asarray(columns.pressure_half[0]) / columns.surface_pressure[0]
+        # σ = p/ps of a column, rounded: its last bits vary with the column and the step,
+        # and the map must not (permuted columns and restarts give the same bits)
+        sigma = np.round(np.asarray(columns.pressure_half[0]) / columns.surface_pressure[0],
+                         SIGMA_DECIMALS)
+        if self.level_map is None or not np.array_equal(sigma, self.level_map.sigma_half):
             self.level_map = LevelMap(sigma, self.crm_pressure_half)
         if self.state is None:
             self.state = self._initial_state(columns)
@@ -223,8 +226,8 @@ class Superparameterized(ColumnScheme):
     def _means(self, state: CrmState) -> tuple[np.ndarray, np.ndarray]:
         """Horizontal means (ncrm, nz): T_l (K) and q_t + q_r (kg kg-1)."""
         p = self.crm.profiles
-        thermo = state.scalar("thermo").mean(axis=-1)
-        water = (state.scalar("qt") + state.scalar("qr")).mean(axis=-1)
+        thermo = horizontal_mean(state.scalar("thermo"))
+        water = horizontal_mean(state.scalar("qt") + state.scalar("qr"))
         return p.offset[None, :] + p.factor[None, :] * thermo, water
 
     def _crm_tendencies(self, columns: ColumnState, start, tau: float) -> ColumnTendencies:
@@ -235,14 +238,14 @@ class Superparameterized(ColumnScheme):
         dT = (end[0] - start[0] - applied["temperature"]) / tau
         dq = (end[1] - start[1] - applied["water"]) / tau
         acc = self.state.accumulated
-        shf = acc["sensible"].mean(axis=-1) / tau
-        evaporation = acc["evaporation"].mean(axis=-1) / tau
-        precipitation = self.state.precipitation.mean(axis=-1) / tau
-        mass = self.level_map.crm_mass[::-1]  # ground first, as dT and dq
-        total = mass.sum()
-        water_fix = (dq @ mass - (evaporation - precipitation)) / total
+        shf = horizontal_mean(acc["sensible"]) / tau
+        evaporation = horizontal_mean(acc["evaporation"]) / tau
+        precipitation = horizontal_mean(self.state.precipitation) / tau
+        mass = self.level_map.crm_mass[::-1, None]  # ground first, as dT and dq
+        total = float(mass.sum())
+        water_fix = (product(dq, mass)[:, 0] - (evaporation - precipitation)) / total
         dq -= water_fix[:, None]
-        energy_fix = ((CP * dT + LV * dq) @ mass - (shf + LV * evaporation)) / total
+        energy_fix = (product(CP * dT + LV * dq, mass)[:, 0] - (shf + LV * evaporation)) / total
         dT -= (energy_fix / CP)[:, None]
         self.fixes = {"sp_energy_fix": float(np.abs(energy_fix).max(initial=0.0) * total),
                       "sp_water_fix": float(np.abs(water_fix).max(initial=0.0) * total)}
