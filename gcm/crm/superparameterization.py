@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from gcm.constants import CP, LV
+from gcm.constants import CP, LV, P0
 from gcm.crm.columns import interface_pressure
 from gcm.crm.grid import CrmGrid
 from gcm.crm.large_scale_forcing import LargeScaleForcing
@@ -64,6 +64,8 @@ from gcm.timing import NULL_TIMER
 
 NOISE_DEPTH = 1000.0  # m: the initial θ′ noise fills the layers below
 SIGMA_DECIMALS = 12
+PARTS = ("crm", "radiation", "surface_fluxes", "boundary_layer")
+LOWEST_LID = 0.3  # σ: a lid below it would cut off deep convection
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,10 @@ class Superparameterized(ColumnScheme):
     }
 
     def __init__(self, crm: dict | None = None, radiation: dict | None = None,
-                 surface_fluxes: dict | None = None, boundary_layer: dict | None = None):
+                 surface_fluxes: dict | None = None, boundary_layer: dict | None = None,
+                 **unknown):
+        if unknown:
+            raise TypeError(f"unknown part(s) {sorted(unknown)}; the parts are {list(PARTS)}")
         self.settings = CrmSettings.from_dict(crm or {})
         s = self.settings
         self.radiation = _part(GrayRadiation, "radiation", radiation)
@@ -134,6 +139,11 @@ class Superparameterized(ColumnScheme):
             base = initial_base_state(RceConfig(nx=s.nx, dx=s.dx, nz=s.nz, dz=s.dz,
                                                 sst=s.base_sst))
             self.crm_pressure_half = interface_pressure(grid, base)
+            lid = self.crm_pressure_half[0] / P0
+            if lid > LOWEST_LID:
+                raise ValueError(f"the lid at {grid.z_faces[-1]:.0f} m (σ = {lid:.3f}) is "
+                                 f"below σ = {LOWEST_LID}: the CRM must hold the troposphere "
+                                 "(raise crm.nz × crm.dz)")
             self.forcing = LargeScaleForcing(None)
             self.crm_surface = CrmSurfaceFluxes(grid, base, scheme=self.surface)
             self.crm = Crm(grid, base, dt=s.dt, nu=s.nu, kappa=s.kappa, moist=True,
