@@ -20,9 +20,9 @@ in ``applied`` (K and kg kg-1, (ncrm, nz)), so that the CRM's own tendency, the 
 its mean less the forcing applied, is exact whatever the limit did.
 """
 
+import numba
 import numpy as np
 
-from gcm.crm.level_map import horizontal_mean
 from gcm.crm.saturation_adjustment import MoistProfiles
 
 
@@ -44,16 +44,37 @@ class LargeScaleForcing:
     def __call__(self, state, dt: float) -> None:
         """Apply the rates over dt (s) to ``state`` (CrmState) in place."""
         r = self.rates
-        thermo = state.scalar("thermo")
-        thermo += (dt * r["temperature"] / self.profiles.factor[None, :])[:, :, None]
+        water = _force(state.scalars, state.u, r["temperature"] / self.profiles.factor[None, :],
+                       r["water"], r["u"], dt)
         self.applied["temperature"] += dt * r["temperature"]
-        qt = state.scalar("qt")
-        before = horizontal_mean(qt)
-        change = dt * r["water"]
-        adding = change >= 0.0
-        safe_mean = np.where(before > 0.0, before, 1.0)
-        factor = np.where(adding, 1.0, np.maximum(1.0 + change / safe_mean, 0.0))
-        qt *= factor[:, :, None]
-        qt += np.where(adding, change, 0.0)[:, :, None]
-        self.applied["water"] += horizontal_mean(qt) - before
-        state.u += (dt * r["u"])[:, :, None]
+        self.applied["water"] += water
+
+
+@numba.njit(parallel=True, cache=True)
+def _force(scalars, u, thermo_rate, water_rate, u_rate, dt):
+    """The forcing of the module over dt, in place on scalars (ncrm, 3, nz, nx) and u
+    (ncrm, nz, nx), rates (ncrm, nz) (thermo_rate in the energy variable's units per s);
+    returns the change of the mean q_t per layer, (ncrm, nz), summed in a fixed order."""
+    ncrm, _, nz, nx = scalars.shape
+    applied = np.empty((ncrm, nz))
+    for c in numba.prange(ncrm):
+        for k in range(nz):
+            before = 0.0
+            for i in range(nx):
+                before += scalars[c, 1, k, i]
+            before /= nx
+            change = dt * water_rate[c, k]
+            factor = 1.0
+            if change < 0.0 and before > 0.0:
+                factor = max(1.0 + change / before, 0.0)
+            after = 0.0
+            for i in range(nx):
+                scalars[c, 0, k, i] += dt * thermo_rate[c, k]
+                if change >= 0.0:
+                    scalars[c, 1, k, i] += change
+                else:
+                    scalars[c, 1, k, i] *= factor
+                after += scalars[c, 1, k, i]
+                u[c, k, i] += dt * u_rate[c, k]
+            applied[c, k] = after / nx - before
+    return applied
