@@ -296,7 +296,8 @@ class Superparameterized(ColumnScheme):
                     "du_history": np.zeros((0, 0, g.nz, g.nx)),
                     "dw_history": np.zeros((0, 0, g.nz + 1, g.nx)), "time": np.zeros(0)}
         return {"u": s.u, "w": s.w, "scalars": s.scalars,
-                "du_history": _history(s.du_history, s.u), "dw_history": _history(s.dw_history, s.w),
+                "du_history": _history(s.du_history, s.u),
+                "dw_history": _history(s.dw_history, s.w),
                 "time": np.full(s.u.shape[0], s.time)}
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:

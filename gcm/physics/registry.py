@@ -1,8 +1,8 @@
 """Physics schemes by name: what ``physics.scheme`` in a config can say.
 
-Built in are ``none``, ``held_suarez``, ``teacher`` and ``superparameterized`` (gcm.crm). Code outside ``gcm`` adds its own
-either at run time, ``register_scheme("mine", MyScheme)``, or, without ``gcm`` importing
-it, through a Python entry point of group ``gcm.physics`` declared by the package that
+Built in are ``none``, ``held_suarez``, ``teacher`` and ``superparameterized`` (gcm.crm).
+Code outside ``gcm`` adds its own either at run time, ``register_scheme("mine",
+MyScheme)``, or, without ``gcm`` importing it, through a Python entry point of group ``gcm.physics`` declared by the package that
 holds the scheme, e.g. in its pyproject.toml::
 
     [project.entry-points."gcm.physics"]
