@@ -2,8 +2,8 @@
 
 Built in are ``none``, ``held_suarez``, ``teacher`` and ``superparameterized`` (gcm.crm).
 Code outside ``gcm`` adds its own either at run time, ``register_scheme("mine",
-MyScheme)``, or, without ``gcm`` importing it, through a Python entry point of group ``gcm.physics`` declared by the package that
-holds the scheme, e.g. in its pyproject.toml::
+MyScheme)``, or, without ``gcm`` importing it, through a Python entry point of group
+``gcm.physics`` declared by the package that holds the scheme, e.g. in its pyproject.toml::
 
     [project.entry-points."gcm.physics"]
     network = "climnn.coupler.network_scheme:NetworkScheme"
