@@ -39,3 +39,17 @@ def test_an_sp_run_restarts_bit_for_bit(make_config, tmp_path):
     forgetful.model.physics.state = None
     forgetful.run_steps(2)
     assert not np.array_equal(forgetful.model.now.temperature, straight.now.temperature)
+
+
+def test_generate_writes_the_teacher_schema_and_the_crm_configuration(make_config, tmp_path):
+    import xarray as xr
+
+    from climnn.data.generate import generate
+    from climnn.data.schema import validate_store
+
+    generate(sp_config(make_config), tmp_path / "sp.zarr", days=2 / 24, progress=False)
+    store = validate_store(tmp_path / "sp.zarr")  # the same schema as the teacher's stores
+    attrs = xr.open_zarr(tmp_path / "sp.zarr", consolidated=False).attrs
+    assert attrs["source_model"] == "climnn-superparameterized"
+    assert attrs["crm_nx"] == 8 and attrs["crm_dz"] == 2000.0 and attrs["crm_dt"] == 120.0
+    assert store.sizes["time"] >= 1 and float(store["PRECT"].min()) >= 0.0
