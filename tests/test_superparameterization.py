@@ -114,3 +114,16 @@ def test_a_lid_above_the_gcm_top_is_named():
     with pytest.raises(ValueError, match=r"the CRM's lid \(σ = 0.1058\) lies above the GCM's "
                                          r"top \(σ = 0.2000\)"):
         LevelMap(np.linspace(0.2, 1.0, 9), level_map().crm_pressure_half)
+
+
+def test_the_sp_experiment_file_builds_the_default_crm():
+    from pathlib import Path
+
+    from gcm.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "run" / "aquaplanet_sp.yaml")
+    scheme = build_scheme(cfg.physics.scheme, cfg.physics.parameters)
+    grid = scheme.crm.grid
+    assert (grid.nx, grid.dx, grid.nz, grid.dz, scheme.crm.dt) == (32, 4000.0, 24, 750.0, 20.0)
+    assert scheme._steps(cfg.time.step_minutes * 60.0 / 2) * 2 == scheme._steps(
+        cfg.time.step_minutes * 60.0)  # the first, half-length call is whole steps too
