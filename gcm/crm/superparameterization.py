@@ -28,7 +28,7 @@ follows the model's:
    forcing applied, over τ) mapped to the GCM's levels: the GCM has no condensate, so cloud
    and rain count as vapour at the latent heat they cost; the mean surface precipitation,
    sensible and latent heat flux of the CRM's x-columns over τ. The CRM's round-off
-   departure from its own budget (≲ 1e-9 W m-2) is removed uniformly in mass so that the
+   departure from its own budget (≈ 4e-9 W m-2 in the tests) is removed uniformly in mass so that the
    column budgets close to the sums' round-off, and reported (``sp_energy_fix``,
    ``sp_water_fix``).
 
