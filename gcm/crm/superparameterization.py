@@ -28,9 +28,9 @@ follows the model's:
    forcing applied, over τ) mapped to the GCM's levels: the GCM has no condensate, so cloud
    and rain count as vapour at the latent heat they cost; the mean surface precipitation,
    sensible and latent heat flux of the CRM's x-columns over τ. The CRM's round-off
-   departure from its own budget (≈ 4e-9 W m-2 in the tests) is removed uniformly in mass so that the
-   column budgets close to the sums' round-off, and reported (``sp_energy_fix``,
-   ``sp_water_fix``).
+   departure from its own budget (≈ 4e-9 W m-2 in the tests) is removed uniformly in mass
+   so that the column budgets close to the sums' round-off, and reported
+   (``sp_energy_fix``, ``sp_water_fix``).
 
 Radiation: the GCM's gray scheme on the GCM column, whole (its heating reaches the CRM in
 the next call's forcing). The gray scheme has no cloud optics and its optical depth depends
