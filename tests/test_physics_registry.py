@@ -52,7 +52,8 @@ def test_built_in_schemes_by_name():
 
 def test_unknown_name_suggests_a_close_one_and_lists_the_known():
     with pytest.raises(ValueError, match=r"unknown scheme 'held_suares' \(did you mean "
-                                         r"'held_suarez'\?\); known schemes: .*none, teacher"):
+                                         r"'held_suarez'\?\); known schemes: .*none, "
+                                         r"superparameterized, teacher"):
         build_scheme("held_suares")
 
 

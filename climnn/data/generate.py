@@ -91,6 +91,10 @@ def sample_dataset(model, sample, config_path: str) -> xr.Dataset:
         resolution=f"T{grid.truncation}L{sigma.nlev}", timestep_seconds=model.dt,
         surface_flux_convention="included",
     )
+    # a scheme with a configuration of its own (the SP scheme's CRM) records it too
+    provenance = getattr(model.physics, "provenance", None)
+    if provenance is not None:
+        ds.attrs.update(source_model=f"climnn-{model.physics.name}", **provenance())
     return ds
 
 

@@ -1,9 +1,9 @@
 """Physics schemes by name: what ``physics.scheme`` in a config can say.
 
-Built in are ``none``, ``held_suarez`` and ``teacher``. Code outside ``gcm`` adds its own
-either at run time, ``register_scheme("mine", MyScheme)``, or, without ``gcm`` importing
-it, through a Python entry point of group ``gcm.physics`` declared by the package that
-holds the scheme, e.g. in its pyproject.toml::
+Built in are ``none``, ``held_suarez``, ``teacher`` and ``superparameterized`` (gcm.crm).
+Code outside ``gcm`` adds its own either at run time, ``register_scheme("mine",
+MyScheme)``, or, without ``gcm`` importing it, through a Python entry point of group
+``gcm.physics`` declared by the package that holds the scheme, e.g. in its pyproject.toml::
 
     [project.entry-points."gcm.physics"]
     network = "climnn.coupler.network_scheme:NetworkScheme"
@@ -32,10 +32,18 @@ def _teacher(**parameters) -> ColumnPhysics:
     return TeacherPhysics(**parameters)
 
 
+def _superparameterized(**parameters) -> ColumnPhysics:
+    # imported when asked for, as the teacher: the CRM's kernels load slowly
+    from gcm.crm.superparameterization import Superparameterized
+
+    return Superparameterized(**parameters)
+
+
 _FACTORIES: dict[str, Callable[..., ColumnPhysics]] = {
     "none": NoPhysics,
     "held_suarez": HeldSuarez,
     "teacher": _teacher,
+    "superparameterized": _superparameterized,
 }
 
 

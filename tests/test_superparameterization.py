@@ -1,0 +1,129 @@
+"""The superparameterized scheme (gcm.crm.superparameterization) on tiny CRMs: the column
+contract with its budgets, the level map's conservation, the large-scale forcing, errors."""
+
+import numpy as np
+import pytest
+
+from gcm.crm.large_scale_forcing import LargeScaleForcing
+from gcm.crm.level_map import LevelMap
+from gcm.crm.superparameterization import Superparameterized
+from gcm.physics import budgets
+from gcm.physics.registry import build_scheme
+from gcm.physics.testing import check_scheme, realistic_columns
+from gcm.sigma_coordinates import sigma_coordinates
+
+TINY_CRM = {"nx": 8, "nz": 10, "dz": 1600.0, "dt": 60.0}
+
+
+@pytest.fixture(scope="module")
+def scheme_and_columns():
+    return Superparameterized(crm=dict(TINY_CRM)), realistic_columns(ncol=6)
+
+
+def test_the_scheme_keeps_the_contract(scheme_and_columns):
+    """Shapes, plausible values, budgets to 1e-12, the state's round trip, permutations."""
+    scheme, columns = scheme_and_columns
+    out = check_scheme(scheme, columns, 3600.0)
+    assert (out.lhf > 0).all() and np.abs(out.temperature).max() > 0
+
+
+def test_budgets_close_over_calls_and_the_crm_needed_only_round_off(scheme_and_columns):
+    scheme, columns = scheme_and_columns
+    for _ in range(3):
+        out = scheme(columns, 3600.0)
+        energy = budgets.energy_residual(columns, out, frictional_heating=True)
+        water = budgets.water_residual(columns, out)
+        assert np.all(np.abs(energy) <= 1e-12 * budgets.energy_scale(columns, out))
+        assert np.all(np.abs(water) <= 1e-12 * budgets.water_scale(columns, out))
+        # what the scheme removed is the CRM's round-off, not a leak
+        assert scheme.step_diagnostics()["sp_energy_fix"] < 1e-6
+        assert scheme.step_diagnostics()["sp_water_fix"] < 1e-15
+
+
+def test_the_crm_mean_follows_the_gcm_column(scheme_and_columns):
+    """After a call the CRM's mean T_l is the column's T on its layers plus τ times the
+    tendency the scheme reports there (before the map back): the forcing pulled it there."""
+    scheme, columns = scheme_and_columns
+    scheme(columns, 3600.0)
+    warmer = type(columns)(**{**columns.__dict__, "temperature": columns.temperature + 1.0})
+    start = scheme._means(scheme.state)[0]
+    scheme(warmer, 3600.0)
+    end = scheme._means(scheme.state)[0]
+    own = end - start - scheme.forcing.applied["temperature"]
+    target = scheme.level_map.to_crm(warmer.temperature)
+    np.testing.assert_allclose(end - own, target, atol=1e-9)
+
+
+def level_map():
+    sigma = sigma_coordinates("frierson_l25", 25).half
+    scheme = Superparameterized(crm=dict(TINY_CRM))
+    return LevelMap(sigma, scheme.crm_pressure_half)
+
+
+def test_the_level_map_conserves_column_amounts_and_keeps_uniform_profiles():
+    lmap = level_map()
+    rng = np.random.default_rng(3)
+    ps = rng.uniform(0.97e5, 1.03e5, 5)
+    dp = np.diff(lmap.sigma_half)[None, :] * ps[:, None]
+    x = rng.normal(size=(5, lmap.crm_mass.size))
+    gcm = lmap.to_gcm(x, dp)
+    np.testing.assert_allclose((gcm * dp).sum(axis=1) / 9.80616,
+                               (x * lmap.crm_mass[::-1]).sum(axis=1), rtol=1e-13)
+    assert np.all(gcm[:, :lmap.lid_level] == 0.0)  # above the lid: nothing
+    np.testing.assert_allclose(lmap.to_crm(np.full((2, 25), 287.0)), 287.0, rtol=1e-14)
+
+
+def test_negative_water_forcing_leaves_no_negative_and_records_what_it_did():
+    scheme = Superparameterized(crm=dict(TINY_CRM))
+    state = scheme.crm.rest_state(2)
+    state.scalar("qt")[...] = np.linspace(0.0, 2e-3, 8)  # mean 1e-3 per layer
+    forcing = LargeScaleForcing(scheme.crm.profiles)
+    nz = scheme.crm.grid.nz
+    rates = np.full((2, nz), -0.5e-3 / 100.0)
+    rates[1] *= 10.0  # asks for five times the water there is
+    forcing.set(np.zeros((2, nz)), rates, np.zeros((2, nz)))
+    forcing(state, 100.0)
+    qt = state.scalar("qt")
+    assert qt.min() >= 0.0
+    np.testing.assert_allclose(forcing.applied["water"][0], -0.5e-3, rtol=1e-12)
+    np.testing.assert_allclose(forcing.applied["water"][1], -1e-3, rtol=1e-12)
+    np.testing.assert_allclose(qt[0].mean(axis=-1), 0.5e-3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"crm": {"nx": 8, "colums": 3}}, r"crm: unknown key\(s\) \['colums'\]"),
+    ({"crm": {"time_scheme": "euler"}}, r"crm.time_scheme 'euler' unknown"),
+    ({"crm": {"nz": 4, "dz": 500.0}}, r"crm: the lid at 2000 m \(σ = 0.7\d+\) is below σ = "
+                                       r"0.3: the CRM must hold the troposphere"),
+    ({"convection": {}}, r"unknown part\(s\) \['convection'\]; the parts are"),
+    ({"radiation": {"tau": 1}}, r"radiation: .*'tau'"),
+])
+def test_bad_parameters_end_with_one_message(parameters, message):
+    with pytest.raises(ValueError, match=r"physics.parameters for scheme "
+                                         r"'superparameterized': " + message):
+        build_scheme("superparameterized", parameters)
+
+
+def test_a_crm_step_that_does_not_divide_the_gcm_step_is_named():
+    scheme = Superparameterized(crm={**TINY_CRM, "dt": 70.0})
+    with pytest.raises(ValueError, match=r"crm.dt = 70 s does not divide .* 1800 s"):
+        scheme(realistic_columns(ncol=2), 3600.0)
+
+
+def test_a_lid_above_the_gcm_top_is_named():
+    with pytest.raises(ValueError, match=r"the CRM's lid \(σ = 0.1058\) lies above the GCM's "
+                                         r"top \(σ = 0.2000\)"):
+        LevelMap(np.linspace(0.2, 1.0, 9), level_map().crm_pressure_half)
+
+
+def test_the_sp_experiment_file_builds_the_default_crm():
+    from pathlib import Path
+
+    from gcm.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "run" / "aquaplanet_sp.yaml")
+    scheme = build_scheme(cfg.physics.scheme, cfg.physics.parameters)
+    grid = scheme.crm.grid
+    assert (grid.nx, grid.dx, grid.nz, grid.dz, scheme.crm.dt) == (32, 4000.0, 24, 750.0, 20.0)
+    assert scheme._steps(cfg.time.step_minutes * 60.0 / 2) * 2 == scheme._steps(
+        cfg.time.step_minutes * 60.0)  # the first, half-length call is whole steps too
