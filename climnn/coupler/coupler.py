@@ -11,18 +11,23 @@ A step (:meth:`Coupler.step`):
    writes memory in order; torch takes either layout (same numbers, same speed);
 2. network: one forward pass over all columns under ``torch.inference_mode``;
 3. the (ncol, n_out) outputs split into named float64 arrays (fresh each step: the host may
-   keep them), checked finite;
+   keep them), checked finite; profiles are (ncol, nlev) views of level-major memory (the
+   transposes of (nlev, ncol) arrays: a GCM scatters them onto its grid without a copy);
 4. conservation: ``off`` nothing; ``diagnose`` the energy and water residuals of every
    column (climnn.coupler.column_budgets); ``enforce`` those and the fixes
    (climnn.coupler.fixers); then the outputs' bounds.
 
-Steps 1, 3 and 4 run as numba kernels (climnn.coupler.fused: each array checked in the
-pass that copies it, all outputs widened and checked in one pass, the budgets, fixes and
-the checks of the fixed outputs in one pass over the columns), so that they cost a small
-part of the forward pass; ``fused = False`` runs the plain numpy versions, which the
-kernels are tested against. The timing phase "inputs" then includes the input guards,
-"outputs" the bounds of the outputs the fixes leave alone and "conservation" those of
-the fixed ones; "guards" is only the search for the place of a failure.
+Step 1 runs as numba kernels (climnn.coupler.fused: each array checked in the pass that
+copies it), steps 3 and 4 as one (climnn.coupler.output_blocks: per block of columns the
+outputs widened and checked, the budgets, the fixes and the checks of the fixed outputs,
+level by level across the block's columns), so that they cost a small part of the
+forward pass; ``fused = False`` runs the plain numpy versions, which the kernels are
+tested against. The timing phase "inputs" then includes the input guards, and
+"conservation" the outputs' widening and all their checks ("outputs" stays 0); "guards"
+is only the search for the place of a failure. The kernels run on one thread: on this
+shared 2-core machine a parallel region waits for a worker that another process holds
+(medians of 9-16 ms against 1.3 ms serial for the output kernel at a load of 6,
+docs/performance.md).
 
 Threads: torch's intra-op threads are set once to numba's count and its inter-op threads to
 1 (climnn.threads.match_torch_threads). The host's numba kernels and the network run one
@@ -75,7 +80,8 @@ class CouplerResult:
     """outputs : schema name -> float64 (ncol, nlev) or (ncol,), SI units (after the fixes
     when enforce); report : the step's BudgetReport; timing : phase -> seconds (inputs:
     checking shapes and filling the input matrix; network: the forward pass; outputs:
-    splitting it into float64 arrays; conservation; guards)."""
+    splitting it into float64 arrays (plain step only); conservation (with the outputs'
+    widening in the fused step); guards)."""
 
     outputs: dict
     report: BudgetReport
