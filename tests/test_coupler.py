@@ -490,3 +490,32 @@ def test_the_dissipation_kernel_is_the_einsum():
         out = np.empty(30)
         dissipation(*arrays, out)
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("mode", ["diagnose", "enforce"])
+def test_the_output_blocks_kernel_gives_the_plain_numbers_over_a_partial_last_block(
+        model, mode):
+    """climnn.coupler.output_blocks works in blocks of BLOCK columns: with a last block
+    cut short and clipped columns in every block, outputs, residuals and fixes are the
+    plain numpy step's to round-off, and the profiles come back as views of level-major
+    memory (the GCM scatters them without a copy)."""
+    from climnn.coupler.output_blocks import BLOCK
+
+    ncol = 2 * BLOCK + 5
+    cols = level_major(columns(ncol=ncol, seed=7))
+    cols["LHF"][::5] = -50.0
+    fused_coupler, plain = Coupler(model, host(), conservation=mode), Coupler(
+        model, host(), conservation=mode)
+    plain.fused = False
+    a, b = fused_coupler.step(cols, DT), plain.step(cols, DT)
+    assert a.outputs["TPHYSTND"].T.flags.c_contiguous and a.outputs["PHQ"].shape == (ncol, NLEV)
+    for name in b.outputs:
+        np.testing.assert_allclose(a.outputs[name], b.outputs[name], rtol=0,
+                                   atol=1e-13 * np.abs(b.outputs[name]).max(), err_msg=name)
+    for name in b.report.columns:
+        np.testing.assert_allclose(a.report.columns[name], b.report.columns[name], rtol=0,
+                                   atol=1e-11 * np.abs(b.report.columns[name]).max(),
+                                   err_msg=name)
+    if mode == "enforce":
+        assert a.report.precipitation_clipped == b.report.precipitation_clipped > 2
+        assert_closed(a.outputs, cols)

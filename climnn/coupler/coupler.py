@@ -11,18 +11,23 @@ A step (:meth:`Coupler.step`):
    writes memory in order; torch takes either layout (same numbers, same speed);
 2. network: one forward pass over all columns under ``torch.inference_mode``;
 3. the (ncol, n_out) outputs split into named float64 arrays (fresh each step: the host may
-   keep them), checked finite;
+   keep them), checked finite; profiles are (ncol, nlev) views of level-major memory (the
+   transposes of (nlev, ncol) arrays: a GCM scatters them onto its grid without a copy);
 4. conservation: ``off`` nothing; ``diagnose`` the energy and water residuals of every
    column (climnn.coupler.column_budgets); ``enforce`` those and the fixes
    (climnn.coupler.fixers); then the outputs' bounds.
 
-Steps 1, 3 and 4 run as numba kernels (climnn.coupler.fused: each array checked in the
-pass that copies it, all outputs widened and checked in one pass, the budgets, fixes and
-the checks of the fixed outputs in one pass over the columns), so that they cost a small
-part of the forward pass; ``fused = False`` runs the plain numpy versions, which the
-kernels are tested against. The timing phase "inputs" then includes the input guards,
-"outputs" the bounds of the outputs the fixes leave alone and "conservation" those of
-the fixed ones; "guards" is only the search for the place of a failure.
+Step 1 runs as numba kernels (climnn.coupler.fused: each array checked in the pass that
+copies it), steps 3 and 4 as one (climnn.coupler.output_blocks: per block of columns the
+outputs widened and checked, the budgets, the fixes and the checks of the fixed outputs,
+level by level across the block's columns), so that they cost a small part of the
+forward pass; ``fused = False`` runs the plain numpy versions, which the kernels are
+tested against. The timing phase "inputs" then includes the input guards, and
+"conservation" the outputs' widening and all their checks ("outputs" stays 0); "guards"
+is only the search for the place of a failure. The kernels run on one thread: on this
+shared 2-core machine a parallel region waits for a worker that another process holds
+(medians of 9-16 ms against 1.3 ms serial for the output kernel at a load of 6,
+docs/performance.md).
 
 Threads: torch's intra-op threads are set once to numba's count and its inter-op threads to
 1 (climnn.threads.match_torch_threads). The host's numba kernels and the network run one
@@ -41,9 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from climnn.coupler import fused
+from climnn.coupler import fused, output_blocks
 from climnn.coupler.column_budgets import (
-    boundary_energy,
     energy_residual,
     layer_thickness,
     water_residual,
@@ -53,6 +57,7 @@ from climnn.coupler.fixers import enforce
 from climnn.coupler.guards import check_arrays
 from climnn.coupler.host import HostDescription, check_model_against_host
 from climnn.coupler.model_file import load_module, read_model_metadata, torch
+from climnn.coupler.output_blocks import FIXED, MODE_CODES, OutputLayout
 from climnn.coupler.report import BudgetReport, budget_report, report_from_stats
 from climnn.models.budgets import BUDGET_OUTPUTS, SURFACE_FLUXES
 from climnn.threads import match_torch_threads
@@ -61,11 +66,11 @@ from gcm.constants import LV
 CONSERVATION_MODES = ("off", "diagnose", "enforce")
 FINITE = (-np.finfo(np.float64).max, np.finfo(np.float64).max)  # the bounds of "finite"
 NO_TARGET = np.empty((0, 0), dtype=np.float32)  # fused.copy_checked: check, copy nothing
-NO_HUMIDITY = np.empty((0, 0))  # fused.conserve's q when not enforcing
+NO_HUMIDITY = np.empty((0, 0))  # output_blocks' q when not enforcing
 NO_AREA = np.empty(0)  # fused.summaries: equal weights
 TIMING_PHASES = ("inputs", "network", "outputs", "conservation", "guards")
-FIXED = ("TPHYSTND", "PHQ", "PRECT")  # the outputs the enforce fixes change
-#: the report's per-column rows, in fused.conserve's order (the first two when diagnosing)
+#: the report's per-column rows, in output_blocks.outputs_conserved's order (the first
+#: two when diagnosing)
 BUDGET_COLUMNS = ("energy_residual", "water_residual", "negative_humidity_fix", "water_fix",
                   "energy_fix")
 
@@ -75,7 +80,8 @@ class CouplerResult:
     """outputs : schema name -> float64 (ncol, nlev) or (ncol,), SI units (after the fixes
     when enforce); report : the step's BudgetReport; timing : phase -> seconds (inputs:
     checking shapes and filling the input matrix; network: the forward pass; outputs:
-    splitting it into float64 arrays; conservation; guards)."""
+    splitting it into float64 arrays (plain step only); conservation (with the outputs'
+    widening in the fused step); guards)."""
 
     outputs: dict
     report: BudgetReport
@@ -149,7 +155,7 @@ class Coupler:
         self.module = load_module(self.path, self.device)
         self._buffer = np.empty((0, self.n_in), dtype=np.float32)
         self._tensor = torch.from_numpy(self._buffer)
-        self._kernel_arguments = None  # see _kernel_layout
+        self._layout = None  # see _output_layout
         #: guards, input assembly, output splitting and conservation in numba kernels
         #: (climnn.coupler.fused); False runs the plain numpy versions they are tested with
         self.fused = True
@@ -224,10 +230,8 @@ class Coupler:
         with torch.inference_mode():
             y = self.module(x).to("cpu", torch.float32).numpy()
         clock.lap("network")
-        outputs = self._split_checked(y, ncol, lat, lon)  # non-finite outputs stop here
-        clock.lap("outputs")
-        report = self._conserve_fused(outputs, used, dt, area, lat, lon)
-        clock.lap("conservation")  # with the checks of the fixed outputs
+        outputs, report = self._outputs_conserved(y, used, dt, area, lat, lon)
+        clock.lap("conservation")  # with the outputs' widening and checks
         return CouplerResult(outputs, report, clock.times)
 
     def _plain_step(self, used, ncol, dt, area, lat, lon, clock) -> CouplerResult:
@@ -314,76 +318,79 @@ class Coupler:
                 check_arrays({name: values}, "input", self.bounds, lat, lon)
         return self._tensor if self.device.type == "cpu" else self._tensor.to(self.device)
 
-    def _split_checked(self, y: np.ndarray, ncol: int, lat, lon) -> dict:
-        """The outputs by name as new float64 arrays, (ncol, nlev) C-ordered profiles and
-        (ncol,) surface fields, in one pass that checks each value finite and, for the
-        outputs the fixes leave alone, within its bounds."""
-        starts, bounds = self._kernel_layout()
-        profiles = np.empty((starts[0].size, ncol, self.host.levels))
-        surfaces = np.empty((starts[1].size, ncol))
-        if fused.split_checked(y, starts[0], profiles, starts[1], surfaces, *bounds):
-            outputs = {s.name: (y[:, s.start] if s.surface else y[:, s.start:s.stop]
-                                ).astype(np.float64) for s in self.outputs}
-            check_arrays(outputs, "output", None, lat, lon)
-            check_arrays(outputs, "output", {n: b for n, b in self.bounds.items()
-                                             if n not in self._fixed()}, lat, lon)
-        profile_names = [s.name for s in self.outputs if not s.surface]
-        surface_names = [s.name for s in self.outputs if s.surface]
-        named = {**dict(zip(profile_names, profiles, strict=True)),
-                 **dict(zip(surface_names, surfaces, strict=True))}
-        return {s.name: named[s.name] for s in self.outputs}
+    def _outputs_conserved(self, y: np.ndarray, used: dict, dt: float, area, lat,
+                           lon) -> tuple[dict, BudgetReport]:
+        """The outputs by name, fresh each step: (ncol, nlev) profiles as views of
+        level-major memory (the transposes of (nlev, ncol) arrays, as a GCM lays out its
+        fields) and (ncol,) surface fields; widened, checked (finite; the bounds of the
+        outputs the fixes leave alone), conserved and the fixed ones checked in one kernel
+        (climnn.coupler.output_blocks). A count of bad values sends the plain guards to
+        name the first; the budgets' report."""
+        ncol = y.shape[0]
+        layout = self._output_layout()
+        profiles = np.empty((layout.profile_starts.size, self.host.levels, ncol))
+        surfaces = np.empty((layout.surface_starts.size, ncol))
+        mode = self.conservation
+        enforcing = mode == "enforce"
+        names = BUDGET_COLUMNS if enforcing else BUDGET_COLUMNS[:2] if mode != "off" else ()
+        columns = np.empty((len(names), ncol))
+        host_energy, host_water = self._host_boundary(used, ncol)
+        q = np.asarray(used["Q"], dtype=np.float64).T if enforcing else NO_HUMIDITY
+        ps = np.asarray(used["PS"], dtype=np.float64) if names else NO_AREA
+        host = self.host
+        outside, clipped, outside_fixed = output_blocks.outputs_conserved(
+            y, layout.profile_starts, layout.profile_bounds, layout.surface_starts,
+            layout.surface_bounds, profiles, surfaces, MODE_CODES[mode], layout.budget_rows,
+            layout.energy_weights, layout.water_weights, host_energy, host_water, q, dt, ps,
+            np.diff(host.hyai) * host.p0, np.diff(host.hybi), columns, layout.fixed_bounds)
+        if outside:  # found from y itself: the fixes may have spread a NaN since
+            self._check_outputs(y, lat, lon)
+        named = {**dict(zip(layout.profile_names, (p.T for p in profiles), strict=True)),
+                 **dict(zip(layout.surface_names, surfaces, strict=True))}
+        outputs = {s.name: named[s.name] for s in self.outputs}
+        if outside_fixed:
+            check_arrays({n: outputs[n] for n in FIXED}, "output", self.bounds, lat, lon)
+        if mode == "off":
+            return outputs, BudgetReport("off")
+        stats = np.empty((len(names), 4))
+        fused.summaries(columns, NO_AREA if area is None else area, stats)
+        return outputs, report_from_stats(mode, names, columns, stats, lat, lon, clipped)
+
+    def _check_outputs(self, y: np.ndarray, lat, lon) -> None:
+        """The plain guards on the outputs in y (ncol, n_out): finite, then the bounds of
+        the outputs the fixes leave alone; GuardError naming the first bad value."""
+        outputs = {s.name: (y[:, s.start] if s.surface else y[:, s.start:s.stop]
+                            ).astype(np.float64) for s in self.outputs}
+        check_arrays(outputs, "output", None, lat, lon)
+        check_arrays(outputs, "output", {n: b for n, b in self.bounds.items()
+                                         if n not in self._fixed()}, lat, lon)
 
     def _fixed(self) -> tuple[str, ...]:
         """The outputs the fixes change (their bounds are checked after them)."""
         return FIXED if self.conservation == "enforce" else ()
 
-    def _kernel_layout(self) -> tuple:
-        """For fused.split_checked: ((profile starts, surface starts), (profile bounds,
-        surface bounds)) in output order, computed once (the bounds of fixed outputs:
-        finite only, their own bounds are checked after the fixes)."""
-        if self._kernel_arguments is None or self._kernel_arguments[0] != self.bounds:
-            fixed = self._fixed()
+    def _host_boundary(self, used: dict, ncol: int) -> tuple[np.ndarray, np.ndarray]:
+        """The energy (W m-2) and water (kg m-2 s-1) entering each column (ncol,) that the
+        outputs do not give: the host's surface fluxes (when the network lacks them) and
+        its energy source (climnn.coupler.column_budgets.boundary_energy, evaporation)."""
+        energy = np.zeros(ncol)
+        water = np.zeros(ncol)
+        if self.included and "SHF" in self.host_fields:
+            energy += np.asarray(used["SHF"], dtype=np.float64)
+        if self.included and "LHF" in self.host_fields:
+            energy += used["LHF"]
+            water += np.asarray(used["LHF"], dtype=np.float64) / LV
+        if "energy_source" in used and self.conservation != "off":
+            energy += used["energy_source"]
+        return energy, water
 
-            def bounds(name):
-                return FINITE if name in fixed else self.bounds.get(name, FINITE)
-
-            profiles = [s for s in self.outputs if not s.surface]
-            surfaces = [s for s in self.outputs if s.surface]
-            starts = tuple(np.array([s.start for s in group], dtype=np.int64)
-                           for group in (profiles, surfaces))
-            limits = tuple(np.array([bounds(s.name) for s in group],
-                                    dtype=np.float64).reshape(-1, 2)
-                           for group in (profiles, surfaces))
-            self._kernel_arguments = (dict(self.bounds), starts, limits)
-        return self._kernel_arguments[1:]
-
-    def _conserve_fused(self, outputs: dict, used: dict, dt: float, area, lat,
-                        lon) -> BudgetReport:
-        """``_conserve`` and the bounds of the fixed outputs in numba kernels
-        (climnn.coupler.fused)."""
-        if self.conservation == "off":
-            return BudgetReport("off")
-        fields = self._budget_fields(outputs, used)
-        boundary = boundary_energy(fields, self.included)
-        evaporation = fields["LHF"] / LV if self.included else np.zeros(boundary.shape[0])
-        ps = np.asarray(used["PS"], dtype=np.float64)
-        ncol = ps.shape[0]
-        enforcing = self.conservation == "enforce"
-        names = BUDGET_COLUMNS if enforcing else BUDGET_COLUMNS[:2]
-        columns = np.empty((len(names), ncol))
-        q = np.asarray(used["Q"], dtype=np.float64) if enforcing else NO_HUMIDITY
-        limits = np.array([self.bounds.get(n, FINITE) for n in FIXED], dtype=np.float64)
-        host = self.host
-        clipped, outside = fused.conserve(
-            enforcing, outputs["TPHYSTND"], outputs["PHQ"], outputs["PRECT"], boundary,
-            evaporation, q, dt, ps, np.diff(host.hyai) * host.p0, np.diff(host.hybi), columns,
-            limits)
-        if outside:
-            fixed = {n: outputs[n] for n in FIXED}
-            check_arrays(fixed, "output", self.bounds, lat, lon)
-        stats = np.empty((len(names), 4))
-        fused.summaries(columns, NO_AREA if area is None else area, stats)
-        return report_from_stats(self.conservation, names, columns, stats, lat, lon, clipped)
+    def _output_layout(self) -> OutputLayout:
+        """The kernel's description of the outputs (OutputLayout), made again when the
+        bounds change."""
+        if self._layout is None or self._layout.bounds != self.bounds:
+            self._layout = OutputLayout.of(self.outputs, self.bounds, self._fixed(),
+                                           self.included)
+        return self._layout
 
     def _budget_fields(self, outputs: dict, used: dict) -> dict:
         """The budgets' terms by name: the outputs, the host's surface fluxes (when the
