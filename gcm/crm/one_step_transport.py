@@ -58,15 +58,14 @@ def _quickest(m, courant, far_west, west, east, far_east):
 
 
 @numba.njit(cache=True)
-def cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z):
-    """One CRM's cross-term factors and its largest donor-cell number.
+def cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z, donor):
+    """One CRM's cross-term factors and its cells' donor-cell numbers.
 
     mass_u (nz, ≥ nx) on x-faces (face i west of cell i, periodic), mass_w (nz + 1, nx),
     kg m-2 s-1; fills along_x = dt u/(8 dx) and along_z = dt w/(8 dz) at centres (nz, nx)
-    (along_z doubled in the lowest and highest layer, whose ∂zφ is one-sided). Returns
-    (the largest donor-cell number, its cell's flat index k nx + i)."""
+    (along_z doubled in the lowest and highest layer, whose ∂zφ is one-sided) and donor
+    (nz, nx), each cell's outgoing Courant numbers plus its diffusion number."""
     nz, nx = mass_w.shape[0] - 1, mass_w.shape[1]
-    worst, where = -1.0, 0
     for k in range(nz):
         to_x = dt / (16.0 * dx * rho_c[k])
         to_z = (2.0 if k == 0 or k == nz - 1 else 1.0) * dt / (16.0 * dz)
@@ -81,11 +80,8 @@ def cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, alon
             bottom, top = mass_w[k, i], mass_w[k + 1, i]
             along_x[k, i] = (west + east) * to_x
             along_z[k, i] = (bottom * below + top * above) * to_z
-            donor = (scale_x * (max(east, 0.0) - min(west, 0.0))
-                     + scale_z * (max(top, 0.0) - min(bottom, 0.0)) + diffusion)
-            if donor > worst:
-                worst, where = donor, k * nx + i
-    return worst, where
+            donor[k, i] = (scale_x * (max(east, 0.0) - min(west, 0.0))
+                           + scale_z * (max(top, 0.0) - min(bottom, 0.0)) + diffusion)
 
 
 @numba.njit(cache=True)
@@ -97,7 +93,8 @@ def one_step_column(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz):
     donor-cell limit is not checked here (see ``transport_one_step``)."""
     nz, nx = phi.shape
     along_x, along_z = np.empty((nz, nx)), np.empty((nz, nx))
-    cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z)
+    cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z,
+                  np.empty((nz, nx)))
     cross_z, cross_x = np.empty((nz, nx)), np.empty((nz, nx))  # (dt/8) w ∂zφ dz, u ∂xφ dx
     for k in range(nz):
         up, down = min(k + 1, nz - 1), max(k - 1, 0)
@@ -189,12 +186,11 @@ def transport_one_step(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz):
     scalars. ValueError, naming the CRM and cell, if a cell's donor-cell number exceeds 1."""
     out, donor = _one_step_blocks(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz,
                                   numba.get_num_threads())
-    crm = int(np.argmax(donor[:, 0]))
-    if donor[crm, 0] > 1.0:
-        k, i = divmod(int(donor[crm, 1]), scalars.shape[3])
+    if donor.max() > 1.0:
+        crm, k, i = np.unravel_index(np.argmax(donor), donor.shape)
         raise ValueError(
             f"one-step scalar transport: CRM {crm}, layer {k}, column {i} has Cx + Cz + "
-            f"diffusion number {donor[crm, 0]:.3f} > 1 at dt = {dt} s (the 2-D donor-cell "
+            f"diffusion number {donor[crm, k, i]:.3f} > 1 at dt = {dt} s (the 2-D donor-cell "
             "limit, past which the step is neither monotone nor stable): shorten dt or use "
             "scalar_scheme='rk2'")
     return out
@@ -202,11 +198,11 @@ def transport_one_step(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz):
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _one_step_blocks(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz, threads):
-    """(new scalars, donor (ncrm, 2): each CRM's largest donor-cell number and its flat cell
-    index), the (CRM, scalar) pairs split into ``threads`` contiguous blocks."""
+    """(new scalars, donor (ncrm, nz, nx): every cell's donor-cell number), the (CRM,
+    scalar) pairs split into ``threads`` contiguous blocks."""
     ncrm, nscalar, nz, nx = scalars.shape
     out = np.empty(scalars.shape)
-    donor = np.zeros((ncrm, 2))
+    donor = np.empty((ncrm, nz, nx))
     items = ncrm * nscalar
     blocks = max(1, min(threads, items))
     for block in numba.prange(blocks):
@@ -219,9 +215,8 @@ def _one_step_blocks(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz, threads):
             if c != current:
                 current = c
                 mass_fluxes(u[c], w[c], rho_c, rho_f, mass_u, mass_w)
-                worst, where = cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz,
-                                             along_x, along_z)
-                donor[c, 0], donor[c, 1] = worst, where
+                cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x,
+                              along_z, donor[c])
             _one_step_fused(scalars[c, s], mass_u, mass_w, along_x, along_z, rho_c, rho_f,
                             kappa, dt, dx, dz, work, out[c, s])
     return out, donor
