@@ -61,8 +61,8 @@ def _quickest(m, courant, far_west, west, east, far_east):
 def cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z, donor):
     """One CRM's cross-term factors and its cells' donor-cell numbers.
 
-    mass_u (nz, ≥ nx) on x-faces (face i west of cell i, periodic), mass_w (nz + 1, nx),
-    kg m-2 s-1; fills along_x = dt u/(8 dx) and along_z = dt w/(8 dz) at centres (nz, nx)
+    mass_u (nz, nx + 1) on x-faces 0 … nx (face i west of cell i; face nx = face 0),
+    mass_w (nz + 1, nx), kg m-2 s-1; fills along_x = dt u/(8 dx) and along_z = dt w/(8 dz) at centres (nz, nx)
     (along_z doubled in the lowest and highest layer, whose ∂zφ is one-sided) and donor
     (nz, nx), each cell's outgoing Courant numbers plus its diffusion number."""
     nz, nx = mass_w.shape[0] - 1, mass_w.shape[1]
@@ -75,8 +75,7 @@ def cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, alon
                                                      + (rho_f[k + 1] if k < nz - 1 else 0.0))
                                   / (rho_c[k] * dz * dz))
         for i in range(nx):
-            ip1 = i + 1 if i < nx - 1 else 0
-            west, east = mass_u[k, i], mass_u[k, ip1]
+            west, east = mass_u[k, i], mass_u[k, i + 1]
             bottom, top = mass_w[k, i], mass_w[k + 1, i]
             along_x[k, i] = (west + east) * to_x
             along_z[k, i] = (bottom * below + top * above) * to_z
@@ -92,8 +91,11 @@ def one_step_column(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz):
     step's non-divergent mass flux; kappa: eddy diffusivity, m2 s-1; dt: s; dx, dz: m. The
     donor-cell limit is not checked here (see ``transport_one_step``)."""
     nz, nx = phi.shape
+    faces = np.empty((nz, nx + 1))  # mass_u with face nx = face 0
+    faces[:, :nx] = mass_u
+    faces[:, nx] = mass_u[:, 0]
     along_x, along_z = np.empty((nz, nx)), np.empty((nz, nx))
-    cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z,
+    cross_factors(faces, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, along_z,
                   np.empty((nz, nx)))
     cross_z, cross_x = np.empty((nz, nx)), np.empty((nz, nx))  # (dt/8) w ∂zφ dz, u ∂xφ dx
     for k in range(nz):
@@ -198,25 +200,23 @@ def transport_one_step(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz):
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _one_step_blocks(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz, threads):
-    """(new scalars, donor (ncrm, nz, nx): every cell's donor-cell number), the (CRM,
-    scalar) pairs split into ``threads`` contiguous blocks."""
+    """(new scalars, donor (ncrm, nz, nx): every cell's donor-cell number). Each CRM's mass
+    fluxes and cross factors first, in parallel over CRMs; then the (CRM, scalar) pairs,
+    split into ``threads`` contiguous blocks with one scratch each."""
     ncrm, nscalar, nz, nx = scalars.shape
+    mass_u, mass_w = np.empty((ncrm, nz, nx + 1)), np.empty((ncrm, nz + 1, nx))
+    along, donor = np.empty((ncrm, 2, nz, nx)), np.empty((ncrm, nz, nx))
+    for c in numba.prange(ncrm):
+        mass_fluxes(u[c], w[c], rho_c, rho_f, mass_u[c], mass_w[c])
+        cross_factors(mass_u[c], mass_w[c], rho_c, rho_f, kappa, dt, dx, dz, along[c, 0],
+                      along[c, 1], donor[c])
     out = np.empty(scalars.shape)
-    donor = np.empty((ncrm, nz, nx))
     items = ncrm * nscalar
     blocks = max(1, min(threads, items))
     for block in numba.prange(blocks):
         work = np.empty((11, nz + 1, nx + 4))
-        mass_u, mass_w = np.empty((nz, nx + 1)), np.empty((nz + 1, nx))
-        along_x, along_z = np.empty((nz, nx)), np.empty((nz, nx))
-        current = -1
         for item in range(block * items // blocks, (block + 1) * items // blocks):
             c, s = item // nscalar, item % nscalar
-            if c != current:
-                current = c
-                mass_fluxes(u[c], w[c], rho_c, rho_f, mass_u, mass_w)
-                cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x,
-                              along_z, donor[c])
-            _one_step_fused(scalars[c, s], mass_u, mass_w, along_x, along_z, rho_c, rho_f,
-                            kappa, dt, dx, dz, work, out[c, s])
+            _one_step_fused(scalars[c, s], mass_u[c], mass_w[c], along[c, 0], along[c, 1],
+                            rho_c, rho_f, kappa, dt, dx, dz, work, out[c, s])
     return out, donor
