@@ -62,9 +62,10 @@ def cross_factors(mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, along_x, alon
     """One CRM's cross-term factors and its cells' donor-cell numbers.
 
     mass_u (nz, nx + 1) on x-faces 0 … nx (face i west of cell i; face nx = face 0),
-    mass_w (nz + 1, nx), kg m-2 s-1; fills along_x = dt u/(8 dx) and along_z = dt w/(8 dz) at centres (nz, nx)
-    (along_z doubled in the lowest and highest layer, whose ∂zφ is one-sided) and donor
-    (nz, nx), each cell's outgoing Courant numbers plus its diffusion number."""
+    mass_w (nz + 1, nx), kg m-2 s-1; fills along_x = dt u/(8 dx) and along_z = dt w/(8 dz)
+    at centres (nz, nx) (along_z doubled in the lowest and highest layer, whose ∂zφ is
+    one-sided) and donor (nz, nx), each cell's outgoing Courant numbers plus its diffusion
+    number."""
     nz, nx = mass_w.shape[0] - 1, mass_w.shape[1]
     for k in range(nz):
         to_x = dt / (16.0 * dx * rho_c[k])

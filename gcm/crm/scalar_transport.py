@@ -16,6 +16,8 @@ the whole step makes no new extrema.
 
 ``transport_column`` is the plain per-CRM reference; ``transport``, the batch kernel the
 model calls, computes the same numbers bit for bit in fewer passes without allocating.
+Their limiting passes (``limited_step``, ``limit_and_apply``) also serve
+``one_step_transport``, the one-pass space-time alternative to RK2.
 """
 
 import numba
