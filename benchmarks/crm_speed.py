@@ -1,15 +1,18 @@
 """CRM cell updates per second for a batch of CRMs stepped together (the parallel numba
 path): dry and moist (saturation adjustment in the buoyancy, Kessler microphysics), each
-time scheme, in alternating blocks in one process. One JSON line.
+time scheme ("ab3" with its RK2 or its one-pass scalar transport, "one_step"; "rk3"), in
+alternating blocks in one process. One JSON line.
 
     PYTHONPATH=$PWD python benchmarks/crm_speed.py --ncrm 32 --nx 32 --nz 24
 
 A cell update is one full time step of one grid cell. The issue's bar for
-``crm_cell_updates_per_s`` (dry, default scheme) is 5e7 on 2 cores. Blocks of the four
-cases (dry/moist × ab3/rk3) alternate, so each case sees the same machine load on average;
+``crm_cell_updates_per_s`` (dry, default scheme) is 5e7 on 2 cores. Blocks of the six
+cases (dry/moist × ab3/one_step/rk3; "one_step" is "ab3" with ``scalar_scheme="one_step"``)
+alternate, so each case sees the same machine load on average;
 ``*_median`` are medians over blocks, ``*_per_cpu_s`` cell updates per CPU second of the
 process (what the work costs, whatever share of the cores the process got),
-``ratio_ab3_over_rk3`` (wall) and ``ratio_ab3_over_rk3_cpu`` medians of per-round ratios
+``ratio_ab3_over_rk3`` (wall), ``ratio_ab3_over_rk3_cpu`` and ``ratio_one_step_over_ab3``
+(``_cpu``: the one-pass transport's speed over RK2's) medians of per-round ratios
 (the figures a loaded machine spoils least), ``cpu_per_wall`` CPU seconds of the process over
 wall seconds (2.0: both cores busy) and ``load_average`` the machine's 1-minute load before
 the run. Figures and their history: docs/performance.md.
@@ -34,7 +37,9 @@ import numba
 from climnn.bench.sp import build
 from gcm.crm import BaseState, CrmGrid
 
-CASES = (("dry", "ab3"), ("dry", "rk3"), ("moist", "ab3"), ("moist", "rk3"))
+CASES = tuple((kind, scheme) for kind in ("dry", "moist") for scheme in ("ab3", "one_step", "rk3"))
+# (the ratio's name, numerator case's scheme, denominator's)
+RATIOS = (("ab3_over_rk3", "ab3", "rk3"), ("one_step_over_ab3", "one_step", "ab3"))
 
 
 def baseline_package(revision: str):
@@ -109,8 +114,10 @@ def main() -> None:
     if args.baseline:
         print(json.dumps(_rounded(against_baseline(args, grid, base))))
         return
-    runs = {case: list(build(grid, base, args.ncrm, case[0] == "moist", case[1]))
-            for case in CASES}
+    runs = {(kind, scheme): list(build(grid, base, args.ncrm, kind == "moist",
+                                       "ab3" if scheme == "one_step" else scheme,
+                                       scalar_scheme="one_step" if scheme == "one_step" else "rk2"))
+            for kind, scheme in CASES}
     cells = args.ncrm * grid.nx * grid.nz * args.steps
     rates = {case: [] for case in CASES}
     cpu_rates = {case: [] for case in CASES}
@@ -136,9 +143,10 @@ def main() -> None:
         out[f"{kind}_{scheme}_best"] = max(values)
         out[f"{kind}_{scheme}_per_cpu_s"] = statistics.median(cpu_rates[(kind, scheme)])
     for kind in ("dry", "moist"):
-        for name, table in (("", rates), ("_cpu", cpu_rates)):
-            out[f"{kind}_ratio_ab3_over_rk3{name}"] = statistics.median(
-                a / b for a, b in zip(table[(kind, "ab3")], table[(kind, "rk3")], strict=True))
+        for ratio, top, bottom in RATIOS:
+            for name, table in (("", rates), ("_cpu", cpu_rates)):
+                out[f"{kind}_ratio_{ratio}{name}"] = statistics.median(
+                    a / b for a, b in zip(table[(kind, top)], table[(kind, bottom)], strict=True))
     out.update(cpu_per_wall=round(cpu / wall, 2), load_average=load)
     print(json.dumps(_rounded(out)))
 

@@ -24,12 +24,13 @@ def totals(model, state):
     return np.einsum("csij,i->cs", state.scalars, weights)
 
 
-@pytest.mark.parametrize("scheme", ["ab3", "rk3"])
+@pytest.mark.parametrize(("scheme", "scalars"), [("ab3", "rk2"), ("ab3", "one_step"),
+                                                 ("rk3", "rk2")])
 @pytest.mark.parametrize("mixing", [0.0, 40.0])
-def test_step_conserves_scalars_and_keeps_the_flow_non_divergent(mixing, scheme):
+def test_step_conserves_scalars_and_keeps_the_flow_non_divergent(mixing, scheme, scalars):
     grid = CrmGrid(16, 12, 1000.0, 500.0)
     model = Crm(grid, BaseState.constant_n(grid, 300.0, 0.01), dt=4.0, nu=mixing, kappa=mixing,
-                time_scheme=scheme)
+                time_scheme=scheme, scalar_scheme=scalars)
     state = buoyant_state(model)
     before = totals(model, state)
     for _ in range(25):

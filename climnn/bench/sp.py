@@ -6,7 +6,9 @@ merged, seconds per simulated day of an SP run at T21 and the SP/hybrid cost rat
 The case (also ``benchmarks/crm_speed.py``'s): 32 CRMs of 32 × 24 cells, dx 4 km, dz
 500 m, dt 10 s, the default time scheme ("ab3"), θ′ noise of ≈ 0.1 K; moist: q_t at
 85 ± 10 % of saturation below 6 km (so that some cells are cloudy and rain forms) with
-Kessler microphysics. A cell update is one time step of one grid cell.
+Kessler microphysics. A cell update is one time step of one grid cell. ``*_one_step_*``:
+the same with the one-pass scalar transport (``scalar_scheme="one_step"``) instead of RK2;
+``*_over_rk2_cpu``: its speed over RK2's, the median of per-round CPU-time ratios.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ CASES = (("crm_cell_updates_per_s", False, "constant"),
          ("crm_moist_cell_updates_per_s", True, "constant"),
          ("crm_smagorinsky_cell_updates_per_s", False, "smagorinsky"),
          ("crm_moist_smagorinsky_cell_updates_per_s", True, "smagorinsky"))
+# the one-pass scalar transport (Crm(scalar_scheme="one_step")) beside CASES' first two,
+# RK2's: (figure name, moist, the RK2 figure it is compared with)
+ONE_STEP_CASES = (("crm_one_step_cell_updates_per_s", False, "crm_cell_updates_per_s"),
+                  ("crm_moist_one_step_cell_updates_per_s", True, "crm_moist_cell_updates_per_s"))
 PENDING = ("the SP scheme (gcm/crm/superparameterization.py, issue 15) is not on this "
            "branch yet; sp_seconds_per_day_T21 and sp_to_hybrid_cost_ratio are measured once "
            "it is merged")
@@ -48,7 +54,7 @@ def initial_state(model, ncrm: int, moist: bool, rng: np.random.Generator):
 
 
 def build(grid, base, ncrm: int, moist: bool, scheme: str = "ab3", mixing: str = "constant",
-          package=None):
+          package=None, scalar_scheme: str = "rk2"):
     """(model, state) of one case, stepped once (compiles or loads numba's cache).
     package: another CRM package with ``model`` and ``microphysics`` modules (an old
     revision's, see ``benchmarks/crm_speed.py --baseline``) instead of gcm.crm."""
@@ -59,6 +65,8 @@ def build(grid, base, ncrm: int, moist: bool, scheme: str = "ab3", mixing: str =
         microphysics, crm_model = package.microphysics, package.model
     processes = (microphysics.Kessler(grid, base),) if moist else ()
     options = dict(moist=moist, processes=processes, time_scheme=scheme)
+    if scalar_scheme != "rk2":  # an old revision's Crm may not know the option
+        options.update(scalar_scheme=scalar_scheme)
     if mixing == "constant":
         options.update(nu=CONSTANT_MIXING, kappa=CONSTANT_MIXING)
     else:
@@ -80,6 +88,8 @@ def crm_rates(steps: int, blocks: int, threads: int) -> dict:
     base = BaseState.constant_n(grid)
     runs = {name: list(build(grid, base, NCRM, moist, mixing=mixing))
             for name, moist, mixing in CASES}
+    runs.update({name: list(build(grid, base, NCRM, moist, scalar_scheme="one_step"))
+                 for name, moist, _ in ONE_STEP_CASES})
     cells = NCRM * NX * NZ * steps
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}
@@ -96,6 +106,9 @@ def crm_rates(steps: int, blocks: int, threads: int) -> dict:
     for name in runs:
         out[name] = cells / statistics.median(wall[name])
         out[f"{name.removesuffix('_per_s')}_per_cpu_s"] = cells / statistics.median(cpu[name])
+    for name, _, rk2 in ONE_STEP_CASES:  # per-round ratios: what a loaded machine spoils least
+        out[f"{name.removesuffix('_cell_updates_per_s')}_over_rk2_cpu"] = statistics.median(
+            a / b for a, b in zip(cpu[rk2], cpu[name], strict=True))
     out["cpu_per_wall"] = sum(map(sum, cpu.values())) / sum(map(sum, wall.values()))
     out["threads"] = numba.get_num_threads()
     return out

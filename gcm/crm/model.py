@@ -20,6 +20,10 @@ Time step, ``time_scheme`` (both are SAM-like in what they conserve; they differ
   φ1 = T(φⁿ), φⁿ⁺¹ = ½ (φⁿ + T(φ1)), T one monotone forward step of ``scalar_transport``
   (its third-order fluxes with RK2: stable to Courant ≈ 0.87). Per step: one momentum
   tendency, one buoyancy, one projection, two transports of each scalar.
+  ``scalar_scheme="one_step"`` instead moves the scalars forward in time once a step, as
+  SAM does: φⁿ⁺¹ = T₁(φⁿ), T₁ the one-pass space-time FCT of ``one_step_transport`` with
+  the same mid-step velocity (one transport of each scalar; refused past the 2-D
+  donor-cell limit Cx + Cz ≤ 1).
 - "rk3": three-stage SSP Runge–Kutta of everything (Shu & Osher 1988; the RK3 family
   Wicker & Skamarock 2002 advocate for advection),
   x1 = P E(xⁿ),  x2 = P(¾ xⁿ + ¼ E(x1)),  xⁿ⁺¹ = P(⅓ xⁿ + ⅔ E(x2)),
@@ -49,12 +53,14 @@ from gcm.crm import smagorinsky, thermodynamics
 from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
 from gcm.crm.momentum import momentum_tendency
+from gcm.crm.one_step_transport import transport_one_step
 from gcm.crm.pressure import Projector
 from gcm.crm.saturation_adjustment import MoistProfiles, moist_buoyancy
 from gcm.crm.scalar_transport import transport
 
 SCALARS = ("thermo", "qt", "qr")  # static energy J kg-1 or θ K; total water, rain kg kg-1
 TIME_SCHEMES = ("ab3", "rk3")
+SCALAR_SCHEMES = ("rk2", "one_step")  # of "ab3": SSP-RK2 of FCT steps, or one space-time FCT
 MIXINGS = ("constant", "smagorinsky")
 # Adams–Bashforth weights of the newest first tendencies, by how many are known
 ADAMS_BASHFORTH = ((1.0,), (1.5, -0.5), (23.0 / 12.0, -16.0 / 12.0, 5.0 / 12.0))
@@ -99,8 +105,8 @@ class Crm:
     callables ``process(state, dt)`` applied after the dynamics each step; thermodynamic:
     "static_energy" or "theta" (see ``thermodynamics``); moist: buoyancy with water (see
     ``saturation_adjustment``), else g θ′/θ0 whatever the water tracers hold; time_scheme:
-    one of TIME_SCHEMES; mixing: one of MIXINGS ("smagorinsky" needs nu = kappa = 0; see
-    the module)."""
+    one of TIME_SCHEMES; scalar_scheme: one of SCALAR_SCHEMES, how "ab3" moves the scalars;
+    mixing: one of MIXINGS ("smagorinsky" needs nu = kappa = 0; see the module)."""
 
     grid: CrmGrid
     base: BaseState
@@ -112,12 +118,19 @@ class Crm:
     moist: bool = False
     time_scheme: str = "ab3"
     mixing: str = "constant"
+    scalar_scheme: str = "rk2"
 
     def __post_init__(self):
         thermodynamics.check_variable(self.thermodynamic)
         if self.time_scheme not in TIME_SCHEMES:
             raise ValueError(f"Crm: time_scheme {self.time_scheme!r} unknown; choose one of "
                              f"{TIME_SCHEMES}")
+        if self.scalar_scheme not in SCALAR_SCHEMES:
+            raise ValueError(f"Crm: scalar_scheme {self.scalar_scheme!r} unknown; choose one of "
+                             f"{SCALAR_SCHEMES}")
+        if self.scalar_scheme != "rk2" and self.time_scheme != "ab3":
+            raise ValueError(f"Crm: scalar_scheme {self.scalar_scheme!r} is an option of "
+                             f"time_scheme 'ab3', not {self.time_scheme!r}")
         if not self.dt > 0 or self.nu < 0 or self.kappa < 0:
             raise ValueError(f"Crm: need dt > 0, nu >= 0, kappa >= 0; got dt={self.dt}, "
                              f"nu={self.nu}, kappa={self.kappa}")
@@ -166,8 +179,11 @@ class Crm:
         self.projector.project(u, w)
         u_mid, w_mid = _combine(state.u, 0.5, u, 0.5), _combine(state.w, 0.5, w, 0.5)
         args = (b.rho_c, b.rho_f, self.kappa, dt, g.dx, g.dz)
-        first = transport(state.scalars, u_mid, w_mid, *args)
-        scalars = _combine(state.scalars, 0.5, transport(first, u_mid, w_mid, *args), 0.5)
+        if self.scalar_scheme == "one_step":
+            scalars = transport_one_step(state.scalars, u_mid, w_mid, *args)
+        else:
+            first = transport(state.scalars, u_mid, w_mid, *args)
+            scalars = _combine(state.scalars, 0.5, transport(first, u_mid, w_mid, *args), 0.5)
         if kappa is not None:
             scalars = smagorinsky.diffuse(scalars, kappa, b.rho_c, b.rho_f, dt, g.dx, g.dz)
         return CrmState(u, w, scalars, state.time + dt, state.precipitation.copy(),

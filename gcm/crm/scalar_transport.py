@@ -16,6 +16,8 @@ the whole step makes no new extrema.
 
 ``transport_column`` is the plain per-CRM reference; ``transport``, the batch kernel the
 model calls, computes the same numbers bit for bit in fewer passes without allocating.
+Their limiting passes (``limited_step``, ``limit_and_apply``) also serve
+``one_step_transport``, the one-pass space-time alternative to RK2.
 """
 
 import numba
@@ -25,7 +27,7 @@ TWELFTH = 1.0 / 12.0
 
 
 @numba.njit(cache=True, inline="always")
-def _upwind(m, west, east):
+def upwind(m, west, east):
     """First-order upwind flux through a face with mass flux m (positive eastwards/up)."""
     return max(m, 0.0) * west + min(m, 0.0) * east
 
@@ -48,7 +50,7 @@ def _fluxes(phi, mass_u, mass_w, rho_c, rho_f, kappa, dx, dz, low_x, anti_x, low
             im2 = i - 2 if i > 1 else i - 2 + nx
             ip1 = i + 1 if i < nx - 1 else 0
             m = mass_u[k, i]
-            low = _upwind(m, phi[k, im1], phi[k, i])
+            low = upwind(m, phi[k, im1], phi[k, i])
             high = _third_order(m, phi[k, im2], phi[k, im1], phi[k, i], phi[k, ip1])
             low_x[k, i] = low - mix * (phi[k, i] - phi[k, im1])
             anti_x[k, i] = high - low
@@ -56,7 +58,7 @@ def _fluxes(phi, mass_u, mass_w, rho_c, rho_f, kappa, dx, dz, low_x, anti_x, low
         mix = rho_f[k] * kappa / dz
         for i in range(nx):
             m = mass_w[k, i]
-            low = _upwind(m, phi[k - 1, i], phi[k, i])
+            low = upwind(m, phi[k - 1, i], phi[k, i])
             if 2 <= k <= nz - 2:
                 high = _third_order(m, phi[k - 2, i], phi[k - 1, i], phi[k, i], phi[k + 1, i])
             else:
@@ -112,6 +114,16 @@ def transport_column(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz):
     low_z = np.zeros((nz + 1, nx))
     anti_z = np.zeros((nz + 1, nx))
     _fluxes(phi, mass_u, mass_w, rho_c, rho_f, kappa, dx, dz, low_x, anti_x, low_z, anti_z)
+    return limited_step(phi, low_x, anti_x, low_z, anti_z, rho_c, dt, dx, dz)
+
+
+@numba.njit(cache=True)
+def limited_step(phi, low_x, anti_x, low_z, anti_z, rho_c, dt, dx, dz):
+    """Zalesak's limiting of one CRM's fluxes and the step it makes: the low-order solution
+    plus the limited antidiffusive fluxes, (nz, nx); the per-CRM reference of
+    ``limit_and_apply``. low_x, anti_x (nz, nx) on x-faces, low_z, anti_z (nz + 1, nx) on
+    z-faces (zero at ground and lid), kg m-2 s-1 × [φ]; anti_x/anti_z are overwritten."""
+    nz, nx = phi.shape
     low = np.empty((nz, nx))
     _apply(phi, low_x, low_z, rho_c, dt, dx, dz, low)
     r_plus = np.empty((nz, nx))
@@ -135,7 +147,7 @@ def transport_column(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz):
 
 
 @numba.njit(cache=True)
-def _pad_row(row, padded):
+def pad_row(row, padded):
     """padded[2 : nx + 2] = row with two periodic halo columns each side, (nx + 4,)."""
     nx = row.shape[0]
     for i in range(nx):
@@ -155,15 +167,14 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
     work (9, nz + 1, nx + 4) scratch; out (nz, nx) receives the new φ."""
     nz, nx = phi.shape
     pad, low_x, anti_x, low_z, anti_z = work[0], work[1], work[2], work[3], work[4]
-    low, upper, lower = work[5], work[6], work[7]  # low padded by 1; bounds padded by 1
     for k in range(nz):
-        _pad_row(phi[k], pad[k])
+        pad_row(phi[k], pad[k])
     # pass 1: low-order and antidiffusive fluxes (x: faces 0 … nx; z: faces 1 … nz − 1)
     for k in range(nz):
         p, mix = pad[k], rho_c[k] * kappa / dx
         for i in range(nx + 1):
             m = mass_u[k, i]
-            lo = _upwind(m, p[i + 1], p[i + 2])
+            lo = upwind(m, p[i + 1], p[i + 2])
             high = _third_order(m, p[i], p[i + 1], p[i + 2], p[i + 3])
             low_x[k, i] = lo - mix * (p[i + 2] - p[i + 1])
             anti_x[k, i] = high - lo
@@ -175,13 +186,25 @@ def _fct_fused(phi, mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work, out):
         top, bottom = pad[min(k + 1, nz - 1)], pad[max(k - 2, 0)]
         for i in range(2, nx + 2):
             m = mass_w[k, i - 2]
-            lo = _upwind(m, below[i], above[i])
+            lo = upwind(m, below[i], above[i])
             if centred:
                 high = 0.5 * m * (above[i] + below[i])
             else:
                 high = _third_order(m, bottom[i], below[i], above[i], top[i])
             low_z[k, i - 2] = lo - mix * (above[i] - below[i])
             anti_z[k, i - 2] = high - lo
+    limit_and_apply(work, rho_c, dt, dx, dz, out)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def limit_and_apply(work, rho_c, dt, dx, dz, out):
+    """The fused kernels' last three passes: the low-order solution, Zalesak's limiter and
+    the limited step into ``out`` (nz, nx). work (≥ 9, nz + 1, nx + 4) as ``_fct_fused``
+    leaves it: the padded φ, low_x, anti_x (x-faces 0 … nx), low_z, anti_z (z-faces 0 … nz,
+    zero at ground and lid); the rest is scratch."""
+    nz, nx = out.shape
+    pad, low_x, anti_x, low_z, anti_z = work[0], work[1], work[2], work[3], work[4]
+    low, upper, lower = work[5], work[6], work[7]  # low padded by 1; bounds padded by 1
     # pass 2: the low-order solution and each cell's own bounds max/min(φ, low)
     for k in range(nz):
         scale_x, scale_z = dt / (rho_c[k] * dx), dt / (rho_c[k] * dz)
@@ -260,13 +283,21 @@ def _transport_blocks(scalars, u, w, rho_c, rho_f, kappa, dt, dx, dz, threads):
             c, s = item // nscalar, item % nscalar
             if c != current:
                 current = c
-                for k in range(nz):
-                    for i in range(nx):
-                        mass_u[k, i] = u[c, k, i] * rho_c[k]
-                    mass_u[k, nx] = mass_u[k, 0]
-                for k in range(nz + 1):
-                    for i in range(nx):
-                        mass_w[k, i] = w[c, k, i] * rho_f[k]
+                mass_fluxes(u[c], w[c], rho_c, rho_f, mass_u, mass_w)
             _fct_fused(scalars[c, s], mass_u, mass_w, rho_c, rho_f, kappa, dt, dx, dz, work,
                        out[c, s])
     return out
+
+
+@numba.njit(cache=True)
+def mass_fluxes(u, w, rho_c, rho_f, mass_u, mass_w):
+    """mass_u (nz, nx + 1) = ρ0 u on the x-faces 0 … nx (face nx = face 0) and mass_w
+    (nz + 1, nx) = ρ0 w, kg m-2 s-1, of one CRM's u (nz, nx) and w (nz + 1, nx), m/s."""
+    nz, nx = u.shape
+    for k in range(nz):
+        for i in range(nx):
+            mass_u[k, i] = u[k, i] * rho_c[k]
+        mass_u[k, nx] = mass_u[k, 0]
+    for k in range(nz + 1):
+        for i in range(nx):
+            mass_w[k, i] = w[k, i] * rho_f[k]
