@@ -40,6 +40,17 @@ def test_budgets_close_over_calls_and_the_crm_needed_only_round_off(scheme_and_c
         assert scheme.step_diagnostics()["sp_water_fix"] < 1e-15
 
 
+def test_smagorinsky_mixing_keeps_the_contract_and_mixes():
+    """With the Smagorinsky CRM (nu = kappa = 0 beside it) the budgets still close to
+    round-off and the tendencies differ from the constant-ν CRM's."""
+    columns = realistic_columns(ncol=4)
+    smagorinsky = Superparameterized(crm=dict(TINY_CRM, mixing="smagorinsky", nu=0.0))
+    out = check_scheme(smagorinsky, columns, 3600.0)
+    constant = check_scheme(Superparameterized(crm=dict(TINY_CRM)), columns, 3600.0)
+    assert smagorinsky.crm.mixing == "smagorinsky"
+    assert np.abs(out.temperature - constant.temperature).max() > 0
+
+
 def test_the_crm_mean_follows_the_gcm_column(scheme_and_columns):
     """After a call the CRM's mean T_l is the column's T on its layers plus τ times the
     tendency the scheme reports there (before the map back): the forcing pulled it there."""
@@ -93,6 +104,8 @@ def test_negative_water_forcing_leaves_no_negative_and_records_what_it_did():
 @pytest.mark.parametrize("parameters, message", [
     ({"crm": {"nx": 8, "colums": 3}}, r"crm: unknown key\(s\) \['colums'\]"),
     ({"crm": {"time_scheme": "euler"}}, r"crm.time_scheme 'euler' unknown"),
+    ({"crm": {"mixing": "tke"}}, r"crm.mixing 'tke' unknown"),
+    ({"crm": {"mixing": "smagorinsky"}}, r"crm: .*smagorinsky.*"),
     ({"crm": {"nz": 4, "dz": 500.0}}, r"crm: the lid at 2000 m \(σ = 0.7\d+\) is below σ = "
                                        r"0.3: the CRM must hold the troposphere"),
     ({"convection": {}}, r"unknown part\(s\) \['convection'\]; the parts are"),

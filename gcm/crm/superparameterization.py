@@ -55,7 +55,7 @@ from gcm.crm.grid import CrmGrid
 from gcm.crm.large_scale_forcing import LargeScaleForcing
 from gcm.crm.level_map import LevelMap, horizontal_mean, product
 from gcm.crm.microphysics import Kessler
-from gcm.crm.model import SCALAR_SCHEMES, TIME_SCHEMES, Crm, CrmState
+from gcm.crm.model import MIXINGS, SCALAR_SCHEMES, TIME_SCHEMES, Crm, CrmState
 from gcm.crm.rce import RceConfig, initial_base_state
 from gcm.crm.surface_fluxes import CrmSurfaceFluxes
 from gcm.physics.boundary_layer import BoundaryLayer
@@ -84,6 +84,8 @@ class CrmSettings:
     dt: float = 20.0
     nu: float = 30.0
     kappa: float = 0.0
+    # constant ν (cheaper: Smagorinsky costs the moist step 1.6x, docs/performance.md)
+    mixing: str = "constant"
     time_scheme: str = "ab3"
     scalar_scheme: str = "one_step"  # 1.2-1.3x faster than "rk2" (docs/performance.md)
     base_sst: float = 300.0
@@ -100,6 +102,8 @@ class CrmSettings:
         if settings.time_scheme not in TIME_SCHEMES:
             raise TypeError(f"crm.time_scheme {settings.time_scheme!r} unknown; choose one "
                             f"of {TIME_SCHEMES}")
+        if settings.mixing not in MIXINGS:
+            raise TypeError(f"crm.mixing {settings.mixing!r} unknown; choose one of {MIXINGS}")
         if settings.scalar_scheme not in SCALAR_SCHEMES:
             raise TypeError(f"crm.scalar_scheme {settings.scalar_scheme!r} unknown; choose one "
                             f"of {SCALAR_SCHEMES}")
@@ -154,7 +158,7 @@ class Superparameterized(ColumnScheme):
             self.forcing = LargeScaleForcing(None)
             self.crm_surface = CrmSurfaceFluxes(grid, base, scheme=self.surface, drag=False)
             self.crm = Crm(grid, base, dt=s.dt, nu=s.nu, kappa=s.kappa, moist=True,
-                           time_scheme=s.time_scheme, scalar_scheme=s.scalar_scheme, processes=(
+                           mixing=s.mixing, time_scheme=s.time_scheme, scalar_scheme=s.scalar_scheme, processes=(
                                _Timed(self.forcing, "physics_crm_forcing", self),
                                _Timed(Kessler(grid, base), "physics_crm_microphysics", self),
                                _Timed(self.crm_surface, "physics_crm_surface", self)))
