@@ -158,7 +158,8 @@ class Superparameterized(ColumnScheme):
             self.forcing = LargeScaleForcing(None)
             self.crm_surface = CrmSurfaceFluxes(grid, base, scheme=self.surface, drag=False)
             self.crm = Crm(grid, base, dt=s.dt, nu=s.nu, kappa=s.kappa, moist=True,
-                           mixing=s.mixing, time_scheme=s.time_scheme, scalar_scheme=s.scalar_scheme, processes=(
+                           mixing=s.mixing, time_scheme=s.time_scheme,
+                           scalar_scheme=s.scalar_scheme, processes=(
                                _Timed(self.forcing, "physics_crm_forcing", self),
                                _Timed(Kessler(grid, base), "physics_crm_microphysics", self),
                                _Timed(self.crm_surface, "physics_crm_surface", self)))
