@@ -1,7 +1,8 @@
 """Superparameterization speed: CRM cell updates per second of a batch of CRMs stepped
 together (issue 15's ``crm_cell_updates_per_s``, bar 5e7 on 2 cores), dry and moist, constant
-and Smagorinsky mixing, in alternating blocks in one process; and, once the SP scheme is
-merged, seconds per simulated day of an SP run at T21 and the SP/hybrid cost ratio.
+and Smagorinsky mixing, in alternating blocks in one process; and seconds per simulated day
+of an SP run at T21, of the teacher and of the hybrid there, and the SP/hybrid cost ratio
+(``climnn.bench.sp_cost``).
 
 The case (also ``benchmarks/crm_speed.py``'s): 32 CRMs of 32 × 24 cells, dx 4 km, dz
 500 m, dt 10 s, the default time scheme ("ab3"), θ′ noise of ≈ 0.1 K; moist: q_t at
@@ -31,9 +32,6 @@ CASES = (("crm_cell_updates_per_s", False, "constant"),
 # RK2's: (figure name, moist, the RK2 figure it is compared with)
 ONE_STEP_CASES = (("crm_one_step_cell_updates_per_s", False, "crm_cell_updates_per_s"),
                   ("crm_moist_one_step_cell_updates_per_s", True, "crm_moist_cell_updates_per_s"))
-PENDING = ("the SP scheme (gcm/crm/superparameterization.py, issue 15) is not on this "
-           "branch yet; sp_seconds_per_day_T21 and sp_to_hybrid_cost_ratio are measured once "
-           "it is merged")
 
 
 def initial_state(model, ncrm: int, moist: bool, rng: np.random.Generator):
@@ -120,7 +118,15 @@ def run(quick: bool = False) -> dict:
     load_before = os.getloadavg()[0]
     figures = crm_rates(steps=10 if quick else 30, blocks=2 if quick else 5, threads=2)
     figures.update(crm_cell_updates_bar=BAR, grid=f"{NCRM} CRMs x {NX}x{NZ}",
-                   load_average_before=load_before, load_average_after=os.getloadavg()[0],
-                   sp_seconds_per_day_T21=None, sp_to_hybrid_cost_ratio=None,
-                   sp_pending=PENDING, machine=machine())
+                   load_average_before=load_before)
+    figures.update(sp_scheme_figures(quick))
+    figures.update(load_average_after=os.getloadavg()[0], machine=machine())
     return figures
+
+
+def sp_scheme_figures(quick: bool) -> dict:
+    """The SP scheme's cost at T21 against the teacher's and the hybrid's
+    (climnn.bench.sp_cost)."""
+    from climnn.bench import sp_cost
+
+    return sp_cost.sp_cost_figures(sp_cost.SP_CASE_QUICK if quick else sp_cost.SP_CASE)

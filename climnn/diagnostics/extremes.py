@@ -86,3 +86,11 @@ def extremes_metrics(histograms: xr.Dataset) -> dict[str, float]:
         for q in PERCENTILES:
             out[f"pr_p{q:g}_{band}_mm_day"] = percentile_from_histogram(weight, edges, q)
     return out
+
+
+def extremes_ratios(run: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
+    """``<figure>_to_reference``: each percentile of ``run`` (extremes_metrics) over the
+    reference's same figure, where the reference has it; above 1 the run's extremes are
+    heavier (issue 15: explicit convection's against the Betts–Miller teacher's)."""
+    return {f"{key}_to_reference": value / reference[key] for key, value in run.items()
+            if reference.get(key, 0.0) > 0.0}

@@ -92,7 +92,7 @@ def mean_climate_section(run: xr.Dataset, reference: xr.Dataset | None, years: f
 def extremes_section(run: xr.Dataset, reference: xr.Dataset | None, years: float,
                      out: Path) -> tuple[dict, Section]:
     """Precipitation histograms and percentiles by latitude band."""
-    from climnn.diagnostics.extremes import band_histograms, extremes_metrics
+    from climnn.diagnostics.extremes import band_histograms, extremes_metrics, extremes_ratios
     from climnn.diagnostics.mean_climate import last_years
     from climnn.diagnostics.variability_plots import write_extremes_plots
 
@@ -105,6 +105,7 @@ def extremes_section(run: xr.Dataset, reference: xr.Dataset | None, years: float
     flat = dict(metrics)
     if ref is not None:
         flat.update({f"reference_{k}": v for k, v in ref.items()})
+        flat.update(extremes_ratios(metrics, ref))
     section = Section(
         "Precipitation extremes",
         ["Each history value (the interval mean of one output interval at one grid point)"
