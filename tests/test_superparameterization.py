@@ -8,6 +8,7 @@ from gcm.crm.large_scale_forcing import LargeScaleForcing
 from gcm.crm.level_map import LevelMap
 from gcm.crm.superparameterization import Superparameterized
 from gcm.physics import budgets
+from gcm.physics.column import PhysicsFailure
 from gcm.physics.registry import build_scheme
 from gcm.physics.testing import check_scheme, realistic_columns
 from gcm.sigma_coordinates import sigma_coordinates
@@ -49,6 +50,18 @@ def test_smagorinsky_mixing_keeps_the_contract_and_mixes():
     constant = check_scheme(Superparameterized(crm=dict(TINY_CRM)), columns, 3600.0)
     assert smagorinsky.crm.mixing == "smagorinsky"
     assert np.abs(out.temperature - constant.temperature).max() > 0
+
+
+def test_a_crm_past_its_courant_limit_stops_the_run_as_a_physics_failure():
+    """A wind the CRM cannot carry at its dt ends as PhysicsFailure (so the run writes the
+    restart of the last whole step and names the step), naming the CRM cell."""
+    columns = realistic_columns(ncol=2)
+    columns.u[:] = 150.0  # Cx = 150 m/s x 60 s / 4 km = 2.25 once the CRM follows
+    scheme = Superparameterized(crm=dict(TINY_CRM))
+    with pytest.raises(PhysicsFailure, match=r"superparameterized: one-step scalar "
+                                             r"transport: CRM \d+, layer \d+"):
+        for _ in range(3):
+            scheme(columns, 3600.0)
 
 
 def test_the_crm_mean_follows_the_gcm_column(scheme_and_columns):

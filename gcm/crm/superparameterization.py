@@ -59,7 +59,7 @@ from gcm.crm.model import MIXINGS, SCALAR_SCHEMES, TIME_SCHEMES, Crm, CrmState
 from gcm.crm.rce import RceConfig, initial_base_state
 from gcm.crm.surface_fluxes import CrmSurfaceFluxes
 from gcm.physics.boundary_layer import BoundaryLayer
-from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies
+from gcm.physics.column import ColumnScheme, ColumnState, ColumnTendencies, PhysicsFailure
 from gcm.physics.radiation import GrayRadiation
 from gcm.physics.surface_fluxes import SurfaceFluxes
 from gcm.timing import NULL_TIMER
@@ -192,8 +192,12 @@ class Superparameterized(ColumnScheme):
             state.precipitation = np.zeros_like(state.precipitation)
             state.accumulated = {}
         with timer.section("physics_crm"):
-            for _ in range(steps):
-                state = self.crm.step(state)
+            try:
+                for _ in range(steps):
+                    state = self.crm.step(state)
+            except ValueError as err:  # e.g. the one-step transport's Courant limit
+                raise PhysicsFailure(f"superparameterized: {err} (CRM n is GCM column n)"
+                                     ) from err
         self.state = state
         with timer.section("physics_crm_coupling"):
             out = self._crm_tendencies(columns, start, tau)
