@@ -78,13 +78,13 @@ def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface
     ncol, n_out = y.shape
     nlev = profiles.shape[1]
     outside = clipped = outside_fixed = 0
+    # a block's workspace, reused by every block (each writes what it reads): y transposed
+    # (TPHYSTND's levels are rows t0 to t0 + nlev - 1, as in y), and its sums
+    work = np.empty((n_out, ROW))
+    sums = np.empty((_ROWS, BLOCK))
     for block in range((ncol + BLOCK - 1) // BLOCK):
         first = block * BLOCK
         last = min(first + BLOCK, ncol)
-        # the block's workspace: y transposed (TPHYSTND's levels are rows t0 to
-        # t0 + nlev - 1, as in y), and its sums
-        work = np.empty((n_out, ROW))
-        sums = np.empty((_ROWS, BLOCK))
         _transpose_block(y, work, first, last)
         conserving = mode != OFF
         outside += _check_store_block(work, profile_starts, profile_bounds, surface_starts,
