@@ -12,6 +12,7 @@ from gcm.crm.saturation_adjustment import (
     MoistProfiles,
     adjust,
     buoyancy_column,
+    cloud_column,
     moist_buoyancy,
     temperature_and_cloud,
 )
@@ -123,3 +124,24 @@ def test_dry_moist_buoyancy_is_the_dry_core_buoyancy():
         moist = moist_buoyancy(scalars, profiles.offset, profiles.factor, profiles.pressure,
                                profiles.t0)
         assert np.allclose(moist, dry - dry.mean(axis=-1, keepdims=True), atol=1e-12)
+
+
+def test_batch_cloud_is_the_per_crm_adjustment_bit_for_bit():
+    grid = CrmGrid(8, 6, 1000.0, 500.0)
+    base = BaseState.constant_n(grid, 300.0, 0.01)
+    profiles = MoistProfiles.build("static_energy", base)
+    rng = np.random.default_rng(11)
+    scalars = np.empty((5, 3, grid.nz, grid.nx))
+    t_l = base.t_c[:, None] + rng.uniform(-1.0, 1.0, (5, grid.nz, grid.nx))
+    scalars[:, 0] = profiles.field_from_liquid_temperature(t_l)
+    scalars[:, 1] = rng.uniform(0.005, 0.022, (5, grid.nz, grid.nx))
+    scalars[:, 2] = rng.uniform(0.0, 0.002, (5, grid.nz, grid.nx))
+    temperature, qc = temperature_and_cloud(scalars, profiles)
+    lowest_t, lowest_qc = temperature_and_cloud(scalars, profiles, levels=2)
+    assert qc.max() > 1e-3 and (qc == 0).sum() > 10
+    for c in range(5):
+        column = cloud_column(scalars[c, 0], scalars[c, 1], scalars[c, 2], profiles.offset,
+                              profiles.factor, profiles.pressure)
+        assert np.array_equal(temperature[c], column[0]) and np.array_equal(qc[c], column[1])
+        assert np.array_equal(lowest_t[c], column[0][:2])
+        assert np.array_equal(lowest_qc[c], column[1][:2])

@@ -23,7 +23,7 @@ import numpy as np
 from gcm.constants import GRAVITY, P0
 from gcm.crm.base_state import BaseState
 from gcm.crm.grid import CrmGrid
-from gcm.crm.saturation_adjustment import MoistProfiles, cloud_column
+from gcm.crm.saturation_adjustment import MoistProfiles, temperature_and_cloud
 from gcm.physics.column import ColumnState
 
 
@@ -59,11 +59,8 @@ def per_column(value, ncrm: int, nx: int) -> np.ndarray:
 def temperature_and_vapour(scalars: np.ndarray, profiles: MoistProfiles, levels: int | None = None):
     """(T K, q_v kg kg-1), each (ncrm, levels, nx), of the lowest ``levels`` layers (all if
     None) from scalars (ncrm, 3, nz, nx), by the saturation adjustment."""
-    top = scalars.shape[2] if levels is None else levels
-    pairs = [cloud_column(s[0, :top], s[1, :top], s[2, :top], profiles.offset[:top],
-                          profiles.factor[:top], profiles.pressure[:top]) for s in scalars]
-    temperature = np.stack([t for t, _ in pairs])
-    return temperature, scalars[:, 1, :top] - np.stack([q for _, q in pairs])
+    temperature, qc = temperature_and_cloud(scalars, profiles, levels)
+    return temperature, scalars[:, 1, :temperature.shape[1]] - qc
 
 
 def centred_u(u: np.ndarray) -> np.ndarray:

@@ -139,22 +139,24 @@ def density_buoyancy(temperature, qc, qt, qr, t0):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def row_buoyancy(field, qt, qr, k, offset, factor, pressure, t0, guess, tolerance,
-                 temperature, out):
-    """Buoyancy (m s-2) at level k of a row of parcels (field, qt, qr each (nx,)) into out,
-    their T into temperature: ``adjust`` for a whole row, but Newton from max(guess, the
-    unsaturated T) in all saturated cells at once until every step is below ``tolerance``
-    (K), with the vectorizable exp (within 1 ulp of exp), so that the loops vectorize."""
+def row_adjust(field, qt, qr, k, offset, factor, pressure, guess, tolerance, temperature, qc,
+               es_unsaturated):
+    """``adjust`` for a row at level k (field, qt, qr each (nx,)) into temperature (K) and
+    qc (kg kg-1), to round-off: Newton from max(guess, the unsaturated T) in all saturated
+    cells at once until every step is below ``tolerance`` (K), with the vectorizable exp
+    (within 1 ulp of exp), so that the loops vectorize. es_unsaturated (nx,) receives e_s
+    (Pa) at the unsaturated T = T_l + Lv q_r / cp, which is every q_c = 0 cell's T. Returns
+    the number of saturated cells."""
     nx = field.shape[0]
     p, lv_cp = pressure[k], LV / CP
-    saturated = np.empty(nx)  # 1.0 or 0.0
     wet_cells = 0
     for i in range(nx):
         t_l = offset[k] + factor[k] * field[i]
         warm = t_l + lv_cp * qr[i]
         es = saturation_vapour_pressure_vectorizable(warm)
+        es_unsaturated[i] = es
         wet = qt[i] > EPSILON * es / (p - (1.0 - EPSILON) * es)
-        saturated[i] = 1.0 if wet else 0.0
+        qc[i] = 1.0 if wet else 0.0  # the saturated flag until the last loop
         wet_cells += 1 if wet else 0
         temperature[i] = max(guess[i], warm) if wet else warm
     for _ in range(MAX_ITERATIONS if wet_cells else 0):
@@ -166,32 +168,49 @@ def row_buoyancy(field, qt, qr, k, offset, factor, pressure, t0, guess, toleranc
             qs = EPSILON * es / denominator
             slope = qs * (LV / (RV * t * t)) * p / denominator
             t_l = offset[k] + factor[k] * field[i]
-            step = saturated[i] * (t - t_l - lv_cp * (qt[i] + qr[i] - qs)) / (1.0 + lv_cp * slope)
+            step = qc[i] * (t - t_l - lv_cp * (qt[i] + qr[i] - qs)) / (1.0 + lv_cp * slope)
             temperature[i] = t - step
             moving += 1 if abs(step) >= tolerance else 0
         if moving == 0:
             break
     for i in range(nx):
         t_l = offset[k] + factor[k] * field[i]
-        qc = saturated[i] * max(CP / LV * (temperature[i] - t_l) - qr[i], 0.0)
-        t = t_l + lv_cp * (qc + qr[i])
-        temperature[i] = t
-        out[i] = density_buoyancy(t, qc, qt[i], qr[i], t0[k])
+        cloud = qc[i] * max(CP / LV * (temperature[i] - t_l) - qr[i], 0.0)
+        temperature[i] = t_l + lv_cp * (cloud + qr[i])
+        qc[i] = cloud
+    return wet_cells
+
+
+@numba.njit(cache=True, error_model="numpy")
+def row_buoyancy(field, qt, qr, k, offset, factor, pressure, t0, guess, tolerance,
+                 temperature, out):
+    """Buoyancy (m s-2) at level k of a row of parcels (field, qt, qr each (nx,)) into out,
+    their T into temperature (``row_adjust``)."""
+    nx = field.shape[0]
+    qc = np.empty(nx)
+    es = np.empty(nx)
+    row_adjust(field, qt, qr, k, offset, factor, pressure, guess, tolerance, temperature, qc,
+               es)
+    for i in range(nx):
+        out[i] = density_buoyancy(temperature[i], qc[i], qt[i], qr[i], t0[k])
 
 
 @numba.njit(parallel=True, cache=True)
 def moist_buoyancy(scalars, offset, factor, pressure, t0):
-    """``buoyancy_column`` over a batch, to round-off (``row_buoyancy``, a row at a time):
+    """``buoyancy_column`` over a batch, to round-off (``row_adjust``, a row at a time):
     scalars (ncrm, 3, nz, nx) as in ``model.SCALARS``."""
     ncrm, _, nz, nx = scalars.shape
     out = np.empty((ncrm, nz, nx))
     for c in numba.prange(ncrm):
         guess = np.zeros(nx)
-        temperature = np.empty(nx)
+        temperature, qc, es = np.empty(nx), np.empty(nx), np.empty(nx)
         for k in range(nz):
             row = out[c, k]
-            row_buoyancy(scalars[c, 0, k], scalars[c, 1, k], scalars[c, 2, k], k, offset,
-                         factor, pressure, t0, guess, TOLERANCE, temperature, row)
+            qt, qr = scalars[c, 1, k], scalars[c, 2, k]
+            row_adjust(scalars[c, 0, k], qt, qr, k, offset, factor, pressure, guess, TOLERANCE,
+                       temperature, qc, es)
+            for i in range(nx):
+                row[i] = density_buoyancy(temperature[i], qc[i], qt[i], qr[i], t0[k])
             mean = 0.0
             for i in range(nx):
                 mean += row[i]
@@ -201,8 +220,24 @@ def moist_buoyancy(scalars, offset, factor, pressure, t0):
     return out
 
 
-def temperature_and_cloud(scalars: np.ndarray, profiles: MoistProfiles):
-    """(T K, q_c kg kg-1), each (ncrm, nz, nx), from scalars (ncrm, 3, nz, nx)."""
-    pairs = [cloud_column(s[0], s[1], s[2], profiles.offset, profiles.factor, profiles.pressure)
-             for s in scalars]
-    return np.stack([t for t, _ in pairs]), np.stack([q for _, q in pairs])
+@numba.njit(parallel=True, cache=True)
+def cloud_batch(scalars, offset, factor, pressure, levels):
+    """``cloud_column`` of the lowest ``levels`` layers of every CRM, the same bits:
+    (T K, q_c kg kg-1), each (ncrm, levels, nx), from scalars (ncrm, 3, nz, nx)."""
+    ncrm, _, _, nx = scalars.shape
+    temperature = np.empty((ncrm, levels, nx))
+    qc = np.empty((ncrm, levels, nx))
+    for c in numba.prange(ncrm):
+        for k in range(levels):
+            for i in range(nx):
+                temperature[c, k, i], qc[c, k, i] = adjust(
+                    offset[k] + factor[k] * scalars[c, 0, k, i], scalars[c, 1, k, i],
+                    scalars[c, 2, k, i], pressure[k])
+    return temperature, qc
+
+
+def temperature_and_cloud(scalars: np.ndarray, profiles: MoistProfiles, levels: int | None = None):
+    """(T K, q_c kg kg-1), each (ncrm, levels, nx), of the lowest ``levels`` layers (all if
+    None) from scalars (ncrm, 3, nz, nx)."""
+    top = scalars.shape[2] if levels is None else levels
+    return cloud_batch(scalars, profiles.offset, profiles.factor, profiles.pressure, top)
