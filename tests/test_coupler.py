@@ -519,3 +519,30 @@ def test_the_output_blocks_kernel_gives_the_plain_numbers_over_a_partial_last_bl
     if mode == "enforce":
         assert a.report.precipitation_clipped == b.report.precipitation_clipped > 2
         assert_closed(a.outputs, cols)
+
+
+def test_the_output_blocks_kernel_gives_the_same_bits_on_one_thread_or_two(model):
+    """The blocks are shared by numba's threads, one run of blocks a thread; each block's
+    numbers depend on that block alone, so the outputs, residuals, fixes and counts are the
+    same bits whatever the thread count (2 blocks and a partial third, dew in each)."""
+    import numba
+
+    from climnn.coupler.output_blocks import BLOCK
+
+    cols = level_major(columns(ncol=2 * BLOCK + 9, seed=8))
+    cols["LHF"][::7] = -50.0
+    coupler = Coupler(model, host(), conservation="enforce")
+    kept = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            results.append(coupler.step(cols, DT))
+    finally:
+        numba.set_num_threads(kept)
+    one, two = results
+    assert one.report.precipitation_clipped == two.report.precipitation_clipped > 2
+    for name in one.outputs:
+        assert np.array_equal(one.outputs[name], two.outputs[name]), name
+    for name in one.report.columns:
+        assert np.array_equal(one.report.columns[name], two.report.columns[name]), name

@@ -150,6 +150,7 @@ def test_the_sp_experiment_file_builds_the_default_crm():
     cfg = load_config(Path(__file__).resolve().parents[1] / "run" / "aquaplanet_sp.yaml")
     scheme = build_scheme(cfg.physics.scheme, cfg.physics.parameters)
     grid = scheme.crm.grid
-    assert (grid.nx, grid.dx, grid.nz, grid.dz, scheme.crm.dt) == (32, 4000.0, 24, 750.0, 15.0)
+    # 8 columns as in the seed paper's SPCAM (CrmSettings' default is SPCAM's 32)
+    assert (grid.nx, grid.dx, grid.nz, grid.dz, scheme.crm.dt) == (8, 4000.0, 24, 750.0, 15.0)
     assert scheme._steps(cfg.time.step_minutes * 60.0 / 2) * 2 == scheme._steps(
         cfg.time.step_minutes * 60.0)  # the first, half-length call is whole steps too

@@ -24,10 +24,11 @@ level by level across the block's columns), so that they cost a small part of th
 forward pass; ``fused = False`` runs the plain numpy versions, which the kernels are
 tested against. The timing phase "inputs" then includes the input guards, and
 "conservation" the outputs' widening and all their checks ("outputs" stays 0); "guards"
-is only the search for the place of a failure. The kernels run on one thread: on this
-shared 2-core machine a parallel region waits for a worker that another process holds
-(medians of 9-16 ms against 1.3 ms serial for the output kernel at a load of 6,
-docs/performance.md).
+is only the search for the place of a failure. The output kernel shares its blocks
+among numba's threads (on a quiet 2-core machine it cut the T42 bfloat16 coupler overhead
+by 0.7x); the input copies run on one thread. Under load a parallel region waits for a
+worker that another process holds (medians of 9-16 ms against 1.3 ms serial for the output
+kernel at a load of 6), as torch's forward pass does (docs/performance.md).
 
 Threads: torch's intra-op threads are set once to numba's count and its inter-op threads to
 1 (climnn.threads.match_torch_threads). The host's numba kernels and the network run one

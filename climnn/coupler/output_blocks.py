@@ -11,7 +11,7 @@ ROW doubles apart, and every later pass runs over adjacent columns; every column
 still adds its levels from the top down, so the numbers do not depend on the host's
 layout (tests/test_coupler.py). On a T42 step's outputs (8,192 columns, enforce, 1,593
 clipped) this kernel takes 1.0 ms on one thread where the earlier per-column kernels
-(widening, then conservation) took 1.9 ms (docs/performance.md).
+(widening, then conservation) took 1.9 ms, and 0.6 ms on two (docs/performance.md).
 
 The plain version, which the tests compare this with, is the numpy one
 (climnn.coupler.column_budgets, fixers, guards; ``Coupler.fused = False``). Only counts
@@ -46,7 +46,7 @@ _SUPPLY = 8  # the moistening fix 2 may take, sum_k max(PHQ, 0) dp (after fix 1)
 _ROWS = 9
 
 
-@numba.njit(cache=True, fastmath=FAST)
+@numba.njit(parallel=True, cache=True, fastmath=FAST)
 def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface_bounds,
                       profiles, surfaces, mode, budget_rows, energy_weights, water_weights,
                       host_energy, host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds):
@@ -73,16 +73,38 @@ def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface
     fixed_bounds : (3, 2) (low, high) of TPHYSTND, PHQ, PRECT, checked after the fixes
 
     Returns (outputs outside their bounds when widened (NaN and inf always are), columns
-    where precipitation was clipped at 0, fixed values outside their bounds). One thread
-    (climnn.coupler.coupler: why); each block's numbers depend on that block alone."""
+    where precipitation was clipped at 0, fixed values outside their bounds). The blocks
+    are shared by numba's threads in contiguous runs, one workspace a run; each block's
+    numbers depend on that block alone, so the bits do not depend on the thread count."""
+    ncol, n_out = y.shape
+    blocks = (ncol + BLOCK - 1) // BLOCK
+    runs = max(1, min(numba.get_num_threads(), blocks))
+    outside = clipped = outside_fixed = 0
+    for run in numba.prange(runs):
+        counts = _run_blocks(
+            y, profile_starts, profile_bounds, surface_starts, surface_bounds, profiles,
+            surfaces, mode, budget_rows, energy_weights, water_weights, host_energy,
+            host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds,
+            run * blocks // runs, (run + 1) * blocks // runs)
+        outside += counts[0]
+        clipped += counts[1]
+        outside_fixed += counts[2]
+    return outside, clipped, outside_fixed
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def _run_blocks(y, profile_starts, profile_bounds, surface_starts, surface_bounds, profiles,
+                surfaces, mode, budget_rows, energy_weights, water_weights, host_energy,
+                host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds, start, stop):
+    """``outputs_conserved`` on blocks start ... stop - 1: its three counts."""
     ncol, n_out = y.shape
     nlev = profiles.shape[1]
     outside = clipped = outside_fixed = 0
-    # a block's workspace, reused by every block (each writes what it reads): y transposed
-    # (TPHYSTND's levels are rows t0 to t0 + nlev - 1, as in y), and its sums
+    # a block's workspace, reused by the run's blocks (each writes what it reads): y
+    # transposed (TPHYSTND's levels are rows t0 to t0 + nlev - 1, as in y), and its sums
     work = np.empty((n_out, ROW))
     sums = np.empty((_ROWS, BLOCK))
-    for block in range((ncol + BLOCK - 1) // BLOCK):
+    for block in range(start, stop):
         first = block * BLOCK
         last = min(first + BLOCK, ncol)
         _transpose_block(y, work, first, last)
