@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from climnn.coupler import fused, output_blocks
@@ -343,7 +344,8 @@ class Coupler:
             y, layout.profile_starts, layout.profile_bounds, layout.surface_starts,
             layout.surface_bounds, profiles, surfaces, MODE_CODES[mode], layout.budget_rows,
             layout.energy_weights, layout.water_weights, host_energy, host_water, q, dt, ps,
-            np.diff(host.hyai) * host.p0, np.diff(host.hybi), columns, layout.fixed_bounds)
+            np.diff(host.hyai) * host.p0, np.diff(host.hybi), columns, layout.fixed_bounds,
+            numba.get_num_threads())
         if outside:  # found from y itself: the fixes may have spread a NaN since
             self._check_outputs(y, lat, lon)
         named = {**dict(zip(layout.profile_names, (p.T for p in profiles), strict=True)),

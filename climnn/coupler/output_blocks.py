@@ -49,7 +49,8 @@ _ROWS = 9
 @numba.njit(parallel=True, cache=True, fastmath=FAST)
 def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface_bounds,
                       profiles, surfaces, mode, budget_rows, energy_weights, water_weights,
-                      host_energy, host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds):
+                      host_energy, host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds,
+                      threads):
     """Widen, check and conserve the network's outputs, block by block (module docstring).
 
     y : (ncol, n_out) float32, the forward pass's outputs
@@ -71,6 +72,7 @@ def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface
     columns : (5, ncol) out: energy and water residuals, then (ENFORCE) the negative
         humidity, water and energy fixes (climnn.coupler.coupler.BUDGET_COLUMNS)
     fixed_bounds : (3, 2) (low, high) of TPHYSTND, PHQ, PRECT, checked after the fixes
+    threads : runs of blocks to share among numba's threads (numba.get_num_threads())
 
     Returns (outputs outside their bounds when widened (NaN and inf always are), columns
     where precipitation was clipped at 0, fixed values outside their bounds). The blocks
@@ -78,7 +80,7 @@ def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface
     numbers depend on that block alone, so the bits do not depend on the thread count."""
     ncol, n_out = y.shape
     blocks = (ncol + BLOCK - 1) // BLOCK
-    runs = max(1, min(numba.get_num_threads(), blocks))
+    runs = max(1, min(threads, blocks))
     outside = clipped = outside_fixed = 0
     for run in numba.prange(runs):
         counts = _run_blocks(
