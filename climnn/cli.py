@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scheduler", help="address of a dask.distributed scheduler")
     gen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key")
+    gen.add_argument("--history", action="store_true",
+                     help="also write the run's history (output.interval_hours) into "
+                          "DATA.zarr.generate/, a run directory for climnn diagnose")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
 
     stats = sub.add_parser("stats", help="per-level statistics of a dataset, stored inside it")
@@ -331,6 +334,9 @@ def command_generate(args) -> int:
                          "no physics to sample; choose a scheme (e.g. --set "
                          "physics.scheme=teacher)")
     if args.segments > 1:
+        if args.history:
+            raise UsageError("generate: --history writes one run's history; it cannot be "
+                             "used with --segments (run the members without it)")
         if args.restart is not None:
             raise UsageError("generate: --segments and --restart cannot be used together "
                              "(members differ by their initial noise)")
@@ -340,7 +346,8 @@ def command_generate(args) -> int:
     else:
         result = generate(config, args.out, args.days, args.every,
                           str(args.config or args.restart), progress=not args.quiet,
-                          checkpoint_samples=args.checkpoint_every, start_from=args.restart)
+                          checkpoint_samples=args.checkpoint_every, start_from=args.restart,
+                          history=args.history)
         print(f"{result.path}: {result.samples} samples")
     return 0
 

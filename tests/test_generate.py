@@ -253,3 +253,30 @@ def test_sample_chunks_are_the_bytes_zarr_writes(tmp_path):
     # any other layout is left to zarr
     assert _sample_chunk_writer(array("two", chunks=(2, 50, 7)), values.dtype) is None
     assert _sample_chunk_writer(direct, np.dtype("f4")) is None
+
+
+def test_a_generation_with_history_writes_the_run_and_resumes_it(tmp_path, generated):
+    """--history: the run's history goes into DATA.zarr.generate/ beside the samples (one
+    run gives the dataset and the run to diagnose); killed and resumed, history and
+    samples equal a straight generation's, with no time written twice."""
+    out = tmp_path / "with_history.zarr"
+    resumed = killed_and_resumed(
+        out, ["--history", "--checkpoint-every", "1", "--set", "output.interval_hours=2"],
+        lambda: stored_samples(out) >= 3)
+    straight_out = tmp_path / "straight.zarr"
+    config = small_config()
+    config.output.interval_hours = 2
+    generate(config, straight_out, days=0.5, every=4, progress=False, history=True)
+    reference = validate_store(generated[0]).load()
+    for name in ("T", "PHQ", "PRECT"):
+        assert np.array_equal(resumed[name].values, reference[name].values), name
+    histories = [xr.open_zarr(path.with_name(path.name + ".generate") / "history.zarr",
+                              consolidated=False).load() for path in (out, straight_out)]
+    times = histories[0]["time"].values
+    assert len(times) == len(set(times)) == 7  # hours 0, 2, ..., 12
+    assert list(times) == list(histories[1]["time"].values)
+    assert {"ta", "pr"} <= set(histories[0].data_vars)
+    for name in histories[1].data_vars:
+        a, b = histories[0][name].values, histories[1][name].values
+        nan = a.dtype.kind == "f"  # interval means are NaN at hour 0
+        assert np.array_equal(a, b, equal_nan=nan), name

@@ -36,7 +36,7 @@ from zarr.codecs.bytes import Endian
 from zarr.storage import LocalStore
 
 from climnn.data.schema import P0, TIME, DatasetError, validate_store, write_store
-from gcm.io.restart import save_restart
+from gcm.io.restart import read_restart_metadata, save_restart
 from gcm.model import Model
 from gcm.simulation import Simulation
 
@@ -343,10 +343,14 @@ def _truncate(out: Path, samples: int) -> None:
 def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int = 8,
                         config_path: str = "", progress: bool = True,
                         on_sample: Callable | None = None,
-                        start_from=None) -> tuple[Simulation, ColumnSampler]:
-    """A Simulation of ``model`` without history that samples into the store ``out``; its
-    restarts and log go to ``DATA.zarr.generate/``. If ``out`` exists the simulation
-    continues from that restart, the store cut back to the samples it vouches for.
+                        start_from=None, history: bool = False
+                        ) -> tuple[Simulation, ColumnSampler]:
+    """A Simulation of ``model`` that samples into the store ``out``; its restarts and log
+    go to ``DATA.zarr.generate/``, and with ``history`` the run's history too (every
+    output.interval_hours, as ``climnn run`` writes it: that folder is then a run
+    directory ``climnn diagnose`` reads). If ``out`` exists the simulation continues from
+    that restart, the store cut back to the samples it vouches for and the history to
+    the restart's time.
 
     A new generation starts from ``start_from`` (a restart file of a run of the same
     configuration, e.g. the end of a spin-up) when given, else from the initial state;
@@ -360,8 +364,11 @@ def sampling_simulation(model: Model, out, every: int, checkpoint_samples: int =
         raise DatasetError(f"{out}: exists and is not an interrupted generation (no {state});"
                            " choose another --out")
     sampler = ColumnSampler(model, out, every, checkpoint_samples, config_path, on_sample)
-    sim = Simulation(model, state.parent, progress=progress, resume=resuming, history=False,
-                     restart_file=state)
+    run_id = None
+    if resuming and history and state.exists():
+        run_id = read_restart_metadata(state).get("run_id")  # the history's owner
+    sim = Simulation(model, state.parent, progress=progress, resume=resuming, history=history,
+                     restart_file=state, run_id=run_id)
     sim.add_callback(sampler)
     if not resuming:
         if start_from is not None:
@@ -393,15 +400,17 @@ def _start_from(sim: Simulation, restart: Path) -> None:
 
 def generate(config, out, days: float, every: int = 1, config_path: str = "",
              progress: bool = True, on_sample=None, checkpoint_samples: int = 8,
-             start_from=None) -> GenerationResult:
+             start_from=None, history: bool = False) -> GenerationResult:
     """Run the teacher until ``days`` after the generation's start and store a sample every
     ``every`` steps in ``out``; resume a generation a kill interrupted, or extend a finished
     one, when ``out`` already holds one (see the module docstring). The generation starts
     from the initial state, or from the restart file ``start_from`` of a run of the same
-    configuration (e.g. the end of a spin-up)."""
+    configuration (e.g. the end of a spin-up). ``history``: write the run's history into
+    ``DATA.zarr.generate/`` as well (``sampling_simulation``), so that one run gives the
+    dataset and the run to diagnose (the SP teacher's costly days run once)."""
     model = Model(config)
     sim, sampler = sampling_simulation(model, out, every, checkpoint_samples, config_path,
-                                       progress, on_sample, start_from)
+                                       progress, on_sample, start_from, history)
     stop = sampler.start_step + int(round(days * 86400.0 / model.dt))
     sim.run_steps(max(stop - model.step_count, 0))  # ends with a restart: all stored
     return GenerationResult(Path(out), sampler.samples, model.step_count)
