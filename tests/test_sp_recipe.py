@@ -1,9 +1,10 @@
 """The SP -> dataset -> train -> hybrid recipe of run/README.md ("The SP recipe"), end to
 end with its own commands on a small scale: the SP aquaplanet at T21L25 with a CRM of 4 x 16
-km and 10 x 1.6 km from the T21 teacher's state, 3 hours with restarts; 3 hours of samples
-from its last restart; statistics over the training period; run/train_sp.yaml for one epoch
-(split into these hours); the export; 1 hour of run/hybrid_sp.yaml from the SP
-restart. Slow (a minute or more on the shared machine): run with -m slow."""
+km and 10 x 1.6 km from the T21 teacher's state, generated with its history in two commands
+(3 hours, the state kept, then extended to 6 hours); the diagnostics of that run;
+statistics over the training period; run/train_sp.yaml for one epoch (split into these
+hours); the export; 1 hour of run/hybrid_sp.yaml from the kept state. Slow (a minute or
+more): run with -m slow."""
 
 import re
 
@@ -24,17 +25,23 @@ def sets(*pairs: str) -> list[str]:
 
 
 def test_the_sp_recipe_runs_end_to_end(tmp_path):
-    sp, store, train, network = (tmp_path / n for n in ("sp", "sp.zarr", "train", "net.pt"))
-    assert main(["run", f"{RUN}/aquaplanet_sp.yaml", "--out", str(sp), "--days", "0.125",
-                 "--threads", "1", "--quiet", *sets(
-                     "initial.kind=restart", "initial.file=climnn/demo/teacher_t21_state.npz",
-                     "time.start=2001-01-01", "output.interval_hours=1",
-                     "output.restart_interval_days=0.125", *SP_SETTINGS)]) == 0
-    restart = sp / "restart" / "restart_2001-01-01T030000.npz"
-    assert restart.is_file()
-    assert main(["generate", "--restart", str(restart), "--out", str(store), "--days", "0.125",
-                 "--every", "1", "--quiet"]) == 0
-    # samples at 03:00, 03:30, ... 05:00: three to train, one each to validate and test
+    store, train, network = (tmp_path / n for n in ("sp.zarr", "train", "net.pt"))
+    generation = ["generate", f"{RUN}/aquaplanet_sp.yaml", "--out", str(store), "--every", "1",
+                  "--history", "--checkpoint-every", "2", "--quiet", *sets(
+                      "threads=1", "initial.kind=restart",
+                      "initial.file=climnn/demo/teacher_t21_state.npz",
+                      "time.start=2001-01-01", "output.interval_hours=1",
+                      "output.restart_interval_days=0.125", *SP_SETTINGS)]
+    assert main([*generation, "--days", "0.125"]) == 0
+    restart = tmp_path / "sp_day0.125.npz"  # the recipe's cp of day 20's state
+    restart.write_bytes((tmp_path / "sp.zarr.generate" / "restart.npz").read_bytes())
+    assert main([*generation, "--days", "0.25"]) == 0
+    run_dir = tmp_path / "sp.zarr.generate"
+    assert open_history(run_dir).sizes["time"] == 7  # hours 0 ... 6
+    assert main(["diagnose", str(run_dir), "--years", str(0.125 / 360),
+                 "--out", str(tmp_path / "diagnosis")]) == 0
+    # samples at 00:30, 01:00, ... 06:00; of 03:00 ... 05:00 three train, one each
+    # validates and tests
     assert main(["stats", str(store), "--period", "2001-01-01T03:00:00",
                  "2001-01-01T04:30:00"]) == 0
     config = tmp_path / "train_sp.yaml"
