@@ -41,6 +41,22 @@ def test_budgets_close_over_calls_and_the_crm_needed_only_round_off(scheme_and_c
         assert scheme.step_diagnostics()["sp_water_fix"] < 1e-15
 
 
+def test_the_crm_gets_the_gcm_columns_surface_fluxes_and_returns_them():
+    """crm.surface gcm_column (SPCAM's coupling, the default): the fluxes the scheme
+    returns are the GCM bulk scheme's on the columns, applied uniformly to the CRMs, and
+    the budgets close; crm_columns (each CRM x-column's own) keeps the contract too and
+    gives other fluxes."""
+    columns = realistic_columns(ncol=6)
+    scheme = Superparameterized(crm=dict(TINY_CRM))
+    out = scheme(columns, 3600.0)
+    bulk = scheme.surface(columns, 3600.0)
+    np.testing.assert_allclose(out.shf, bulk.shf, rtol=1e-12)
+    np.testing.assert_allclose(out.lhf, bulk.lhf, rtol=1e-12)
+    own = Superparameterized(crm=dict(TINY_CRM, surface="crm_columns"))
+    other = check_scheme(own, columns, 3600.0)
+    assert np.abs(other.lhf - bulk.lhf).max() > 1e-3 * np.abs(bulk.lhf).max()
+
+
 def test_smagorinsky_mixing_keeps_the_contract_and_mixes():
     """With the Smagorinsky CRM (nu = kappa = 0 beside it) the budgets still close to
     round-off and the tendencies differ from the constant-ν CRM's."""
@@ -118,6 +134,7 @@ def test_negative_water_forcing_leaves_no_negative_and_records_what_it_did():
     ({"crm": {"nx": 8, "colums": 3}}, r"crm: unknown key\(s\) \['colums'\]"),
     ({"crm": {"time_scheme": "euler"}}, r"crm.time_scheme 'euler' unknown"),
     ({"crm": {"mixing": "tke"}}, r"crm.mixing 'tke' unknown"),
+    ({"crm": {"surface": "ocean"}}, r"crm.surface 'ocean' unknown"),
     ({"crm": {"mixing": "smagorinsky"}}, r"crm: .*smagorinsky.*"),
     ({"crm": {"nz": 4, "dz": 500.0}}, r"crm: the lid at 2000 m \(σ = 0.7\d+\) is below σ = "
                                        r"0.3: the CRM must hold the troposphere"),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gcm.constants import GRAVITY, LV, RD
+from gcm.constants import CP, GRAVITY, LV, RD
 from gcm.crm.base_state import BaseState
 from gcm.crm.columns import (
     accumulate,
@@ -88,3 +88,40 @@ def drag_rate(columns: ColumnState, exchange: SurfaceExchange) -> np.ndarray:
     rho = columns.pressure[:, -1] / (RD * columns.temperature[:, -1])
     dp = columns.pressure_half[:, -1] - columns.pressure_half[:, -2]
     return GRAVITY * rho * exchange.wind_speed * exchange.drag_coefficient / dp
+
+
+@dataclass
+class GcmSurfaceFluxes:
+    """Surface fluxes computed on the GCM column and applied uniformly to its CRM's lowest
+    layer (SPCAM's coupling: the host's surface scheme sees the host's lowest level, the
+    CRM receives the fluxes): a ``Crm.processes`` entry. ``set(shf, evaporation)`` gives
+    each CRM's sensible heat flux (W m-2) and evaporation (kg m-2 s-1), (ncrm,), held over
+    the CRM steps until the next ``set``; each step adds them to s_l and q_t of the lowest
+    layer as ``CrmSurfaceFluxes`` does and accumulates what it applied."""
+
+    grid: CrmGrid
+    base: BaseState
+    variable: str = "static_energy"
+
+    def __post_init__(self):
+        self.profiles = MoistProfiles.build(self.variable, self.base)
+        self.layer_mass = self.base.rho_c[0] * self.grid.dz  # kg m-2
+        self.shf = np.zeros(0)
+        self.evaporation = np.zeros(0)
+
+    def set(self, shf: np.ndarray, evaporation: np.ndarray) -> None:
+        self.shf = np.asarray(shf, dtype=np.float64)
+        self.evaporation = np.asarray(evaporation, dtype=np.float64)
+
+    def __call__(self, state, dt: float) -> None:
+        """Apply the fluxes to ``state`` in place over dt (s) and accumulate them."""
+        ncrm, nx = state.u.shape[0], self.grid.nx
+        if self.shf.shape != (ncrm,) or self.evaporation.shape != (ncrm,):
+            raise ValueError(f"GcmSurfaceFluxes: fluxes for {self.shf.shape} CRMs set, the "
+                             f"state holds {ncrm}")
+        heating = dt * self.shf / (CP * self.layer_mass)  # K of T_l
+        state.scalar("thermo")[:, 0] += (heating / self.profiles.factor[0])[:, None]
+        state.scalar("qt")[:, 0] += (dt * self.evaporation / self.layer_mass)[:, None]
+        accumulate(state, "sensible", np.broadcast_to((dt * self.shf)[:, None], (ncrm, nx)))
+        accumulate(state, "evaporation",
+                   np.broadcast_to((dt * self.evaporation)[:, None], (ncrm, nx)))
