@@ -1,6 +1,8 @@
 """The superparameterized scheme (gcm.crm.superparameterization) on tiny CRMs: the column
 contract with its budgets, the level map's conservation, the large-scale forcing, errors."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,33 @@ def test_the_crm_gets_the_gcm_columns_surface_fluxes_and_returns_them():
     assert np.abs(other.lhf - bulk.lhf).max() > 1e-3 * np.abs(bulk.lhf).max()
 
 
+def test_a_call_past_the_courant_limit_is_run_again_with_dt_halved():
+    """A wind of Cx = 1.2 at crm.dt: the call goes back to its start and runs at dt/2 or
+    dt/4 (the diagnostic says which), the budgets still close and the CRM state comes out
+    as a CRM configured with that dt makes it from the same start; with max_halvings 0
+    the run stops."""
+    columns = realistic_columns(ncol=2)
+    columns.u[:] = 80.0  # Cx = 80 m/s x 60 s / 4 km = 1.2 in the CRM, which starts at u
+    halving = Superparameterized(crm=dict(TINY_CRM))
+    halving(columns, 3600.0)
+    start = replace(halving.state)  # the arrays are not changed by the steps
+    out = halving(columns, 3600.0)
+    halvings = int(halving.step_diagnostics()["sp_crm_dt_halvings"])
+    assert halvings in (1, 2)
+    reference = Superparameterized(crm=dict(TINY_CRM, dt=TINY_CRM["dt"] / 2**halvings))
+    reference.state = replace(start, du_history=None, dw_history=None)
+    expected = reference(columns, 3600.0)
+    assert reference.step_diagnostics()["sp_crm_dt_halvings"] == 0.0
+    assert np.array_equal(halving.state.scalars, reference.state.scalars)
+    assert np.array_equal(out.temperature, expected.temperature)
+    assert halving.state.du_history is None  # the next call's multistep starts anew
+    energy = budgets.energy_residual(columns, out, frictional_heating=True)
+    assert np.all(np.abs(energy) <= 1e-12 * budgets.energy_scale(columns, out))
+    strict = Superparameterized(crm=dict(TINY_CRM, max_halvings=0))
+    with pytest.raises(PhysicsFailure, match="halved 0 times"):
+        strict(columns, 3600.0)
+
+
 def test_smagorinsky_mixing_keeps_the_contract_and_mixes():
     """With the Smagorinsky CRM (nu = kappa = 0 beside it) the budgets still close to
     round-off and the tendencies differ from the constant-ν CRM's."""
@@ -69,10 +98,11 @@ def test_smagorinsky_mixing_keeps_the_contract_and_mixes():
 
 
 def test_a_crm_past_its_courant_limit_stops_the_run_as_a_physics_failure():
-    """A wind the CRM cannot carry at its dt ends as PhysicsFailure (so the run writes the
-    restart of the last whole step and names the step), naming the CRM cell."""
+    """A wind the CRM cannot carry at its dt, even halved twice, ends as PhysicsFailure (so
+    the run writes the restart of the last whole step and names the step), naming the CRM
+    cell."""
     columns = realistic_columns(ncol=2)
-    columns.u[:] = 150.0  # Cx = 150 m/s x 60 s / 4 km = 2.25 once the CRM follows
+    columns.u[:] = 600.0  # Cx = 600 m/s x 15 s / 4 km = 2.25 once the CRM follows
     scheme = Superparameterized(crm=dict(TINY_CRM))
     with pytest.raises(PhysicsFailure, match=r"superparameterized: one-step scalar "
                                              r"transport: CRM \d+, layer \d+"):
@@ -135,6 +165,7 @@ def test_negative_water_forcing_leaves_no_negative_and_records_what_it_did():
     ({"crm": {"time_scheme": "euler"}}, r"crm.time_scheme 'euler' unknown"),
     ({"crm": {"mixing": "tke"}}, r"crm.mixing 'tke' unknown"),
     ({"crm": {"surface": "ocean"}}, r"crm.surface 'ocean' unknown"),
+    ({"crm": {"max_halvings": -1}}, r"crm.max_halvings must be a whole number >= 0"),
     ({"crm": {"mixing": "smagorinsky"}}, r"crm: .*smagorinsky.*"),
     ({"crm": {"nz": 4, "dz": 500.0}}, r"crm: the lid at 2000 m \(σ = 0.7\d+\) is below σ = "
                                        r"0.3: the CRM must hold the troposphere"),

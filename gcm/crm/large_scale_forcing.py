@@ -41,6 +41,10 @@ class LargeScaleForcing:
         self.applied = {"temperature": np.zeros_like(temperature),
                         "water": np.zeros_like(water)}
 
+    def reset_applied(self) -> None:
+        """``applied`` back to zero, the rates kept (a call run again from its start)."""
+        self.applied = {name: np.zeros_like(total) for name, total in self.applied.items()}
+
     def __call__(self, state, dt: float) -> None:
         """Apply the rates over dt (s) to ``state`` (CrmState) in place."""
         r = self.rates

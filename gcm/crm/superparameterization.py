@@ -89,7 +89,9 @@ class CrmSettings:
     viscosity nu and diffusivity kappa (m2 s-1), time_scheme (``model.TIME_SCHEMES``),
     scalar_scheme (``model.SCALAR_SCHEMES``),
     base_sst (K: the base state is the RCE sounding for it), noise (K: initial θ′),
-    surface (``SURFACES``: where the bulk surface fluxes are computed)."""
+    surface (``SURFACES``: where the bulk surface fluxes are computed), max_halvings (a
+    call whose CRM crosses the one-step transport's Courant limit is run again from its
+    start with dt halved, at most this many times; 0: the run stops there)."""
 
     nx: int = 32
     dx: float = 4000.0
@@ -105,6 +107,7 @@ class CrmSettings:
     base_sst: float = 300.0
     noise: float = 0.1
     surface: str = "gcm_column"
+    max_halvings: int = 2
 
     @classmethod
     def from_dict(cls, values: dict) -> CrmSettings:
@@ -119,6 +122,9 @@ class CrmSettings:
                             f"of {TIME_SCHEMES}")
         if settings.mixing not in MIXINGS:
             raise TypeError(f"crm.mixing {settings.mixing!r} unknown; choose one of {MIXINGS}")
+        if not isinstance(settings.max_halvings, int) or settings.max_halvings < 0:
+            raise TypeError(f"crm.max_halvings must be a whole number >= 0, got "
+                            f"{settings.max_halvings!r}")
         if settings.surface not in SURFACES:
             raise TypeError(f"crm.surface {settings.surface!r} unknown; choose one of "
                             f"{tuple(SURFACES)}")
@@ -151,6 +157,9 @@ class Superparameterized(ColumnScheme):
                           "units": "W m-2"},
         "sp_water_fix": {"long_name": "largest CRM water round-off removed",
                          "units": "kg m-2 s-1"},
+        "sp_crm_dt_halvings": {"long_name": "times the CRM step was halved to stay within "
+                                            "the transport's Courant limit (0: none)",
+                               "units": "1"},
     }
 
     def __init__(self, crm: dict | None = None, radiation: dict | None = None,
@@ -191,6 +200,7 @@ class Superparameterized(ColumnScheme):
         self.state: CrmState | None = None
         self.level_map: LevelMap | None = None
         self.fixes = {name: 0.0 for name in self.diagnostic_attrs}
+        self._crms = {0: self.crm}
         self.timer = NULL_TIMER
 
     def provenance(self) -> dict:
@@ -218,12 +228,7 @@ class Superparameterized(ColumnScheme):
             state.precipitation = np.zeros_like(state.precipitation)
             state.accumulated = {}
         with timer.section("physics_crm"):
-            try:
-                for _ in range(steps):
-                    state = self.crm.step(state)
-            except ValueError as err:  # e.g. the one-step transport's Courant limit
-                raise PhysicsFailure(f"superparameterized: {err} (CRM n is GCM column n)"
-                                     ) from err
+            state = self._run_crm(state, steps)
         self.state = state
         with timer.section("physics_crm_coupling"):
             out = self._crm_tendencies(columns, start, tau)
@@ -239,6 +244,41 @@ class Superparameterized(ColumnScheme):
 
     def step_diagnostics(self) -> dict[str, float]:
         return dict(self.fixes)
+
+    def _run_crm(self, start: CrmState, steps: int) -> CrmState:
+        """The CRMs after ``steps`` steps of crm.dt from ``start`` (left as it is); how often
+        dt was halved goes to the diagnostics (``sp_crm_dt_halvings``). A step past the
+        one-step transport's Courant limit (a ValueError naming the cell) sends the whole call back to ``start`` with dt halved
+        and twice the steps, the Adams–Bashforth history restarted (it holds tendencies of
+        the other dt), up to crm.max_halvings times (as SAM subcycles its CRM when the
+        Courant number grows); the state after a halved call has no history either, so the
+        next call's multistep starts anew at crm.dt. Past the last halving: PhysicsFailure
+        (the run writes the restart of the last whole step and stops)."""
+        failure = None
+        for halvings in range(self.settings.max_halvings + 1):
+            crm = self._crm_halved(halvings)
+            state = start if halvings == 0 else replace(start, du_history=None,
+                                                        dw_history=None)
+            if halvings:
+                self.forcing.reset_applied()  # what the failed attempt applied is undone
+            try:
+                for _ in range(steps * 2**halvings):
+                    state = crm.step(state)
+            except ValueError as err:  # e.g. the one-step transport's Courant limit
+                failure = err
+                continue
+            if halvings:
+                state.du_history = state.dw_history = None
+            self.fixes["sp_crm_dt_halvings"] = float(halvings)
+            return state
+        raise PhysicsFailure(f"superparameterized: {failure} (CRM n is GCM column n; crm.dt "
+                             f"was halved {self.settings.max_halvings} times)") from failure
+
+    def _crm_halved(self, halvings: int) -> Crm:
+        """The CRM with dt / 2**halvings (made once, its processes shared)."""
+        if halvings not in self._crms:
+            self._crms[halvings] = replace(self.crm, dt=self.crm.dt / 2**halvings)
+        return self._crms[halvings]
 
     def _steps(self, tau: float) -> int:
         """Whole CRM steps in τ (s); ValueError unless crm.dt divides it."""
@@ -299,8 +339,8 @@ class Superparameterized(ColumnScheme):
         dq -= water_fix[:, None]
         energy_fix = (product(CP * dT + LV * dq, mass)[:, 0] - (shf + LV * evaporation)) / total
         dT -= (energy_fix / CP)[:, None]
-        self.fixes = {"sp_energy_fix": float(np.abs(energy_fix).max(initial=0.0) * total),
-                      "sp_water_fix": float(np.abs(water_fix).max(initial=0.0) * total)}
+        self.fixes.update(sp_energy_fix=float(np.abs(energy_fix).max(initial=0.0) * total),
+                          sp_water_fix=float(np.abs(water_fix).max(initial=0.0) * total))
         out = ColumnTendencies.zeros(columns.ncol, columns.nlev)
         dp = columns.thickness
         out.temperature[...] = self.level_map.to_gcm(dT, dp)
