@@ -248,12 +248,13 @@ class Superparameterized(ColumnScheme):
     def _run_crm(self, start: CrmState, steps: int) -> CrmState:
         """The CRMs after ``steps`` steps of crm.dt from ``start`` (left as it is); how often
         dt was halved goes to the diagnostics (``sp_crm_dt_halvings``). A step past the
-        one-step transport's Courant limit (a ValueError naming the cell) sends the whole call back to ``start`` with dt halved
-        and twice the steps, the Adams–Bashforth history restarted (it holds tendencies of
-        the other dt), up to crm.max_halvings times (as SAM subcycles its CRM when the
-        Courant number grows); the state after a halved call has no history either, so the
-        next call's multistep starts anew at crm.dt. Past the last halving: PhysicsFailure
-        (the run writes the restart of the last whole step and stops)."""
+        one-step transport's Courant limit (a ValueError naming the cell) sends the whole
+        call back to ``start`` with dt halved and twice the steps, the Adams–Bashforth
+        history restarted (it holds tendencies of the other dt), up to crm.max_halvings
+        times (as SAM subcycles its CRM when the Courant number grows); the state after a
+        halved call has no history either, so the next call's multistep starts anew at
+        crm.dt. Past the last halving: PhysicsFailure (the run writes the restart of the
+        last whole step and stops)."""
         failure = None
         for halvings in range(self.settings.max_halvings + 1):
             crm = self._crm_halved(halvings)
