@@ -199,6 +199,7 @@ def test_the_sp_experiment_file_builds_the_default_crm():
     scheme = build_scheme(cfg.physics.scheme, cfg.physics.parameters)
     grid = scheme.crm.grid
     # 8 columns as in the seed paper's SPCAM (CrmSettings' default is SPCAM's 32)
-    assert (grid.nx, grid.dx, grid.nz, grid.dz, scheme.crm.dt) == (8, 4000.0, 24, 750.0, 15.0)
+    assert (grid.nx, grid.dx, grid.nz, grid.dz, scheme.crm.dt) == (8, 4000.0, 24, 750.0, 20.0)
+    assert scheme.settings.max_halvings == 2 and scheme.settings.surface == "gcm_column"
     assert scheme._steps(cfg.time.step_minutes * 60.0 / 2) * 2 == scheme._steps(
         cfg.time.step_minutes * 60.0)  # the first, half-length call is whole steps too
