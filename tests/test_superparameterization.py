@@ -59,7 +59,7 @@ def test_the_crm_gets_the_gcm_columns_surface_fluxes_and_returns_them():
     assert np.abs(other.lhf - bulk.lhf).max() > 1e-3 * np.abs(bulk.lhf).max()
 
 
-def test_a_call_past_the_courant_limit_is_run_again_with_dt_halved():
+def test_a_call_past_the_courant_limit_is_run_again_with_dt_halved(caplog):
     """A wind of Cx = 1.2 at crm.dt: the call goes back to its start and runs at dt/2 or
     dt/4 (the diagnostic says which), the budgets still close and the CRM state comes out
     as a CRM configured with that dt makes it from the same start; with max_halvings 0
@@ -72,6 +72,7 @@ def test_a_call_past_the_courant_limit_is_run_again_with_dt_halved():
     out = halving(columns, 3600.0)
     halvings = int(halving.step_diagnostics()["sp_crm_dt_halvings"])
     assert halvings in (1, 2)
+    assert "crm.dt halved" in caplog.text and "one-step scalar transport" in caplog.text
     reference = Superparameterized(crm=dict(TINY_CRM, dt=TINY_CRM["dt"] / 2**halvings))
     reference.state = replace(start, du_history=None, dw_history=None)
     expected = reference(columns, 3600.0)

@@ -54,6 +54,7 @@ the drag's re-projection of the flow cost a fifth of the CRM's time.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -77,6 +78,7 @@ NOISE_DEPTH = 1000.0  # m: the initial θ′ noise fills the layers below
 SIGMA_DECIMALS = 12
 PARTS = ("crm", "radiation", "surface_fluxes", "boundary_layer")
 LOWEST_LID = 0.3  # σ: a lid below it would cut off deep convection
+logger = logging.getLogger("gcm")
 #: crm.surface: the bulk fluxes from the GCM column's lowest level, applied uniformly to
 #: its CRM (SPCAM's way), or from each CRM x-column's lowest layer
 SURFACES = {"gcm_column": "from the GCM column, uniform over the CRM",
@@ -270,6 +272,9 @@ class Superparameterized(ColumnScheme):
                 continue
             if halvings:
                 state.du_history = state.dw_history = None
+                logger.warning("superparameterized: crm.dt halved %d time%s at CRM time "
+                               "%.0f s (%s)", halvings, "" if halvings == 1 else "s",
+                               start.time, failure)
             self.fixes["sp_crm_dt_halvings"] = float(halvings)
             return state
         raise PhysicsFailure(f"superparameterized: {failure} (CRM n is GCM column n; crm.dt "
