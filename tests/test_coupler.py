@@ -450,8 +450,14 @@ def test_level_major_columns_give_the_numbers_of_row_major_ones(model, mode):
 
 
 def test_the_summaries_kernel_gives_the_numpy_summaries(model):
-    cols = columns(ncol=64, seed=2)
-    area = np.random.default_rng(1).uniform(0.5, 2.0, 64)
+    """The output kernel sums the report's figures a block at a time and adds the blocks:
+    over three blocks (the last cut short) they are numpy's to round-off, and the largest
+    value's column is numpy's argmax."""
+    from climnn.coupler.output_blocks import BLOCK
+
+    ncol = 2 * BLOCK + 5
+    cols = columns(ncol=ncol, seed=2)
+    area = np.random.default_rng(1).uniform(0.5, 2.0, ncol)
     fused_coupler, plain = (Coupler(model, host(), conservation="enforce") for _ in range(2))
     plain.fused = False
     a = fused_coupler.step(cols, DT, area=area).report.summaries
@@ -546,3 +552,4 @@ def test_the_output_blocks_kernel_gives_the_same_bits_on_one_thread_or_two(model
         assert np.array_equal(one.outputs[name], two.outputs[name]), name
     for name in one.report.columns:
         assert np.array_equal(one.report.columns[name], two.report.columns[name]), name
+        assert one.report.summaries[name] == two.report.summaries[name], name

@@ -63,13 +63,12 @@ from climnn.coupler.output_blocks import FIXED, MODE_CODES, OutputLayout
 from climnn.coupler.report import BudgetReport, budget_report, report_from_stats
 from climnn.models.budgets import BUDGET_OUTPUTS, SURFACE_FLUXES
 from climnn.threads import match_torch_threads
-from gcm.constants import LV
 
 CONSERVATION_MODES = ("off", "diagnose", "enforce")
 FINITE = (-np.finfo(np.float64).max, np.finfo(np.float64).max)  # the bounds of "finite"
 NO_TARGET = np.empty((0, 0), dtype=np.float32)  # fused.copy_checked: check, copy nothing
 NO_HUMIDITY = np.empty((0, 0))  # output_blocks' q when not enforcing
-NO_AREA = np.empty(0)  # fused.summaries: equal weights
+NO_AREA = np.empty(0)  # the output kernel: no area (equal weights), no PS, an absent host term
 TIMING_PHASES = ("inputs", "network", "outputs", "conservation", "guards")
 #: the report's per-column rows, in output_blocks.outputs_conserved's order (the first
 #: two when diagnosing)
@@ -158,6 +157,7 @@ class Coupler:
         self._buffer = np.empty((0, self.n_in), dtype=np.float32)
         self._tensor = torch.from_numpy(self._buffer)
         self._layout = None  # see _output_layout
+        self._coefficients = None  # see _thickness_coefficients
         #: guards, input assembly, output splitting and conservation in numba kernels
         #: (climnn.coupler.fused); False runs the plain numpy versions they are tested with
         self.fused = True
@@ -336,16 +336,15 @@ class Coupler:
         enforcing = mode == "enforce"
         names = BUDGET_COLUMNS if enforcing else BUDGET_COLUMNS[:2] if mode != "off" else ()
         columns = np.empty((len(names), ncol))
-        host_energy, host_water = self._host_boundary(used, ncol)
+        stats = np.empty((len(names), 4))
         q = np.asarray(used["Q"], dtype=np.float64).T if enforcing else NO_HUMIDITY
         ps = np.asarray(used["PS"], dtype=np.float64) if names else NO_AREA
-        host = self.host
         outside, clipped, outside_fixed = output_blocks.outputs_conserved(
             y, layout.profile_starts, layout.profile_bounds, layout.surface_starts,
             layout.surface_bounds, profiles, surfaces, MODE_CODES[mode], layout.budget_rows,
-            layout.energy_weights, layout.water_weights, host_energy, host_water, q, dt, ps,
-            np.diff(host.hyai) * host.p0, np.diff(host.hybi), columns, layout.fixed_bounds,
-            numba.get_num_threads())
+            layout.energy_weights, layout.water_weights, self._host_terms(used), q, dt, ps,
+            *self._thickness_coefficients(), columns, layout.fixed_bounds,
+            NO_AREA if area is None else area, stats, numba.get_num_threads())
         if outside:  # found from y itself: the fixes may have spread a NaN since
             self._check_outputs(y, lat, lon)
         named = {**dict(zip(layout.profile_names, (p.T for p in profiles), strict=True)),
@@ -355,8 +354,6 @@ class Coupler:
             check_arrays({n: outputs[n] for n in FIXED}, "output", self.bounds, lat, lon)
         if mode == "off":
             return outputs, BudgetReport("off")
-        stats = np.empty((len(names), 4))
-        fused.summaries(columns, NO_AREA if area is None else area, stats)
         return outputs, report_from_stats(mode, names, columns, stats, lat, lon, clipped)
 
     def _check_outputs(self, y: np.ndarray, lat, lon) -> None:
@@ -372,20 +369,27 @@ class Coupler:
         """The outputs the fixes change (their bounds are checked after them)."""
         return FIXED if self.conservation == "enforce" else ()
 
-    def _host_boundary(self, used: dict, ncol: int) -> tuple[np.ndarray, np.ndarray]:
-        """The energy (W m-2) and water (kg m-2 s-1) entering each column (ncol,) that the
-        outputs do not give: the host's surface fluxes (when the network lacks them) and
-        its energy source (climnn.coupler.column_budgets.boundary_energy, evaporation)."""
-        energy = np.zeros(ncol)
-        water = np.zeros(ncol)
-        if self.included and "SHF" in self.host_fields:
-            energy += np.asarray(used["SHF"], dtype=np.float64)
-        if self.included and "LHF" in self.host_fields:
-            energy += used["LHF"]
-            water += np.asarray(used["LHF"], dtype=np.float64) / LV
-        if "energy_source" in used and self.conservation != "off":
-            energy += used["energy_source"]
-        return energy, water
+    def _host_terms(self, used: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What enters each column that the outputs do not give, as the output kernel
+        takes it: the host's SHF and LHF (W m-2, when the network lacks them and the data's
+        convention counts them) and its energy source (W m-2), each (ncol,) float64 or
+        empty when absent (climnn.coupler.column_budgets.boundary_energy, evaporation)."""
+        def term(name, wanted):
+            if not wanted or name not in used:
+                return NO_AREA
+            return np.ascontiguousarray(used[name], dtype=np.float64)
+        fluxes = self.included
+        return (term("SHF", fluxes and "SHF" in self.host_fields),
+                term("LHF", fluxes and "LHF" in self.host_fields),
+                term("energy_source", self.conservation != "off"))
+
+    def _thickness_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """dp_k = a_k + b_k ps: the (nlev,) a (Pa) and b of the host's interfaces, kept
+        while the host description stays the same object."""
+        host = self.host
+        if self._coefficients is None or self._coefficients[0] is not host:
+            self._coefficients = (host, np.diff(host.hyai) * host.p0, np.diff(host.hybi))
+        return self._coefficients[1:]
 
     def _output_layout(self) -> OutputLayout:
         """The kernel's description of the outputs (OutputLayout), made again when the

@@ -1,8 +1,8 @@
 """The coupler's per-step work besides the forward pass, fused into numba kernels: one pass
 per input variable that copies it into the network's input matrix while checking it
-(finite, within bounds), the report's summary figures in a short pass, and the network
-scheme's dissipation integral. The outputs' widening, checks and conservation are one
-kernel of their own (climnn.coupler.output_blocks).
+(finite, within bounds), and the network scheme's dissipation integral. The outputs'
+widening, checks, conservation and the report's summary figures are one kernel of their
+own (climnn.coupler.output_blocks).
 
 The plain versions are the numpy functions of climnn.coupler.guards, column_budgets,
 fixers and report (``Coupler.fused = False``); tests/test_coupler.py compares the two.
@@ -53,32 +53,6 @@ def _copy_checked_in_order(src, dst, row, column, copy, low, high):
                 dst[row + i, column + j] = v
             inside += (v >= low) & (v <= high)
     return inside
-
-
-@numba.njit(cache=True, fastmath=FAST)
-def summaries(columns, area, stats):
-    """climnn.coupler.report.summarize of each row of ``columns`` (m, ncol): stats[j] =
-    (mean, mean of |value|, largest |value|, its column), weighted by ``area`` (ncol,),
-    or equally when area is empty."""
-    m, ncol = columns.shape
-    weighted = area.shape[0] > 0
-    total = 0.0
-    for i in range(ncol):
-        total += area[i] if weighted else 1.0
-    for j in range(m):
-        mean = 0.0
-        mean_abs = 0.0
-        largest = -1.0
-        where = 0
-        for i in range(ncol):
-            v = columns[j, i]
-            w = area[i] if weighted else 1.0
-            mean += w * v
-            mean_abs += w * abs(v)
-            if abs(v) > largest:
-                largest, where = abs(v), i
-        stats[j, 0], stats[j, 1] = mean / total, mean_abs / total
-        stats[j, 2], stats[j, 3] = largest, where
 
 
 @numba.njit(cache=True, fastmath=FAST)

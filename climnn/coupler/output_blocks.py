@@ -2,7 +2,9 @@
 through the columns in blocks of BLOCK: for each block the float32 outputs are widened to
 float64 level-major profiles and checked, then the column budgets (residuals, and with
 ``enforce`` the three fixes of climnn.coupler.fixers and the bounds of the fixed outputs)
-run level by level across the block's columns, while the block is still in the cache.
+run level by level across the block's columns, while the block is still in the cache;
+last the block's partial sums of the report's summary figures, added over the blocks at
+the end (so the budgets' report costs no pass of its own over the columns).
 
 Why so: a column's levels are 8 * ncol bytes apart in the host's level-major memory (a
 power of two at T42), so a loop down each column neither vectorizes nor keeps its rows in
@@ -44,12 +46,15 @@ OFF, DIAGNOSE, ENFORCE = 0, 1, 2
 _ENERGY, _WATER, _MASS, _ADDED, _ENERGY_FIXED, _WATER_FIXED, _EXCESS, _CORRECTION = range(8)
 _SUPPLY = 8  # the moistening fix 2 may take, sum_k max(PHQ, 0) dp (after fix 1)
 _ROWS = 9
+#: a block's partial summary of a row of ``columns``: sums of w v, w |v| and w, the
+#: largest |v| and its column
+_STATS = 5
 
 
 @numba.njit(parallel=True, cache=True, fastmath=FAST)
 def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface_bounds,
                       profiles, surfaces, mode, budget_rows, energy_weights, water_weights,
-                      host_energy, host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds,
+                      host_terms, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds, area, stats,
                       threads):
     """Widen, check and conserve the network's outputs, block by block (module docstring).
 
@@ -64,14 +69,18 @@ def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface
     energy_weights, water_weights : (nsurface,) each surface output's share of the energy
         (W m-2) and water (kg m-2 s-1) entering the column (climnn.coupler.column_budgets:
         +1 FSNT, -1 FSNS, ..., 1 / Lv LHF)
-    host_energy, host_water : (ncol,) what enters besides (the host's fluxes and energy
-        source), added after the outputs' terms
+    host_terms : (SHF, LHF, energy source), each (ncol,) or empty (absent): what enters
+        besides, added after the outputs' terms, in this order (W m-2; LHF / Lv is water)
     q : (nlev, ncol) kg kg-1 before the step, any layout (read with ENFORCE); dt in s
     ps : (ncol,) Pa; layer thicknesses dp_k = hyai_p0[k] + hybi[k] ps from the (nlev,)
         differences of the interface coefficients
     columns : (5, ncol) out: energy and water residuals, then (ENFORCE) the negative
         humidity, water and energy fixes (climnn.coupler.coupler.BUDGET_COLUMNS)
     fixed_bounds : (3, 2) (low, high) of TPHYSTND, PHQ, PRECT, checked after the fixes
+    area : (ncol,) the columns' weights in the summaries, or empty (equal weights)
+    stats : (m, 4) out, m = rows of ``columns`` filled (0 when OFF): each row's mean,
+        mean |value|, largest |value| and its column (climnn.coupler.report.summarize),
+        from partial sums a block, added in the blocks' order
     threads : runs of blocks to share among numba's threads (numba.get_num_threads())
 
     Returns (outputs outside their bounds when widened (NaN and inf always are), columns
@@ -81,24 +90,28 @@ def outputs_conserved(y, profile_starts, profile_bounds, surface_starts, surface
     ncol, n_out = y.shape
     blocks = (ncol + BLOCK - 1) // BLOCK
     runs = max(1, min(threads, blocks))
+    shf, lhf, source = host_terms
+    partial = np.empty((blocks, stats.shape[0], _STATS))
     outside = clipped = outside_fixed = 0
     for run in numba.prange(runs):
         counts = _run_blocks(
             y, profile_starts, profile_bounds, surface_starts, surface_bounds, profiles,
-            surfaces, mode, budget_rows, energy_weights, water_weights, host_energy,
-            host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds,
+            surfaces, mode, budget_rows, energy_weights, water_weights, shf, lhf, source,
+            q, dt, ps, hyai_p0, hybi, columns, fixed_bounds, area, partial,
             run * blocks // runs, (run + 1) * blocks // runs)
         outside += counts[0]
         clipped += counts[1]
         outside_fixed += counts[2]
+    _combine_stats(partial, stats)
     return outside, clipped, outside_fixed
 
 
 @numba.njit(cache=True, fastmath=FAST)
 def _run_blocks(y, profile_starts, profile_bounds, surface_starts, surface_bounds, profiles,
-                surfaces, mode, budget_rows, energy_weights, water_weights, host_energy,
-                host_water, q, dt, ps, hyai_p0, hybi, columns, fixed_bounds, start, stop):
-    """``outputs_conserved`` on blocks start ... stop - 1: its three counts."""
+                surfaces, mode, budget_rows, energy_weights, water_weights, shf, lhf, source,
+                q, dt, ps, hyai_p0, hybi, columns, fixed_bounds, area, partial, start, stop):
+    """``outputs_conserved`` on blocks start ... stop - 1: its three counts, and each
+    block's partial summary sums in ``partial`` (blocks, m, _STATS)."""
     ncol, n_out = y.shape
     nlev = profiles.shape[1]
     outside = clipped = outside_fixed = 0
@@ -106,6 +119,7 @@ def _run_blocks(y, profile_starts, profile_bounds, surface_starts, surface_bound
     # transposed (TPHYSTND's levels are rows t0 to t0 + nlev - 1, as in y), and its sums
     work = np.empty((n_out, ROW))
     sums = np.empty((_ROWS, BLOCK))
+    host = np.empty((2, BLOCK))  # the block's host energy and water (_host_block)
     for block in range(start, stop):
         first = block * BLOCK
         last = min(first + BLOCK, ncol)
@@ -118,23 +132,24 @@ def _run_blocks(y, profile_starts, profile_bounds, surface_starts, surface_bound
             enforce = mode == ENFORCE
             t0, p0 = profile_starts[budget_rows[0]], profile_starts[budget_rows[1]]
             prect = surfaces[budget_rows[2]]
+            _host_block(shf, lhf, source, host, first, last)
             _sums_block(work, t0, p0, q, nlev, dt, ps, hyai_p0, hybi, enforce, sums, first,
                         last)
             clipped_here = _columns_block(prect, surfaces, enforce, energy_weights,
-                                          water_weights, host_energy, host_water, sums,
-                                          columns, first, last)
+                                          water_weights, host, sums, columns, first, last)
             if clipped_here:
                 _reduce_moistening_block(work, t0, p0, q, nlev, dt, ps, hyai_p0, hybi, sums,
                                          first, last)
             clipped += clipped_here
             t, phq = profiles[budget_rows[0]], profiles[budget_rows[1]]
             if enforce:  # fix 3 on the way out
-                outside_fixed += _correct_block(work, t0, p0, t, phq, prect, surfaces,
-                                                host_energy, energy_weights, sums, columns,
-                                                fixed_bounds, first, last)
+                outside_fixed += _correct_block(work, t0, p0, t, phq, prect, surfaces, host,
+                                                energy_weights, sums, columns, fixed_bounds,
+                                                first, last)
             else:
                 _store_block(work, t0, t, first, last)
                 _store_block(work, p0, phq, first, last)
+            _block_stats(columns, area, partial[block], first, last)
     return outside, clipped, outside_fixed
 
 
@@ -212,25 +227,46 @@ def _sums_block(work, t0, p0, q, nlev, dt, ps, hyai_p0, hybi, enforce, sums, fir
 
 
 @numba.njit(cache=True, fastmath=FAST, inline="always")
-def _boundary(surfaces, weights, host, i):
-    """What enters column i: the surface outputs' terms in order, then the host's."""
-    total = 0.0
-    for j in range(surfaces.shape[0]):
-        total += weights[j] * surfaces[j, i]
-    return total + host[i]
+def _host_block(shf, lhf, source, host, first, last):
+    """host[0, m], host[1, m]: the energy (W m-2) and water (kg m-2 s-1) the host's terms
+    put into the block's column first + m: SHF + LHF + source and LHF / Lv, each term
+    added only when given (non-empty), in that order."""
+    for m in range(last - first):
+        i = first + m
+        energy = 0.0
+        water = 0.0
+        if shf.shape[0] > 0:
+            energy += shf[i]
+        if lhf.shape[0] > 0:
+            energy += lhf[i]
+            water += lhf[i] / LV
+        if source.shape[0] > 0:
+            energy += source[i]
+        host[0, m] = energy
+        host[1, m] = water
 
 
 @numba.njit(cache=True, fastmath=FAST, inline="always")
-def _columns_block(prect, surfaces, enforce, energy_weights, water_weights, host_energy,
-                   host_water, sums, columns, first, last):
+def _boundary(surfaces, weights, host, i, m):
+    """What enters column i (the block's m): the surface outputs' terms in order, then
+    the host's (a row of _host_block's)."""
+    total = 0.0
+    for j in range(surfaces.shape[0]):
+        total += weights[j] * surfaces[j, i]
+    return total + host[m]
+
+
+@numba.njit(cache=True, fastmath=FAST, inline="always")
+def _columns_block(prect, surfaces, enforce, energy_weights, water_weights, host, sums,
+                   columns, first, last):
     """The residuals of the block's columns into ``columns`` and, if ``enforce``, their
     negative humidity and water fixes and fix 2 on prect; the excess of the clipped
     columns into row _EXCESS (0 elsewhere): the count of clipped columns."""
     clipped = 0
     for m in range(last - first):
         i = first + m
-        boundary = _boundary(surfaces, energy_weights, host_energy, i)
-        evaporation = _boundary(surfaces, water_weights, host_water, i)
+        boundary = _boundary(surfaces, energy_weights, host[0], i, m)
+        evaporation = _boundary(surfaces, water_weights, host[1], i, m)
         columns[0, i] = sums[_ENERGY, m] / GRAVITY - boundary
         columns[1, i] = sums[_WATER, m] / GRAVITY - (evaporation - prect[i])
         if enforce:
@@ -285,7 +321,7 @@ def _reduce_moistening_block(work, t0, p0, q, nlev, dt, ps, hyai_p0, hybi, sums,
 
 
 @numba.njit(cache=True, fastmath=FAST, inline="always")
-def _correct_block(work, t0, p0, t, phq, prect, surfaces, host_energy, energy_weights, sums,
+def _correct_block(work, t0, p0, t, phq, prect, surfaces, host, energy_weights, sums,
                    columns, bounds, first, last):
     """Fix 3 on the block (its energy fix into columns[4], the block's t lowered by one
     temperature tendency a column) written out to t, phq (nlev, ncol), and the check of
@@ -296,7 +332,7 @@ def _correct_block(work, t0, p0, t, phq, prect, surfaces, host_energy, energy_we
     for m in range(n):
         i = first + m
         removed = (sums[_ENERGY_FIXED, m] / GRAVITY
-                   - _boundary(surfaces, energy_weights, host_energy, i))
+                   - _boundary(surfaces, energy_weights, host[0], i, m))
         columns[4, i] = removed
         correction[m] = removed / (CP * (sums[_MASS, m] / GRAVITY))
     inside = 0
@@ -311,6 +347,46 @@ def _correct_block(work, t0, p0, t, phq, prect, surfaces, host_energy, energy_we
     for i in range(first, last):
         inside += (prect[i] >= bounds[2, 0]) & (prect[i] <= bounds[2, 1])
     return n * (2 * t.shape[0] + 1) - inside
+
+
+@numba.njit(cache=True, fastmath=FAST, inline="always")
+def _block_stats(columns, area, partial, first, last):
+    """partial[j] = (sum of w v, of w |v|, of w, largest |v|, its column) over the block's
+    columns of each of the first len(partial) rows of ``columns``; w = area, or 1 where
+    area is empty."""
+    weighted = area.shape[0] > 0
+    for j in range(partial.shape[0]):
+        mean = mean_abs = total = 0.0
+        largest = -1.0
+        where = first
+        for i in range(first, last):
+            v = columns[j, i]
+            w = area[i] if weighted else 1.0
+            mean += w * v
+            mean_abs += w * abs(v)
+            total += w
+            if abs(v) > largest:
+                largest, where = abs(v), i
+        partial[j, 0], partial[j, 1], partial[j, 2] = mean, mean_abs, total
+        partial[j, 3], partial[j, 4] = largest, where
+
+
+@numba.njit(cache=True)
+def _combine_stats(partial, stats):
+    """stats (m, 4) from the blocks' partial sums (blocks, m, _STATS), blocks in order
+    (so the first column of the largest |value| wins, as numpy's argmax)."""
+    for j in range(stats.shape[0]):
+        mean = mean_abs = total = 0.0
+        largest = -1.0
+        where = 0.0
+        for b in range(partial.shape[0]):
+            mean += partial[b, j, 0]
+            mean_abs += partial[b, j, 1]
+            total += partial[b, j, 2]
+            if partial[b, j, 3] > largest:
+                largest, where = partial[b, j, 3], partial[b, j, 4]
+        stats[j, 0], stats[j, 1] = mean / total, mean_abs / total
+        stats[j, 2], stats[j, 3] = largest, where
 
 
 #: Coupler.conservation -> the kernel's mode

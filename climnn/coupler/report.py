@@ -82,7 +82,7 @@ def report_from_stats(mode: str, names, columns: np.ndarray, stats: np.ndarray, 
                       precipitation_clipped: int = 0) -> BudgetReport:
     """The BudgetReport of the rows of ``columns`` (m, ncol), named ``names``, from their
     summary figures ``stats`` (m, 4): mean, mean |value|, largest |value|, its column
-    (climnn.coupler.fused.summaries, the kernel twin of :func:`summarize`)."""
+    (climnn.coupler.output_blocks.outputs_conserved, the kernel twin of :func:`summarize`)."""
     summaries = {}
     for name, (mean, mean_abs, max_abs, where) in zip(names, stats.tolist(), strict=True):
         where = int(where)
