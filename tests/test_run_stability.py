@@ -56,5 +56,13 @@ def test_the_verdicts():
     assert verdict == "drifting" and "ta_drift_k_per_year = -0.8" in why
     assert stability_verdict(RunEnding("failed", "step 7"), {})[0] == "unstable"
     assert stability_verdict(RunEnding("incomplete", ""), {})[0] == "incomplete"
+    # a short window: the slope times the window against SHORT_WINDOW_LIMITS
     verdict, why = stability_verdict(done, {"ta_drift_k_per_year": -0.8}, window_days=60.0)
-    assert verdict == "stable" and "over 60 days are not judged" in why
+    assert verdict == "stable" and "only the changes across the window" in why
+    verdict, why = stability_verdict(done, {"ta_drift_k_per_year": 17.0}, window_days=40.0)
+    assert verdict == "stable"  # 1.9 K across 40 days
+    verdict, why = stability_verdict(done, {"ta_drift_k_per_year": 144.0,
+                                            "hus_drift_percent_per_year": -30.0},
+                                     window_days=40.0)
+    assert verdict == "drifting" and "changed it by 16 across the 40 days" in why
+    assert "hus" not in why  # -3.3 % across the window: within 20
