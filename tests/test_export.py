@@ -114,6 +114,27 @@ def test_exported_file_gives_the_eager_models_physical_outputs(store, runs, expo
     assert 1e-7 < np.abs(heating).max() < 1e-2
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_masked_input_levels_do_not_reach_the_exported_networks_outputs(store, tmp_path,
+                                                                        precision):
+    """A network trained with data.masked_levels: any value at a masked level gives the
+    same output bits, while an unmasked level of the same variable still matters."""
+    config = train_config_from_dict(
+        {"model": {"hidden_layers": 2, "width": 32}, "data": {"masked_levels": {"T": [0, 2]}},
+         "optimizer": {"epochs": 1, "batch_size": 64, "buffer_size": 512}}, "test")
+    train(config, store, tmp_path / "run", progress=False)
+    path = export_model(tmp_path / "run", tmp_path / "masked.pt", precision=precision)
+    trained = load_trained(tmp_path / "run")
+    x = physical_inputs(store, trained.input_layout)
+    t = trained.input_layout.slices["T"]
+    moved = x.copy()
+    moved[:, t.start:t.start + 2] += np.float32(30.0)  # 30 K at the two masked levels
+    np.testing.assert_array_equal(run_exported(path, moved), run_exported(path, x))
+    moved = x.copy()
+    moved[:, t.start + 2] += np.float32(30.0)  # the first level shown
+    assert np.abs(run_exported(path, moved) - run_exported(path, x)).max() > 0
+
+
 def test_normalization_inside_is_the_loaders_and_its_inverse(store):
     """PhysicalModel around an identity network: its input side gives the loader's
     normalized vectors (ColumnDataset) to float32 round-off, its output side the inverse of

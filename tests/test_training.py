@@ -232,6 +232,9 @@ def test_default_config_is_the_seed_network():
     ("loss: {budget_weight: -1}", "loss.budget_weight = -1.0: allowed: >= 0"),
     ("optimizer: {lr: 0}", "optimizer.lr = 0.0: allowed: > 0"),
     ("optimizer: {patience: -1}", "optimizer.patience = -1: allowed: >= 0 (0: never stop"),
+    ("data: {masked_levels: {T: [3, 1]}}", "data.masked_levels = {'T': [3, 1]}: allowed: a "
+     "mapping of input profile name to [first, stop]"),
+    ("data: {masked_levels: [T]}", "data.masked_levels = ['T']: expected a mapping"),
 ])
 def test_config_errors_name_the_file_and_key(tmp_path, text, named):
     path = write(tmp_path, text)
@@ -248,8 +251,8 @@ def test_every_key_of_the_default_file_is_declared():
 
     def keys(node, prefix=""):
         for name, value in node.items():
-            yield from (keys(value, f"{prefix}{name}.") if isinstance(value, dict)
-                        else [prefix + name])
+            section = isinstance(value, dict) and prefix + name not in declared
+            yield from keys(value, f"{prefix}{name}.") if section else [prefix + name]
 
     written = set(keys(yaml.safe_load(open("run/train.yaml"))))
     assert written == set(declared)
@@ -336,6 +339,32 @@ def test_maxrs_inputs_are_centred_and_divided_by_range_or_variable_std(store):
         expected = (values - values.mean(0)) / np.maximum(spread, values.std())
         np.testing.assert_allclose(x[:, where].numpy(), expected, atol=2e-5, err_msg=name)
     assert np.abs(x.numpy()).max() <= 1.0 + 1e-5  # |x - mean| never exceeds the range
+
+
+def test_masked_levels_are_zero_in_every_sample_and_the_rest_unchanged(store):
+    """data.masked_levels: the named levels' normalized inputs are exactly 0 (factor 0),
+    every other entry is the unmasked loader's, and a name or range that does not fit the
+    store is refused with the levels it has."""
+    plain = ColumnDataset(store, shuffle=False, batch_size=10**6, input_normalization="maxrs")
+    masks = {"T": [0, 2], "Q": [1, 3]}
+    dataset = ColumnDataset(store, shuffle=False, batch_size=10**6,
+                            input_normalization="maxrs", masked_levels=masks)
+    (x, _), = list(dataset)
+    (x_plain, _), = list(plain)
+    slices = dataset.input_layout.slices
+    hidden = np.zeros(x.shape[1], dtype=bool)
+    for name, (first, stop) in masks.items():
+        hidden[slices[name].start + first:slices[name].start + stop] = True
+    assert hidden.sum() == 4
+    assert np.all(x.numpy()[:, hidden] == 0.0)
+    np.testing.assert_array_equal(x.numpy()[:, ~hidden], x_plain.numpy()[:, ~hidden])
+    assert np.all(x_plain.numpy()[:, hidden].std(0) > 0)  # there was something to hide
+    with pytest.raises(DatasetError, match=r"masked_levels of T are \[3, 12\), outside its "
+                       "10 levels"):
+        ColumnDataset(store, masked_levels={"T": [3, 12]})
+    with pytest.raises(DatasetError, match="masked_levels names 'PS', which is not an input "
+                       "profile"):
+        ColumnDataset(store, masked_levels={"PS": [0, 1]})
 
 
 # --------------------------------------------------------------------------- constrained

@@ -104,7 +104,7 @@ def training_dataset(store: Path, config, times=None):
     return ColumnDataset(store, data.inputs, data.outputs, batch_size=opt.batch_size,
                          buffer_size=opt.buffer_size, seed=config.seed, times=times,
                          check_values=False, input_normalization=data.input_normalization,
-                         shard=(0, 1))
+                         masked_levels=data.masked_levels, shard=(0, 1))
 
 
 def loader_figures(store: Path, config, blocks: int) -> dict:
@@ -142,7 +142,8 @@ def train_step_rate(store: Path, config, sizes: Sizes) -> float:
 
     layouts = vector_layouts(store, config.data.inputs, config.data.outputs,
                              check_values=False,
-                             input_normalization=config.data.input_normalization)
+                             input_normalization=config.data.input_normalization,
+                             masked_levels=config.data.masked_levels)
     batches = list(itertools.islice(training_dataset(store, config), sizes.train_steps))
     samples = sum(len(x) for x, _ in itertools.islice(itertools.cycle(batches),
                                                         sizes.train_steps))

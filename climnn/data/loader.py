@@ -26,9 +26,10 @@ share the reads round robin, so every sample is read exactly once per epoch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,12 @@ class VectorLayout:
         return (np.asarray(values, dtype=np.float64) - self.shift) * self.factor
 
     def denormalize(self, values: np.ndarray) -> np.ndarray:
-        """(..., size) normalized -> the store's units, float64."""
-        return np.asarray(values, dtype=np.float64) / self.factor + self.shift
+        """Normalized (..., size) -> the store's units, float64; a masked entry (factor 0:
+        ``masked``) comes back as its shift."""
+        values = np.asarray(values, dtype=np.float64)
+        scaled = np.zeros(np.broadcast_shapes(values.shape, self.factor.shape))
+        np.divide(values, self.factor, out=scaled, where=self.factor != 0)
+        return scaled + self.shift
 
     def as_metadata(self) -> dict:
         """Plain lists and numbers (JSON), for checkpoints and exported models."""
@@ -122,6 +127,7 @@ def vector_layouts(
     check_values: bool = True,
     levels: int | None = None,
     input_normalization: str = "std",
+    masked_levels: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[VectorLayout, VectorLayout]:
     """Validate the store and return the (input, output) layouts of its samples.
 
@@ -130,6 +136,8 @@ def vector_layouts(
     check_values : False skips the validator's pass over every value (a store checked before)
     levels : the number of levels the caller expects (e.g. a network's), or None for any
     input_normalization : "std" or "maxrs" (the seed network's), see the module docstring
+    masked_levels : input profile name -> (first, stop): levels the network is not shown
+        (``masked``), or None
 
     Raises DatasetError naming the store and the variable when one is missing, has the
     wrong role, or has no statistics (then: run ``climnn stats STORE``).
@@ -146,10 +154,35 @@ def vector_layouts(
         _check_requested(path, names, role, ds.data_vars)
     stats = load_statistics(path)
     nlev = ds.sizes["lev"]
+    input_layout = _layout(path, inputs, stats, nlev, _INPUT_NORMALIZATION[input_normalization])
     return (
-        _layout(path, inputs, stats, nlev, _INPUT_NORMALIZATION[input_normalization]),
+        masked(input_layout, masked_levels or {}, path),
         _layout(path, outputs, stats, nlev, _output_normalization),
     )
+
+
+def masked(layout: VectorLayout, levels: Mapping[str, Sequence[int]],
+           where: str | os.PathLike = "masked_levels") -> VectorLayout:
+    """``layout`` with the levels [first, stop) (0 = top) of each named profile masked:
+    their factor is 0, so their normalized value is 0 in every sample and the network
+    cannot depend on them (as Brenowitz & Bretherton 2019 removed the upper atmosphere's
+    state from their network's inputs, which stabilized its coupled runs). The variable
+    stays in the vector: a host passes the same columns either way. DatasetError naming
+    ``where`` for a name that is not a profile of the layout or levels outside it."""
+    factor = layout.factor.copy()
+    slices = layout.slices
+    for name, pair in levels.items():
+        if name not in slices or layout.levels[layout.names.index(name)] == 1:
+            profiles = [n for n, k in zip(layout.names, layout.levels, strict=True) if k > 1]
+            raise DatasetError(f"{where}: masked_levels names {name!r}, which is not an "
+                               f"input profile (those are {profiles})")
+        first, stop = (int(v) for v in pair)
+        nlev = slices[name].stop - slices[name].start
+        if not 0 <= first < stop <= nlev:
+            raise DatasetError(f"{where}: masked_levels of {name} are [{first}, {stop}), "
+                               f"outside its {nlev} levels [0, {nlev})")
+        factor[slices[name].start + first:slices[name].start + stop] = 0.0
+    return dataclasses.replace(layout, factor=factor)
 
 
 def _check_requested(path: Path, names: Sequence[str], role: str, present) -> None:
@@ -249,6 +282,8 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         for several chunks costs little more than for one
     check_values : passed to ``validate_store``; False skips the pass over every value
     input_normalization : "std" (default) or "maxrs", the seed network's (module docstring)
+    masked_levels : input profile name -> (first, stop): levels the network is not shown
+        (``masked``)
     shard : (index, count) of this process among ``count`` readers that split the time
         steps; None: torch.distributed's (rank, world size) when initialized, else (0, 1).
         Readers may get one read (group) more or fewer than each other
@@ -278,6 +313,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         shard: tuple[int, int] | None = None,
         levels: int | None = None,
         input_normalization: str = "std",
+        masked_levels: Mapping[str, Sequence[int]] | None = None,
     ):
         super().__init__()
         if batch_size < 1 or buffer_size < 1:
@@ -286,7 +322,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         self.store = Path(store)
         self.input_layout, self.output_layout = vector_layouts(
             self.store, inputs, outputs, check_values=check_values, levels=levels,
-            input_normalization=input_normalization)
+            input_normalization=input_normalization, masked_levels=masked_levels)
         group = zarr.open_group(self.store, mode="r")
         ntime, self.ncol = group[self.input_layout.names[0]].shape[:2]
         self.times = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)

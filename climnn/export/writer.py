@@ -101,7 +101,7 @@ def sample_inputs(layout, batch: int, seed: int = 0) -> torch.Tensor:
     plus a normalized unit of random spread."""
     rng = np.random.default_rng(seed)
     normalized = rng.uniform(-0.5, 0.5, (batch, layout.size))
-    return torch.tensor(normalized / layout.factor + layout.shift, dtype=torch.float32)
+    return torch.tensor(layout.denormalize(normalized), dtype=torch.float32)
 
 
 def to_torchscript(model: torch.nn.Module, example: torch.Tensor):

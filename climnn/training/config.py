@@ -70,11 +70,22 @@ def _is_range(value) -> bool:
     return False
 
 
+def _is_level_masks(value) -> bool:
+    """{input profile name: [first, stop]} with integer levels 0 <= first < stop."""
+    if not isinstance(value, dict):
+        return False
+    return all(isinstance(name, str) and isinstance(pair, list) and len(pair) == 2
+               and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+               and 0 <= pair[0] < pair[1] for name, pair in value.items())
+
+
 TRAINING_NAME = Allowed("a non-empty name", lambda v: bool(v.strip()))
 VARIABLE_NAMES = Allowed("a non-empty list of variable names, or null (the seed network's)",
                          _is_variable_list)
 TIME_RANGE = Allowed("[start, end]: two fractions with 0 <= start < end <= 1, or two ISO "
                      "dates (YYYY-MM-DD[THH:MM[:SS]]), end after start", _is_range)
+LEVEL_MASKS = Allowed("a mapping of input profile name to [first, stop]: level indices "
+                      "(0 = top) with 0 <= first < stop", _is_level_masks)
 
 
 def _declared(default=dataclasses.MISSING, allowed: Allowed | None = None, *, factory=None):
@@ -93,6 +104,9 @@ class DataConfig:
     levels: int = _declared(0, off_or_positive("any"))  # levels the store must have
     # maxrs (seed network) | std (climnn.data.loader)
     input_normalization: str = _declared("maxrs", one_of(("maxrs", "std")))
+    # input profile -> [first, stop): levels (0 = top) the network is not shown, their
+    # normalized value 0 in every sample (climnn.data.loader.masked_levels)
+    masked_levels: dict = _declared(allowed=LEVEL_MASKS, factory=dict)
 
 
 @dataclass

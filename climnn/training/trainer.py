@@ -163,7 +163,8 @@ def _epoch_record(epoch: int, lr: float, sums: list[float], seconds: float,
 def _layouts(config: TrainConfig, store: Path):
     data = config.data
     layouts = vector_layouts(store, data.inputs, data.outputs, check_values=False,
-                             input_normalization=data.input_normalization)
+                             input_normalization=data.input_normalization,
+                             masked_levels=data.masked_levels)
     nlev = max(layouts[0].levels + layouts[1].levels)
     if data.levels and nlev != data.levels:
         raise DatasetError(f"{store}: profiles have {nlev} levels, the training configuration "
@@ -206,7 +207,8 @@ def _datasets(config: TrainConfig, store: Path, splits: dict, shard: tuple[int, 
     """The training and validation datasets of this process's ``shard`` (index, count)."""
     opt, data = config.optimizer, config.data
     common = {"inputs": data.inputs, "outputs": data.outputs, "check_values": False,
-              "input_normalization": data.input_normalization, "shard": shard}
+              "input_normalization": data.input_normalization,
+              "masked_levels": data.masked_levels, "shard": shard}
     train_set = ColumnDataset(store, times=splits["train"], batch_size=opt.batch_size,
                               buffer_size=opt.buffer_size, seed=config.seed, **common)
     valid_set = ColumnDataset(store, times=splits["validation"], batch_size=VALIDATION_BATCH,
