@@ -143,9 +143,11 @@ def test_a_broken_optimizer_does_not_learn(store, tmp_path):
 # --------------------------------------------------------------------------- resume
 
 
-def test_resume_gives_the_weights_of_an_uninterrupted_run(store, tmp_path):
+@pytest.mark.parametrize("noise", [0.0, 0.1])
+def test_resume_gives_the_weights_of_an_uninterrupted_run(store, tmp_path, noise):
+    """Also with loss.input_noise: the noise's generator is torch's, kept in checkpoints."""
     config = small_config(optimizer={"epochs": 4, "schedule": "step", "step_epochs": 1,
-                                     "step_factor": 0.5})
+                                     "step_factor": 0.5}, loss={"input_noise": noise})
     train(config, store, tmp_path / "straight", progress=False)
     train(config, store, tmp_path / "stopped", progress=False, stop_after=2)
     assert len((tmp_path / "stopped" / METRICS).read_text().splitlines()) == 2
@@ -365,6 +367,31 @@ def test_masked_levels_are_zero_in_every_sample_and_the_rest_unchanged(store):
     with pytest.raises(DatasetError, match="masked_levels names 'PS', which is not an input "
                        "profile"):
         ColumnDataset(store, masked_levels={"PS": [0, 1]})
+
+
+def test_input_noise_trains_other_weights_and_never_touches_masked_levels(store, tmp_path):
+    """loss.input_noise changes what is learned; with masked levels the first layer's
+    weights of those inputs keep their initial values (their input is 0, noise or not),
+    while the shown inputs' weights move."""
+    masks = {"masked_levels": {"T": [0, 3]}}
+    runs = {}
+    for name, noise in (("clean", 0.0), ("noisy", 0.3)):
+        config = small_config(data=masks, loss={"input_noise": noise},
+                              optimizer={"epochs": 2})
+        train(config, store, tmp_path / name, progress=False)
+        runs[name] = weights(tmp_path / name / CHECKPOINT)
+    dataset = ColumnDataset(store, input_normalization="maxrs",
+                            masked_levels=masks["masked_levels"])
+    torch.manual_seed(0)
+    initial = build_model(small_config(data=masks).model, dataset.input_layout,
+                          dataset.output_layout).state_dict()
+    first = next(k for k in initial if k.endswith("weight"))
+    t = dataset.input_layout.slices["T"]
+    for run in runs.values():
+        torch.testing.assert_close(run[first][:, t.start:t.start + 3],
+                                   initial[first][:, t.start:t.start + 3], rtol=0, atol=0)
+        assert not torch.equal(run[first][:, t.start + 3], initial[first][:, t.start + 3])
+    assert not torch.equal(runs["clean"][first], runs["noisy"][first])
 
 
 # --------------------------------------------------------------------------- constrained

@@ -151,6 +151,10 @@ class LossConfig:
     output_weights: str = _declared("uniform", one_of(OUTPUT_WEIGHTS))
     # variance: no entry's variance below this fraction of its variable's largest level's
     variance_floor: float = _declared(0.01, POSITIVE)
+    # std of Gaussian noise added to the normalized inputs of every training batch (not to
+    # masked levels, not in validation): a penalty on the network's sensitivity to its
+    # inputs (Bishop 1995); 0: none
+    input_noise: float = _declared(0.0, NON_NEGATIVE)
 
 
 @dataclass

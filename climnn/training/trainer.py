@@ -127,7 +127,8 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
         for group in optimizer.param_groups:
             group["lr"] = lr
         start = time.perf_counter()
-        sums = _train_epoch(net, optimizer, loss_fn, train_set, state.epoch, device, progress)
+        sums = _train_epoch(net, optimizer, loss_fn, train_set, state.epoch, device, progress,
+                            _input_noise(config, layouts[0], device))
         seconds = time.perf_counter() - start
         sums += _evaluate(model, loss_fn, valid_set, device)
         state.history.append(_epoch_record(state.epoch + 1, lr, sums, seconds, ranks))
@@ -216,11 +217,22 @@ def _datasets(config: TrainConfig, store: Path, splits: dict, shard: tuple[int, 
     return train_set, valid_set
 
 
+def _input_noise(config: TrainConfig, input_layout, device) -> torch.Tensor | None:
+    """(n_in,) std of the noise on each normalized input (loss.input_noise where the
+    input is shown, 0 at masked levels), or None without noise."""
+    if config.loss.input_noise == 0:
+        return None
+    shown = torch.tensor(input_layout.factor != 0, dtype=torch.float32)
+    return (config.loss.input_noise * shown).to(device)
+
+
 def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, device,
-                 progress: bool) -> list[float]:
+                 progress: bool, noise: torch.Tensor | None = None) -> list[float]:
     """One pass over this process's share of the training split: [sum of loss x samples,
     samples]. ``model`` may be DDP's: every step then averages the ranks' gradients, and
-    every rank takes the same number of steps (``distributed.balanced_steps``)."""
+    every rank takes the same number of steps (``distributed.balanced_steps``). ``noise``:
+    (n_in,) std of Gaussian noise added to each batch's inputs (torch's generator, which
+    the checkpoints keep), the loss's own terms still from the clean inputs."""
     from tqdm import tqdm
 
     dataset.set_epoch(epoch)
@@ -234,7 +246,8 @@ def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, 
         for x, y, weight in steps:
             _check_finite(dataset, x, y)
             x, y = x.to(device), y.to(device)
-            loss = loss_fn(model(x), y, x)
+            seen = x if noise is None else x + noise * torch.randn_like(x)
+            loss = loss_fn(model(seen), y, x)
             optimizer.zero_grad(set_to_none=True)
             (loss if weight == 1.0 else loss * weight).backward()
             optimizer.step()
