@@ -6,8 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from gcm.constants import CP
 from gcm.crm.large_scale_forcing import LargeScaleForcing
 from gcm.crm.level_map import LevelMap
+from gcm.crm.negative_humidity import keep_humidity_positive
 from gcm.crm.superparameterization import Superparameterized
 from gcm.physics import budgets
 from gcm.physics.column import PhysicsFailure
@@ -204,3 +206,53 @@ def test_the_sp_experiment_file_builds_the_default_crm():
     assert scheme.settings.max_halvings == 2 and scheme.settings.surface == "gcm_column"
     assert scheme._steps(cfg.time.step_minutes * 60.0 / 2) * 2 == scheme._steps(
         cfg.time.step_minutes * 60.0)  # the first, half-length call is whole steps too
+
+
+def test_the_humidity_limiter_keeps_every_level_non_negative_and_the_budgets_closed():
+    """gcm.crm.negative_humidity on tendencies that dry three levels of one column past
+    zero (and a second column whose precipitation cannot pay for it): afterwards q + dt dq
+    >= 0 everywhere, the water added is what was missing, precipitation pays first, and
+    both column budgets still close to round-off; untouched columns keep their bits."""
+    columns = realistic_columns(ncol=3)
+    scheme = Superparameterized(crm=dict(TINY_CRM, keep_humidity_positive=False))
+    dt = 3600.0
+    out = scheme(columns, dt)
+    q = columns.humidity
+    # dry the three lowest levels of columns 0 and 1 to 1.5 times what they hold; column 1
+    # rains less than that takes
+    for c in (0, 1):
+        out.humidity[c, -3:] = -1.5 * q[c, -3:] / dt
+    dp = columns.thickness
+    missing = (0.5 * q[:, -3:] * dp[:, -3:]).sum(1) / budgets.GRAVITY / dt
+    # close the water budget through precipitation, but let column 1 rain only 0.3 of the
+    # missing water (the rest of its water change moistens a mid level instead), then the
+    # energy budget through the lowest level's heating: the limiter starts from closed books
+    out.precipitation -= budgets.water_residual(columns, out)
+    wanted = 0.3 * missing[1]
+    out.humidity[1, 10] += (out.precipitation[1] - wanted) * budgets.GRAVITY / dp[1, 10]
+    out.precipitation[1] = wanted
+    energy = budgets.energy_residual(columns, out, frictional_heating=True)
+    out.temperature[:, -1] -= energy * budgets.GRAVITY / (CP * dp[:, -1])
+    before = (out.humidity.copy(), out.temperature.copy(), out.precipitation.copy())
+    assert np.all(np.abs(budgets.water_residual(columns, out))
+                  <= 1e-12 * budgets.water_scale(columns, out))
+    added = keep_humidity_positive(q, out, dt, dp)
+    assert (q + dt * out.humidity).min() >= -1e-15 * q.max()  # round-off of q - q
+    np.testing.assert_allclose(added[:2], missing[:2], rtol=1e-12)
+    assert added[2] == 0.0
+    for got, was in zip((out.humidity, out.temperature, out.precipitation), before,
+                        strict=True):
+        np.testing.assert_array_equal(got[2], was[2])
+    assert out.precipitation[0] == pytest.approx(before[2][0] - missing[0], rel=1e-12)
+    assert out.precipitation[1] == 0.0  # what it could pay; the rest from the column
+    energy = budgets.energy_residual(columns, out, frictional_heating=True)
+    water = budgets.water_residual(columns, out)
+    assert np.all(np.abs(energy) <= 1e-12 * budgets.energy_scale(columns, out))
+    assert np.all(np.abs(water) <= 1e-12 * budgets.water_scale(columns, out))
+
+
+def test_the_scheme_reports_its_humidity_limiter(scheme_and_columns):
+    scheme, columns = scheme_and_columns
+    scheme(columns, 3600.0)
+    assert "sp_negative_humidity_fix" in scheme.step_diagnostics()
+    assert scheme.step_diagnostics()["sp_negative_humidity_fix"] >= 0.0

@@ -39,7 +39,10 @@ follows the model's:
    sensible and latent heat flux of the CRM's x-columns over τ. The CRM's round-off
    departure from its own budget (≈ 4e-9 W m-2 in the tests) is removed uniformly in mass
    so that the column budgets close to the sums' round-off, and reported
-   (``sp_energy_fix``, ``sp_water_fix``).
+   (``sp_energy_fix``, ``sp_water_fix``). Where that drying would take a GCM level below
+   zero vapour it is limited to what the level holds, the water taken from precipitation
+   (``crm.keep_humidity_positive``, gcm.crm.negative_humidity; reported as
+   ``sp_negative_humidity_fix``).
 
 Radiation: the GCM's gray scheme on the GCM column, whole (its heating reaches the CRM in
 the next call's forcing). The gray scheme has no cloud optics and its optical depth depends
@@ -66,6 +69,7 @@ from gcm.crm.large_scale_forcing import LargeScaleForcing
 from gcm.crm.level_map import LevelMap, horizontal_mean, product
 from gcm.crm.microphysics import Kessler
 from gcm.crm.model import MIXINGS, SCALAR_SCHEMES, TIME_SCHEMES, Crm, CrmState
+from gcm.crm.negative_humidity import keep_humidity_positive
 from gcm.crm.rce import RceConfig, initial_base_state
 from gcm.crm.surface_fluxes import CrmSurfaceFluxes, GcmSurfaceFluxes
 from gcm.physics.boundary_layer import BoundaryLayer
@@ -93,7 +97,9 @@ class CrmSettings:
     base_sst (K: the base state is the RCE sounding for it), noise (K: initial θ′),
     surface (``SURFACES``: where the bulk surface fluxes are computed), max_halvings (a
     call whose CRM crosses the one-step transport's Courant limit is run again from its
-    start with dt halved, at most this many times; 0: the run stops there)."""
+    start with dt halved, at most this many times; 0: the run stops there),
+    keep_humidity_positive (the returned drying limited to what each GCM level holds,
+    gcm.crm.negative_humidity; false: as the runs before 2026-12-05)."""
 
     nx: int = 32
     dx: float = 4000.0
@@ -110,6 +116,7 @@ class CrmSettings:
     noise: float = 0.1
     surface: str = "gcm_column"
     max_halvings: int = 2
+    keep_humidity_positive: bool = True
 
     @classmethod
     def from_dict(cls, values: dict) -> CrmSettings:
@@ -159,6 +166,9 @@ class Superparameterized(ColumnScheme):
                           "units": "W m-2"},
         "sp_water_fix": {"long_name": "largest CRM water round-off removed",
                          "units": "kg m-2 s-1"},
+        "sp_negative_humidity_fix": {"long_name": "largest water a column's humidity limiter "
+                                                  "added (gcm.crm.negative_humidity)",
+                                     "units": "kg m-2 s-1"},
         "sp_crm_dt_halvings": {"long_name": "times the CRM step was halved to stay within "
                                             "the transport's Courant limit (0: none)",
                                "units": "1"},
@@ -234,6 +244,9 @@ class Superparameterized(ColumnScheme):
         self.state = state
         with timer.section("physics_crm_coupling"):
             out = self._crm_tendencies(columns, start, tau)
+            if self.settings.keep_humidity_positive:
+                added = keep_humidity_positive(columns.humidity, out, dt, columns.thickness)
+                self.fixes["sp_negative_humidity_fix"] = float(added.max(initial=0.0))
         with timer.section("physics_radiation"):
             rad = self.radiation(columns, dt)
         out.temperature += rad.temperature
