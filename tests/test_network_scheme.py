@@ -54,7 +54,8 @@ def layout(pairs, nlev: int, shift=None) -> VectorLayout:
 def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
                            nan_level: int | None = None, shflx_heating: float = 0.0,
                            fluxes: tuple[float, float] | None = None,
-                           timestep: float | None = None) -> Path:
+                           timestep: float | None = None,
+                           convention: str = "included") -> Path:
     """An exported model (the file layout of climnn export) of TPHYSTND = (T_eq - T) / tau
     on levels ``sigma_half``, plus ``shflx_heating`` (K s-1 per W m-2) times SHFLX at the
     lowest level; all other outputs 0, or TPHYSTND NaN at ``nan_level``. With ``fluxes``
@@ -82,7 +83,7 @@ def write_relaxation_model(path: Path, sigma_half: np.ndarray, t_eq: np.ndarray,
             "n_in": inputs.size, "n_out": outputs.size, "levels": nlev,
             "vertical": {"hyai": [0.0] * (nlev + 1), "hybi": sigma_half.tolist(),
                          "P0": 100000.0},
-            "data": {"schema_version": 1, "surface_flux_convention": "included",
+            "data": {"schema_version": 1, "surface_flux_convention": convention,
                      **({"timestep_seconds": timestep} if timestep else {})}}
     with torchscript_quiet():
         torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
@@ -343,6 +344,17 @@ def test_a_network_that_predicts_the_surface_fluxes_replaces_the_bulk_ones(setup
                                                           np.linspace(200, 295, 25))))
     assert not bulk.network_fluxes
     assert not np.allclose(bulk(columns, 1800.0).lhf, 80.0)  # the bulk formula's
+
+
+def test_a_network_whose_tendencies_exclude_the_surface_fluxes_is_refused(setup, tmp_path):
+    """ClimSim's convention: the host would have to add the fluxes' heating and moistening,
+    which this scheme leaves to the network; refused by name, not run without them."""
+    cfg, t_eq, _ = setup
+    path = write_relaxation_model(tmp_path / "excluded.pt", Model(cfg).sigma.half, t_eq,
+                                  convention="excluded")
+    with pytest.raises(ValueError, match=r"excluded.pt: the network's tendencies exclude the "
+                                         r"surface fluxes .*'excluded', as ClimSim's"):
+        NetworkScheme(model=str(path))
 
 
 def test_a_network_of_another_time_step_is_refused_at_the_first_call(setup, tmp_path):

@@ -161,6 +161,12 @@ class NetworkScheme(ColumnScheme):
             raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts {taken}, "
                              f"which the network scheme takes from the GCM's surface stress "
                              f"and boundary layer; export a network without them")
+        if not self.coupler.included:
+            raise ValueError(f"{PARAMETERS}.model {self.path}: the network's tendencies "
+                             f"exclude the surface fluxes (its data's surface_flux_convention "
+                             f"is 'excluded', as ClimSim's); this scheme runs networks whose "
+                             f"tendencies include them ('included': teacher and SP data), so "
+                             f"the bulk fluxes would never reach the atmosphere")
         fluxes = [name for name in FLUX_OUTPUTS if name in names]
         if len(fluxes) == 1:
             raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts "
