@@ -166,6 +166,35 @@ def test_a_positive_feedback_is_unstable_and_a_damping_network_stable(store, tmp
     assert stable["worst_growth_per_day"] <= 0.0
 
 
+def test_the_boundary_layer_drying_feedback_is_the_networks_response(store, tmp_path):
+    """Feedback(rate) moistens the lowest level (σ 0.9, the only one below 0.85) by
+    rate x 3 s_q tanh((q - q_ref) / (3 s_q)): with q scaled to 0.4 q a damping network
+    (rate < 0) moistens more (feedback > 0), one with a positive feedback dries harder,
+    each by that formula at the band's mean column."""
+    from climnn.data import validate_store
+    from climnn.diagnostics.stability_analysis import representative_columns
+
+    up = run_stability(write_model(tmp_path / "up.pt", Feedback(1.0 / DAY)), store,
+                       tmp_path / "up")
+    down = run_stability(write_model(tmp_path / "down.pt", Feedback(-1.0 / DAY)), store,
+                         tmp_path / "down")
+    ds = validate_store(store, require_outputs=False, check_values=False)
+    column = representative_columns(ds, DifferentiableModel(tmp_path / "up.pt").metadata)[0]
+    assert column.name == "tropics"
+    q = column.x[NLEV + NLEV - 1]  # Q's lowest level
+    scale, ref = 1.0 / IN.factor[NLEV], IN.shift[2 * NLEV - 1]
+
+    def moistening(factor, rate):  # g/kg/day
+        return rate * 3.0 * scale * np.tanh((factor * q - ref) / (3.0 * scale)) * DAY * 1e3
+
+    for result, rate in ((up, 1.0 / DAY), (down, -1.0 / DAY)):
+        expected = moistening(0.4, rate) - moistening(1.0, rate)
+        assert result["tropics_boundary_layer_drying_feedback"] == pytest.approx(
+            expected, rel=1e-4)
+    assert up["worst_boundary_layer_drying_feedback"] < 0 < down[
+        "tropics_boundary_layer_drying_feedback"]
+
+
 # --------------------------------------------------------------------------- bad input
 
 

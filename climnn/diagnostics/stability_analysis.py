@@ -258,3 +258,41 @@ def column_jacobian(model: DifferentiableModel, x: np.ndarray) -> ColumnJacobian
     scale = np.concatenate([np.full(n, CP), np.full(n, LV)])
     energy = scale[:, None] * matrix / scale[None, :]
     return ColumnJacobian(matrix, energy, np.linalg.eigvals(matrix))
+
+
+# --------------------------------------------------------------------------- a drier boundary layer
+
+#: The boundary-layer humidity response: the levels below this σ (p / p_surface) have their
+#: q scaled by each factor, all other inputs held.
+BOUNDARY_LAYER_SIGMA = 0.85
+HUMIDITY_FACTORS = (1.0, 0.8, 0.6, 0.4, 0.2)
+#: The factor the drying feedback compares with 1 (DRYING_FACTOR q against q).
+DRYING_FACTOR = 0.4
+
+
+def boundary_layer_moistening(model: DifferentiableModel, column: Column) -> np.ndarray:
+    """The network's mean moistening (g kg-1 day-1, PHQ averaged over the boundary-layer
+    levels, σ > BOUNDARY_LAYER_SIGMA) of ``column`` with those levels' q scaled by each of
+    HUMIDITY_FACTORS: (len(HUMIDITY_FACTORS),).
+
+    A finite-amplitude check the Jacobian at the mean column misses: a network that dries
+    a drier boundary layer harder (moistening falling as q falls) runs away online (the SP
+    hybrids, README "A network trained on SP data"), while the teacher's network moistens
+    it back. The surface-flux inputs are held, so a network that takes them from the host
+    does not see the evaporation a drier boundary layer would draw."""
+    meta, path = model.metadata, model.path
+    q = slot(meta, "inputs", HUMIDITY, path)
+    phq = slot(meta, "outputs", MOISTENING, path)
+    low = np.flatnonzero(column.p / column.p_surface > BOUNDARY_LAYER_SIGMA)
+    batch = np.repeat(column.x[None, :], len(HUMIDITY_FACTORS), axis=0)
+    batch[:, q.start + low] *= np.asarray(HUMIDITY_FACTORS)[:, None]
+    with torch.no_grad():
+        y = model.module(torch.tensor(batch, dtype=torch.float32)).double().numpy()
+    return y[:, phq.start + low].mean(axis=1) * 86400.0 * 1e3
+
+
+def drying_feedback(moistening: np.ndarray) -> float:
+    """Moistening at DRYING_FACTOR q less at q (g kg-1 day-1): < 0 when a drier boundary
+    layer is dried harder."""
+    return float(moistening[HUMIDITY_FACTORS.index(DRYING_FACTOR)]
+                 - moistening[HUMIDITY_FACTORS.index(1.0)])

@@ -9,7 +9,11 @@ threshold (1/day) in some column at some wavelength, else "stable": the paper fo
 modes, not standing ones, to predict a blow-up online; our shipped network agrees (its
 standing modes grow at ~5/day, its propagating ones at 0.04/day, and it ran five years
 online). Beside it: the worst mode of all, the worst at wavelengths the model resolves
-(from its T truncation), and whether a standing mode outgrows the threshold.
+(from its T truncation), and whether a standing mode outgrows the threshold; and, not in
+the verdict, each column's boundary-layer moistening with the boundary layer's q scaled
+down (``stability_analysis.boundary_layer_moistening``): ``*_boundary_layer_drying_
+feedback`` < 0 (g/kg/day at 0.4 q against q) says a drier boundary layer is dried harder,
+the runaway of the SP hybrids (README), where the teacher's network moistens it back.
 
 Writes ``stability.json`` (flat: one key a figure) and ``stability.png`` into --out
 (default: beside the model, ``<model>_stability/``), atomically.
@@ -48,12 +52,14 @@ def add_stability_command(sub) -> argparse.ArgumentParser:
 
 @dataclass
 class ColumnResult:
-    """One column's analysis: its name, Jacobian and wave spectrum."""
+    """One column's analysis: its name, Jacobian, wave spectrum, pressures and
+    boundary-layer moistening at each of stability_analysis.HUMIDITY_FACTORS."""
 
     name: str
     jacobian: object  # stability_analysis.ColumnJacobian
     spectrum: object  # gravity_wave_coupling.WaveSpectrum
     p: np.ndarray
+    moistening: np.ndarray
 
 
 def command_stability(args) -> int:
@@ -84,6 +90,7 @@ def analyse(model_path: Path, store: Path) -> tuple[list[ColumnResult], dict]:
     from climnn.diagnostics.gravity_wave_coupling import BaseState, wave_spectrum
     from climnn.diagnostics.stability_analysis import (
         DifferentiableModel,
+        boundary_layer_moistening,
         column_jacobian,
         representative_columns,
         slot,
@@ -105,7 +112,8 @@ def analyse(model_path: Path, store: Path) -> tuple[list[ColumnResult], dict]:
     for c in columns:
         jac = column_jacobian(model, c.x)
         base = BaseState(c.p, c.p_top, c.p_surface, c.x[t], c.x[q])
-        results.append(ColumnResult(c.name, jac, wave_spectrum(base, jac.matrix), c.p))
+        results.append(ColumnResult(c.name, jac, wave_spectrum(base, jac.matrix), c.p,
+                                    boundary_layer_moistening(model, c)))
     return results, model.metadata
 
 
@@ -139,6 +147,8 @@ def summarize(columns: list[ColumnResult], threshold: float,
               resolved: float | None) -> dict:
     """The flat figures of stability.json: the verdict, the worst mode overall, the worst
     propagating one and the worst resolved one, and each column's."""
+    from climnn.diagnostics.stability_analysis import drying_feedback
+
     summary = {"threshold_per_day": threshold, "propagating_speed": PROPAGATING,
                "resolved_wavelength_m": resolved}
     worst = max(columns, key=lambda c: c.spectrum.growth_per_day.max())
@@ -160,6 +170,9 @@ def summarize(columns: list[ColumnResult], threshold: float,
         summary[f"{key}_column_growth_per_day"] = c.jacobian.largest_per_day
         summary[f"{key}_column_growing_modes"] = c.jacobian.growing(threshold)
         summary[f"{key}_wave_growth_per_day"] = float(c.spectrum.growth_per_day.max())
+        summary[f"{key}_boundary_layer_drying_feedback"] = drying_feedback(c.moistening)
+    summary["worst_boundary_layer_drying_feedback"] = min(
+        drying_feedback(c.moistening) for c in columns)
     return summary
 
 
@@ -173,22 +186,28 @@ def _propagating_growth(spectrum) -> float:
 
 def table(columns: list[ColumnResult], summary: dict) -> str:
     """The short printed table and the verdict."""
+    from climnn.diagnostics.stability_analysis import drying_feedback
+
     lines = [f"{'column':<14}{'column modes':>14}{'growing':>9}{'wave growth':>13}"
-             f"{'at (km)':>10}{'c (m/s)':>9}",
-             f"{'':<14}{'max (1/day)':>14}{'':>9}{'max (1/day)':>13}"]
+             f"{'at (km)':>10}{'c (m/s)':>9}{'BL drying':>11}",
+             f"{'':<14}{'max (1/day)':>14}{'':>9}{'max (1/day)':>13}{'':>10}{'':>9}"
+             f"{'g/kg/day':>11}"]
     for c in columns:
         i = int(np.argmax(c.spectrum.growth_per_day))
         lines.append(f"{c.name:<14}{c.jacobian.largest_per_day:>14.3g}"
                      f"{c.jacobian.growing(summary['threshold_per_day']):>9d}"
                      f"{c.spectrum.growth_per_day[i]:>13.3g}"
                      f"{c.spectrum.wavelengths[i] / 1e3:>10.0f}"
-                     f"{c.spectrum.phase_speed[i]:>9.2f}")
+                     f"{c.spectrum.phase_speed[i]:>9.2f}"
+                     f"{drying_feedback(c.moistening):>11.3g}")
     lines.append(f"propagating modes (|c| > {PROPAGATING:g} m/s): worst growth "
                  f"{summary['worst_propagating_growth_per_day']:.3g}/day")
     if "worst_resolved_growth_per_day" in summary:
         lines.append(f"at resolved wavelengths (>= "
                      f"{summary['resolved_wavelength_m'] / 1e3:.0f} km): worst growth "
                      f"{summary['worst_resolved_growth_per_day']:.3g}/day")
+    lines.append("BL drying: boundary-layer moistening with its q x 0.4 less with q (< 0: a "
+                 "drier boundary layer is dried harder; not in the verdict)")
     lines.append(f"verdict: {summary['verdict']} (threshold {summary['threshold_per_day']:g}"
                  f"/day): worst {summary['worst_column']} at "
                  f"{summary['worst_wavelength_m'] / 1e3:.0f} km, growth "
@@ -198,22 +217,30 @@ def table(columns: list[ColumnResult], summary: dict) -> str:
 
 
 def write_figure(columns: list[ColumnResult], path: Path) -> None:
-    """stability.png: growth rate against wavelength per column (top) and each column's
-    Jacobian in energy units, 1/day (below)."""
+    """stability.png: growth rate against wavelength per column and each column's
+    boundary-layer moistening against its scaled q (top), each column's Jacobian in
+    energy units, 1/day (below)."""
     from climnn.diagnostics.figure_file import pyplot as _pyplot
+    from climnn.diagnostics.stability_analysis import HUMIDITY_FACTORS
     from gcm.io.atomic import atomic_path
 
     plt = _pyplot()
     n = len(columns)
     fig = plt.figure(figsize=(4 * max(n, 2), 8))
     grid = fig.add_gridspec(2, n)
-    ax = fig.add_subplot(grid[0, :])
+    ax = fig.add_subplot(grid[0, :max(n - 1, 1)])
     for c in columns:
         ax.semilogx(c.spectrum.wavelengths / 1e3, c.spectrum.growth_per_day, label=c.name)
     ax.axhline(0.0, color="k", linewidth=0.5)
     ax.set(xlabel="wavelength (km)", ylabel="largest growth rate (1/day)",
            title="network coupled to gravity waves")
     ax.legend()
+    bl = fig.add_subplot(grid[0, n - 1]) if n > 1 else ax.twinx()
+    for c in columns:
+        bl.plot(HUMIDITY_FACTORS, c.moistening, marker="o", label=c.name)
+    bl.axhline(0.0, color="k", linewidth=0.5)
+    bl.set(xlabel="boundary-layer q / the mean column's", ylabel="its moistening (g/kg/day)",
+           title="a drier boundary layer")
     for j, c in enumerate(columns):
         a = fig.add_subplot(grid[1, j])
         image = c.jacobian.energy * 86400.0
