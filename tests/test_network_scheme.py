@@ -346,15 +346,62 @@ def test_a_network_that_predicts_the_surface_fluxes_replaces_the_bulk_ones(setup
     assert not np.allclose(bulk(columns, 1800.0).lhf, 80.0)  # the bulk formula's
 
 
-def test_a_network_whose_tendencies_exclude_the_surface_fluxes_is_refused(setup, tmp_path):
-    """ClimSim's convention: the host would have to add the fluxes' heating and moistening,
-    which this scheme leaves to the network; refused by name, not run without them."""
+class RelaxationWithSurfaceFluxes(Relaxation):
+    """The reference of an "excluded" network: the relaxation plus the bulk scheme's
+    heating and moistening of the lowest level."""
+
+    def __call__(self, columns, dt):
+        out = super().__call__(columns, dt)
+        surface = self.surface(columns, dt)
+        out.temperature += surface.temperature
+        out.humidity += surface.humidity
+        out.shf, out.lhf = surface.shf, surface.lhf
+        return out
+
+
+def test_an_excluded_convention_network_gets_the_bulk_fluxes_added(setup, tmp_path):
+    """A network trained without the surface fluxes' share (ClimSim's convention, or
+    data.surface_flux_convention: excluded): the scheme adds the bulk scheme's heating and
+    moistening of the lowest level, step for step as the relaxation plus them; a network
+    that would predict SHF, LHF too is refused."""
     cfg, t_eq, _ = setup
-    path = write_relaxation_model(tmp_path / "excluded.pt", Model(cfg).sigma.half, t_eq,
+    sigma_half = Model(cfg).sigma.half
+    path = write_relaxation_model(tmp_path / "excluded.pt", sigma_half, t_eq,
                                   convention="excluded")
-    with pytest.raises(ValueError, match=r"excluded.pt: the network's tendencies exclude the "
-                                         r"surface fluxes .*'excluded', as ClimSim's"):
-        NetworkScheme(model=str(path))
+    network = NetworkScheme(model=str(path), conservation="diagnose")
+    assert network.adds_surface_fluxes
+    net_model, ref_model = Model(cfg, physics=network), Model(
+        cfg, physics=RelaxationWithSurfaceFluxes(t_eq))
+    net_model.physics, ref_model.physics = recorded(network), recorded(ref_model.physics)
+    tolerance = 8 * np.finfo(np.float32).eps * 320.0 / TAU
+    for _ in range(4):
+        net_model.step()
+        ref_model.step()
+        a, b = net_model.physics.calls[-1], ref_model.physics.calls[-1]
+        assert np.abs(a.temperature - b.temperature).max() <= tolerance
+        np.testing.assert_allclose(a.humidity, b.humidity, rtol=1e-6, atol=1e-14)
+    assert np.abs(b.humidity[:, -1]).max() > 0 and np.all(b.humidity[:, :-1] == 0)
+    flux = write_relaxation_model(tmp_path / "excluded_fluxes.pt", sigma_half, t_eq,
+                                  fluxes=(10.0, 50.0), convention="excluded")
+    with pytest.raises(ValueError, match=r"predicts \['SHF', 'LHF'\] but its tendencies "
+                                         r"exclude the surface fluxes' share"):
+        NetworkScheme(model=str(flux))
+
+
+def test_enforce_closes_the_budgets_of_an_excluded_convention_network(tmp_path):
+    """The coupler closes the network's budgets without surface terms, the scheme adds the
+    bulk fluxes' share: the column budgets with the fluxes close to round-off."""
+    columns = realistic_columns(ncol=16, nlev=25)
+    sigma_half = columns.pressure_half[0] / columns.surface_pressure[0]
+    path = write_relaxation_model(tmp_path / "excluded.pt", sigma_half,
+                                  np.linspace(200.0, 295.0, 25), convention="excluded")
+    scheme = NetworkScheme(model=str(path), conservation="enforce")
+    out = scheme(columns, 1800.0)
+    assert np.abs(out.lhf).max() > 1.0
+    energy = energy_residual(columns, out, frictional_heating=True)
+    water = water_residual(columns, out)
+    assert np.all(np.abs(energy) <= 1e-10 * energy_scale(columns, out))
+    assert np.all(np.abs(water) <= 1e-10 * water_scale(columns, out))
 
 
 def test_a_network_of_another_time_step_is_refused_at_the_first_call(setup, tmp_path):

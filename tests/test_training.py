@@ -237,6 +237,8 @@ def test_default_config_is_the_seed_network():
     ("data: {masked_levels: {T: [3, 1]}}", "data.masked_levels = {'T': [3, 1]}: allowed: a "
      "mapping of input profile name to [first, stop]"),
     ("data: {masked_levels: [T]}", "data.masked_levels = ['T']: expected a mapping"),
+    ("data: {surface_flux_convention: excludd}", "data.surface_flux_convention = 'excludd': "
+     "allowed: one of"),
 ])
 def test_config_errors_name_the_file_and_key(tmp_path, text, named):
     path = write(tmp_path, text)
@@ -476,3 +478,47 @@ def test_statistics_beyond_the_train_period_are_warned_of(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", NormalizationLeakWarning)
         train(config, path, tmp_path / "b", epochs=1, progress=False)
+
+
+def test_excluded_convention_targets_close_the_budgets_without_surface_terms(budget_store):
+    """data.surface_flux_convention: excluded of an "included" store: TPHYSTND and PHQ
+    lose exactly g SHF / (cp dp) and g LHF / (Lv dp) at the lowest level and nothing
+    elsewhere, so the budgets without surface terms leave the residuals of the budgets
+    with them (round-off); "included" asked of an "excluded" store is refused."""
+    from gcm.constants import CP, GRAVITY, LV
+
+    names = ["TPHYSTND", "PHQ", "FSNT", "FSNS", "FLNT", "FLNS", "PRECT", "SHF", "LHF"]
+    loaded = {}
+    for convention in (None, "excluded"):
+        dataset = ColumnDataset(budget_store, outputs=names, shuffle=False, batch_size=10**6,
+                                surface_flux_convention=convention)
+        (_, y), = list(dataset)
+        layout = dataset.output_layout
+        phys = layout.denormalize(y.numpy().astype(np.float64))
+        loaded[convention] = {n: phys[:, s] for n, s in layout.slices.items()}
+    plain, converted = loaded[None], loaded["excluded"]
+    ds = xr.open_zarr(budget_store, consolidated=False).stack(sample=("time", "column"))
+    dp = (np.diff(ds["hyai"].values)[:, None] * float(ds["P0"])
+          + np.diff(ds["hybi"].values)[:, None] * ds["PS"].values[None, :]).T
+    for name, flux, c in (("TPHYSTND", "SHF", CP), ("PHQ", "LHF", LV)):
+        np.testing.assert_array_equal(converted[name][:, :-1], plain[name][:, :-1])
+        expected = plain[name][:, -1] - GRAVITY * plain[flux][:, 0] / (c * dp[:, -1])
+        np.testing.assert_allclose(converted[name][:, -1], expected, rtol=1e-5,
+                                   atol=1e-6 * np.abs(plain[name]).max())
+
+    def residuals(f, surface):
+        heat = (CP * f["TPHYSTND"] * dp).sum(1) / GRAVITY
+        moist = (LV * f["PHQ"] * dp).sum(1) / GRAVITY
+        radiation = (f["FSNT"] - f["FSNS"] - f["FLNT"] + f["FLNS"])[:, 0]
+        fluxes = (f["SHF"] + f["LHF"])[:, 0] if surface else 0.0
+        evaporation = f["LHF"][:, 0] if surface else 0.0
+        return (heat + moist - radiation - fluxes,
+                moist - (evaporation - LV * f["PRECT"][:, 0]), np.abs(heat).max())
+
+    energy, water, scale = residuals(plain, True)
+    energy_x, water_x, _ = residuals(converted, False)
+    np.testing.assert_allclose(energy_x, energy, atol=1e-5 * scale)
+    np.testing.assert_allclose(water_x, water, atol=1e-5 * scale)
+    with pytest.raises(DatasetError, match="only an 'included' store's targets can be given "
+                                           "in the 'excluded' convention"):
+        ColumnDataset(budget_store, surface_flux_convention="bogus")

@@ -104,7 +104,8 @@ def training_dataset(store: Path, config, times=None):
     return ColumnDataset(store, data.inputs, data.outputs, batch_size=opt.batch_size,
                          buffer_size=opt.buffer_size, seed=config.seed, times=times,
                          check_values=False, input_normalization=data.input_normalization,
-                         masked_levels=data.masked_levels, shard=(0, 1))
+                         masked_levels=data.masked_levels,
+                         surface_flux_convention=data.surface_flux_convention, shard=(0, 1))
 
 
 def loader_figures(store: Path, config, blocks: int) -> dict:
@@ -148,7 +149,8 @@ def train_step_rate(store: Path, config, sizes: Sizes) -> float:
     samples = sum(len(x) for x, _ in itertools.islice(itertools.cycle(batches),
                                                         sizes.train_steps))
     torch.manual_seed(config.seed)
-    model = build_model(config.model, *layouts, column_geometry(store))
+    model = build_model(config.model, *layouts,
+                        column_geometry(store, config.data.surface_flux_convention))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
 
     def steps():

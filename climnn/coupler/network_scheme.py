@@ -29,6 +29,12 @@ What each part of a step does (Rasp, Pritchard and Gentine 2018, the seed paper)
   latent and 25 % less sensible heat flux than the teacher's, and a hybrid run with them
   rained ~12 % less than the teacher. A network trained on the teacher's fluxes keeps
   the hybrid on the teacher's surface energy and water exchange.
+- A network whose data are in the "excluded" convention (ClimSim's, or
+  ``data.surface_flux_convention: excluded`` in training: climnn.data.surface_convention)
+  gives its tendencies without the surface fluxes' share of the lowest level; the scheme
+  adds the bulk scheme's (its SHF, LHF as heating and moistening of the lowest level), so
+  that a chilled or dried boundary layer draws heat and water from the sea whatever the
+  network makes of its SHFLX, LHFLX inputs.
 - The network gives the temperature and humidity tendencies (TPHYSTND, PHQ: convection,
   condensation, radiation, the surface fluxes' and the boundary layer's heating and
   moistening, and frictional heating, as the teacher's totals hold them), precipitation
@@ -161,13 +167,15 @@ class NetworkScheme(ColumnScheme):
             raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts {taken}, "
                              f"which the network scheme takes from the GCM's surface stress "
                              f"and boundary layer; export a network without them")
-        if not self.coupler.included:
-            raise ValueError(f"{PARAMETERS}.model {self.path}: the network's tendencies "
-                             f"exclude the surface fluxes (its data's surface_flux_convention "
-                             f"is 'excluded', as ClimSim's); this scheme runs networks whose "
-                             f"tendencies include them ('included': teacher and SP data), so "
-                             f"the bulk fluxes would never reach the atmosphere")
         fluxes = [name for name in FLUX_OUTPUTS if name in names]
+        #: the network's tendencies exclude the surface fluxes' share of the lowest level
+        #: (its data's convention 'excluded'): the scheme adds the bulk scheme's
+        self.adds_surface_fluxes = not self.coupler.included
+        if self.adds_surface_fluxes and fluxes:
+            raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts "
+                             f"{fluxes} but its tendencies exclude the surface fluxes' share "
+                             f"(convention 'excluded'); this scheme adds the bulk scheme's "
+                             f"share, so export a network without SHF, LHF")
         if len(fluxes) == 1:
             raise ValueError(f"{PARAMETERS}.model {self.path}: the network predicts "
                              f"{fluxes[0]} but not the other surface flux; it needs both "
@@ -214,6 +222,9 @@ class NetworkScheme(ColumnScheme):
         network = {field: outputs[name] if name in outputs
                    else np.zeros_like(getattr(surface, field))
                    for field, name in NETWORK_OUTPUTS.items()}
+        if self.adds_surface_fluxes:  # the bulk fluxes' heating and moistening
+            network["temperature"] = network["temperature"] + surface.temperature
+            network["humidity"] = network["humidity"] + surface.humidity
         if self.network_fluxes:
             shf, lhf = result.outputs["SHF"], result.outputs["LHF"]
         else:

@@ -284,6 +284,9 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     input_normalization : "std" (default) or "maxrs", the seed network's (module docstring)
     masked_levels : input profile name -> (first, stop): levels the network is not shown
         (``masked``)
+    surface_flux_convention : the targets' convention, None: the store's; "excluded" of an
+        "included" store takes the surface fluxes' share out of TPHYSTND and PHQ
+        (climnn.data.surface_convention)
     shard : (index, count) of this process among ``count`` readers that split the time
         steps; None: torch.distributed's (rank, world size) when initialized, else (0, 1).
         Readers may get one read (group) more or fewer than each other
@@ -314,6 +317,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         levels: int | None = None,
         input_normalization: str = "std",
         masked_levels: Mapping[str, Sequence[int]] | None = None,
+        surface_flux_convention: str | None = None,
     ):
         super().__init__()
         if batch_size < 1 or buffer_size < 1:
@@ -325,6 +329,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
             input_normalization=input_normalization, masked_levels=masked_levels)
         group = zarr.open_group(self.store, mode="r")
         ntime, self.ncol = group[self.input_layout.names[0]].shape[:2]
+        self._converted = self._surface_conversion(group, surface_flux_convention)
         self.times = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)
         if self.times.size and (self.times.min() < 0 or self.times.max() >= ntime):
             raise DatasetError(f"{self.store}: times must lie in [0, {ntime}), "
@@ -390,6 +395,24 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         wid, nworkers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
         return shard[0] * nworkers + wid, shard[1] * nworkers
 
+    def _surface_conversion(self, group, requested: str | None) -> dict | None:
+        """The store's interfaces when the targets are converted to the "excluded"
+        convention (climnn.data.surface_convention), else None; DatasetError naming what
+        the store lacks."""
+        from climnn.data.surface_convention import NEEDED, converts, training_convention
+
+        stored = group.attrs["surface_flux_convention"]
+        training_convention(requested, stored, self.store)
+        if not converts(requested, stored):
+            return None
+        missing = [n for n in NEEDED if n not in group]
+        if missing:
+            raise DatasetError(f"{self.store}: data.surface_flux_convention 'excluded' needs "
+                               f"{list(NEEDED)} in the store; it lacks {missing}")
+        return {"hyai": np.asarray(group["hyai"][:], dtype=np.float64),
+                "hybi": np.asarray(group["hybi"][:], dtype=np.float64),
+                "p0": float(np.asarray(group["P0"][()]))}
+
     def read_times(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``,
         n = times.size x ncol samples in time-major order: whole zarr chunks (one time step
@@ -397,11 +420,28 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         if self._arrays is None:
             group = zarr.open_group(self.store, mode="r")
             names = self.input_layout.names + self.output_layout.names
+            if self._converted is not None:
+                names += tuple(n for n in ("SHF", "LHF", "PS") if n not in names)
             self._arrays = {name: group[name] for name in names}
         times = np.asarray(times, dtype=np.int64)
         data = self._read(times)
+        if self._converted is not None:
+            self._exclude_surface_fluxes(data)
         return (self._vectors(self.input_layout, data, times),
                 self._vectors(self.output_layout, data, times))
+
+    def _exclude_surface_fluxes(self, data: dict) -> None:
+        """TPHYSTND and PHQ of ``data`` (as read) without the surface fluxes' share; left
+        alone when a read failed (``_vectors`` names the failure)."""
+        from climnn.data.surface_convention import exclude_surface_fluxes
+
+        names = ("TPHYSTND", "PHQ", "SHF", "LHF", "PS")
+        if any(n not in data or isinstance(data[n], Exception) for n in names):
+            return
+        for n in ("TPHYSTND", "PHQ"):
+            data[n] = np.array(data[n], dtype=np.float64)
+        exclude_surface_fluxes(data["TPHYSTND"], data["PHQ"], data["SHF"], data["LHF"],
+                               data["PS"], **self._converted)
 
     def _read(self, times: np.ndarray) -> dict[str, np.ndarray | Exception]:
         """Every variable at ``times``, (time, column[, lev]), or the error reading it. One

@@ -74,7 +74,7 @@ def load_trained(train_dir: str | Path, checkpoint: str = "best") -> Trained:
     config = train_config_from_dict(record["config"], str(train_dir / RECORD))
     layouts = (layout_from_metadata(record["input_layout"]),
                layout_from_metadata(record["output_layout"]))
-    geometry = _geometry(Path(record["store"]), train_dir)
+    geometry = _geometry(Path(record["store"]), train_dir, config.data.surface_flux_convention)
     model = build_model(config.model, *layouts, geometry)
     epoch = _load_weights(model, weights_path)
     history = _history(train_dir / METRICS)
@@ -88,11 +88,11 @@ def layout_from_metadata(meta: dict) -> VectorLayout:
                         np.asarray(meta["factor"], dtype=np.float64))
 
 
-def _geometry(store: Path, train_dir: Path) -> dict:
+def _geometry(store: Path, train_dir: Path, convention: str | None) -> dict:
     if not store.exists():
         raise FileNotFoundError(f"{store}: the store {train_dir} was trained on is not found; "
                                 f"the export records its levels and provenance")
-    return column_geometry(store)
+    return column_geometry(store, convention)
 
 
 def _load_weights(model: torch.nn.Module, path: Path) -> int:

@@ -33,12 +33,17 @@ BUDGET_OUTPUTS = ("TPHYSTND", "PHQ", "PRECT", "FSNT", "FSNS", "FLNT", "FLNS")
 SURFACE_FLUXES = ("SHF", "LHF")
 
 
-def column_geometry(store: str | Path) -> dict:
-    """hyai, hybi (nlev + 1,), P0 (Pa) and the surface-flux convention of a store."""
+def column_geometry(store: str | Path, convention: str | None = None) -> dict:
+    """hyai, hybi (nlev + 1,), P0 (Pa) and the surface-flux convention of a store, or of a
+    training's targets (``convention``: data.surface_flux_convention, None: the store's;
+    climnn.data.surface_convention)."""
+    from climnn.data.surface_convention import training_convention
+
     ds = xr.open_zarr(store, consolidated=False)
+    stored = ds.attrs["surface_flux_convention"]
     return {"hyai": ds["hyai"].values.astype(np.float64),
             "hybi": ds["hybi"].values.astype(np.float64), "p0": float(ds["P0"].values),
-            "convention": ds.attrs["surface_flux_convention"]}
+            "convention": training_convention(convention, stored, store)}
 
 
 def budget_variables(convention: str) -> tuple[str, ...]:

@@ -84,6 +84,7 @@ VARIABLE_NAMES = Allowed("a non-empty list of variable names, or null (the seed 
                          _is_variable_list)
 TIME_RANGE = Allowed("[start, end]: two fractions with 0 <= start < end <= 1, or two ISO "
                      "dates (YYYY-MM-DD[THH:MM[:SS]]), end after start", _is_range)
+SURFACE_CONVENTION = one_of(("store", "included", "excluded"))
 LEVEL_MASKS = Allowed("a mapping of input profile name to [first, stop]: level indices "
                       "(0 = top) with 0 <= first < stop", _is_level_masks)
 
@@ -107,6 +108,9 @@ class DataConfig:
     # input profile -> [first, stop): levels (0 = top) the network is not shown, their
     # normalized value 0 in every sample (climnn.data.loader.masked_levels)
     masked_levels: dict = _declared(allowed=LEVEL_MASKS, factory=dict)
+    # store: the store's; excluded: TPHYSTND and PHQ without the surface fluxes' share of
+    # the lowest level, which the host adds (climnn.data.surface_convention)
+    surface_flux_convention: str = _declared("store", SURFACE_CONVENTION)
 
 
 @dataclass

@@ -33,6 +33,7 @@ import zarr
 
 from climnn.data.loader import VectorLayout, _check_read
 from climnn.data.schema import DatasetError, validate_store
+from climnn.data.surface_convention import converts, exclude_surface_fluxes
 from climnn.diagnostics.offline_skill import Moments, Residuals, json_ready, latitude_groups
 from climnn.extras import import_torch
 from climnn.models import build_model
@@ -137,7 +138,7 @@ def test_period(trained: Trained, ds: xr.Dataset, store: Path) -> np.ndarray:
 def load_model(trained: Trained, store: Path, device):
     """The network of the training with its weights, in eval mode on ``device``."""
     model = build_model(trained.config.model, trained.inputs, trained.outputs,
-                        column_geometry(store))
+                        column_geometry(store, trained.config.data.surface_flux_convention))
     checkpoint = torch.load(trained.weights, map_location="cpu", weights_only=False)
     try:
         model.load_state_dict(checkpoint["model"])
@@ -232,7 +233,7 @@ def evaluate(train_dir: str | Path, store: str | Path, out: str | Path | None = 
     times = test_period(trained, ds, store)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, epoch = load_model(trained, store, device)
-    geometry = column_geometry(store)
+    geometry = column_geometry(store, trained.config.data.surface_flux_convention)
     acc = Accumulators(trained.outputs, geometry, ds["lat"].values, tuple(ds.data_vars))
     _stream(trained, store, model, device, times, acc)
     metrics = _metrics(trained, store, ds, times, acc, checkpoint, epoch)
@@ -252,16 +253,34 @@ def _stream(trained: Trained, store: Path, model, device, times: np.ndarray,
     ncol = group["PS"].shape[1]
     wanted = set(trained.inputs.names + trained.outputs.names + ("PS",))
     wanted |= {n for n in acc.budget_names if n in group}
+    converted = _surface_conversion(trained, group)
+    if converted is not None:
+        wanted |= {"SHF", "LHF"}
     arrays = {name: group[name] for name in sorted(wanted)}
     steps = max(1, READ_SAMPLES // ncol)
     for start in range(0, times.size, steps):
         block = times[start:start + steps]
         raw = {name: _read(store, arrays[name], name, block) for name in arrays}
+        if converted is not None and {"TPHYSTND", "PHQ"} <= set(raw):
+            exclude_surface_fluxes(raw["TPHYSTND"], raw["PHQ"], raw["SHF"][:, 0],
+                                   raw["LHF"][:, 0], raw["PS"][:, 0], **converted)
         x = trained.inputs.normalize(np.concatenate(
             [raw[n] for n in trained.inputs.names], axis=1)).astype(np.float32)
         with torch.no_grad():
             y = model(torch.from_numpy(x).to(device)).cpu().numpy()
         acc.add(raw, trained.outputs.denormalize(y), raw["PS"][:, 0], block, ncol)
+
+
+def _surface_conversion(trained: Trained, group) -> dict | None:
+    """The store's interfaces when the training took the surface fluxes' share out of the
+    targets (data.surface_flux_convention 'excluded' of an 'included' store): the truth is
+    converted the same way, so that skill and budgets are the network's own."""
+    stored = group.attrs["surface_flux_convention"]
+    if not converts(trained.config.data.surface_flux_convention, stored):
+        return None
+    return {"hyai": np.asarray(group["hyai"][:], dtype=np.float64),
+            "hybi": np.asarray(group["hybi"][:], dtype=np.float64),
+            "p0": float(np.asarray(group["P0"][()]))}
 
 
 def _read(store: Path, array, name: str, times: np.ndarray) -> np.ndarray:

@@ -109,8 +109,9 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
     distributed.check_shares(train_set, ranks)
     device = distributed.device(ranks)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, *layouts, column_geometry(store)).to(device)
-    loss_fn = build_loss(config.loss, layouts, column_geometry(store),
+    geometry = column_geometry(store, config.data.surface_flux_convention)
+    model = build_model(config.model, *layouts, geometry).to(device)
+    loss_fn = build_loss(config.loss, layouts, geometry,
                          output_weights(config.loss, layouts[1], load_statistics(store)))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     state = LoopState(history=[])
@@ -209,7 +210,8 @@ def _datasets(config: TrainConfig, store: Path, splits: dict, shard: tuple[int, 
     opt, data = config.optimizer, config.data
     common = {"inputs": data.inputs, "outputs": data.outputs, "check_values": False,
               "input_normalization": data.input_normalization,
-              "masked_levels": data.masked_levels, "shard": shard}
+              "masked_levels": data.masked_levels,
+              "surface_flux_convention": data.surface_flux_convention, "shard": shard}
     train_set = ColumnDataset(store, times=splits["train"], batch_size=opt.batch_size,
                               buffer_size=opt.buffer_size, seed=config.seed, **common)
     valid_set = ColumnDataset(store, times=splits["validation"], batch_size=VALIDATION_BATCH,
