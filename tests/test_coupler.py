@@ -316,6 +316,26 @@ def test_enforce_sets_precipitation_to_zero_where_it_would_be_negative(model):
     assert_closed(result.outputs, cols)  # the moistening reduced instead, q kept >= 0
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_enforce_keeps_the_humidity_the_host_passes_non_negative(model, fused):
+    """``humidity``: a host that moistens besides the network passes q after its own
+    moistening; the negative-humidity fix then keeps that + dt PHQ >= 0 (and acts less
+    than from the bare Q when the host's moistening is positive), the budgets closed."""
+    cols = columns(ncol=64, seed=0)
+    extra = np.full_like(cols["Q"], 2e-8)  # kg kg-1 s-1 of the host's own, everywhere
+    wetter = cols["Q"] + DT * extra
+    coupler = Coupler(model, host(), conservation="enforce")
+    coupler.fused = fused
+    bare = coupler.step(cols, DT)
+    floored = coupler.step(cols, DT, humidity=wetter)
+    assert np.all(wetter + DT * floored.outputs["PHQ"] >= -1e-15)
+    fixes = [r.report.summaries["negative_humidity_fix"].mean for r in (bare, floored)]
+    assert 0 <= fixes[1] < fixes[0]
+    assert_closed(floored.outputs, cols | {"Q": wetter})
+    with pytest.raises(CouplerError, match=r"humidity has shape \(64, 3\)"):
+        coupler.step(cols, DT, humidity=cols["Q"][:, :3])
+
+
 # --------------------------------------------------------------------------- guards
 
 

@@ -196,7 +196,7 @@ class Coupler:
     # ------------------------------------------------------------------ one step
 
     def step(self, columns: Mapping[str, np.ndarray], dt: float, *, area=None, lat=None,
-             lon=None, energy_source=None) -> CouplerResult:
+             lon=None, energy_source=None, humidity=None) -> CouplerResult:
         """The network's outputs and budget report for one batch of columns.
 
         columns : schema name -> float64, (ncol, nlev) profiles (index 0 = top) or (ncol,)
@@ -208,6 +208,10 @@ class Coupler:
         energy_source : (ncol,) W m-2 of heat the host's own processes put into the column
             and the network's heating holds (e.g. the frictional heating of the host's
             drag), counted in the energy budget beside the boundary fluxes; or None
+        humidity : (ncol, nlev) kg kg-1, the humidity ``enforce`` keeps q + dt PHQ >= 0 from,
+            or None (the columns' Q): a host that adds moistening of its own besides the
+            network's (the surface fluxes' share in the "excluded" convention) passes the
+            humidity after it
         Raises CouplerError for a missing or misshapen array, GuardError (a CouplerError)
         for a non-finite or out-of-bounds value.
         """
@@ -224,6 +228,9 @@ class Coupler:
                      for n in self.host_fields})
         if source is not None:
             used["energy_source"] = source  # guarded with the inputs
+        if humidity is not None and self.conservation == "enforce":
+            used["humidity_floor"] = self._column_array({"humidity": humidity}, "humidity",
+                                                        self.host.levels, ncol)
         clock.lap("inputs")
         if not self.fused:
             return self._plain_step(used, ncol, dt, area, lat, lon, clock)
@@ -337,7 +344,8 @@ class Coupler:
         names = BUDGET_COLUMNS if enforcing else BUDGET_COLUMNS[:2] if mode != "off" else ()
         columns = np.empty((len(names), ncol))
         stats = np.empty((len(names), 4))
-        q = np.asarray(used["Q"], dtype=np.float64).T if enforcing else NO_HUMIDITY
+        q = (np.asarray(used.get("humidity_floor", used.get("Q")), dtype=np.float64).T
+             if enforcing else NO_HUMIDITY)
         ps = np.asarray(used["PS"], dtype=np.float64) if names else NO_AREA
         outside, clipped, outside_fixed = output_blocks.outputs_conserved(
             y, layout.profile_starts, layout.profile_bounds, layout.surface_starts,
@@ -417,7 +425,7 @@ class Coupler:
                    "water_residual": water_residual(fields, dp, self.included)}
         clipped = 0
         if self.conservation == "enforce":
-            q = np.asarray(used["Q"], dtype=np.float64)
+            q = np.asarray(used.get("humidity_floor", used["Q"]), dtype=np.float64)
             fixes, clipped = enforce(fields, q, dt, dp, self.included)
             columns.update(fixes)
             for name in ("TPHYSTND", "PHQ", "PRECT"):

@@ -211,8 +211,12 @@ class NetworkScheme(ColumnScheme):
             dissipation = np.empty(columns.ncol)
             fused.dissipation(columns.u, columns.v, du, dv, columns.pressure_half, dissipation)
         try:
+            # the humidity the fixes keep non-negative: after the bulk fluxes' share when
+            # the scheme adds it (the network's own tendency comes on top)
+            humidity = (columns.humidity + dt * surface.humidity
+                        if self.adds_surface_fluxes else None)
             result = self.coupler.step(fields, dt, area=area, lat=lat, lon=lon,
-                                       energy_source=dissipation)
+                                       energy_source=dissipation, humidity=humidity)
         except CouplerError as err:
             raise PhysicsFailure(f"{self.path.name}: {err}") from err
         for phase, seconds in result.timing.items():
