@@ -46,16 +46,17 @@ IN = layout(INPUTS, {"T": 200.0 + 90.0 * SIGMA, "Q": 4e-4 * SIGMA, "PS": 1e5},
 OUT = layout(OUTPUTS, {"TPHYSTND": 0.0, "PHQ": 0.0}, {"TPHYSTND": 1.0 / CP, "PHQ": 1.0 / LV})
 
 
-def write_model(path, net) -> str:
+def write_model(path, net, inputs: VectorLayout | None = None) -> str:
     """An exported-model file of ``net`` (normalized vectors), with the metadata the
-    loader reads (climnn.coupler.model_file)."""
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "inputs": variables(IN),
-            "outputs": variables(OUT), "n_in": IN.size, "n_out": OUT.size, "levels": NLEV,
+    loader reads (climnn.coupler.model_file); ``inputs``: its input layout (IN)."""
+    inputs = IN if inputs is None else inputs
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "inputs": variables(inputs),
+            "outputs": variables(OUT), "n_in": inputs.size, "n_out": OUT.size, "levels": NLEV,
             "vertical": {"hyai": [0.0] * (NLEV + 1), "hybi": SIGMA_I.tolist(), "P0": 1e5},
             "data": {"schema_version": 1, "resolution": "T21L5"}, "precision": "float32"}
-    model = PhysicalModel(net, IN, OUT).eval().requires_grad_(False)
+    model = PhysicalModel(net, inputs, OUT).eval().requires_grad_(False)
     with torchscript_quiet():
-        torch.jit.save(to_torchscript(model, torch.zeros(3, IN.size)), str(path),
+        torch.jit.save(to_torchscript(model, torch.zeros(3, inputs.size)), str(path),
                        _extra_files={METADATA_FILE: json.dumps(meta)})
     return str(path)
 
@@ -193,6 +194,47 @@ def test_the_boundary_layer_drying_feedback_is_the_networks_response(store, tmp_
             expected, rel=1e-4)
     assert up["worst_boundary_layer_drying_feedback"] < 0 < down[
         "tropics_boundary_layer_drying_feedback"]
+
+
+class Evaporating(torch.nn.Module):
+    """Moistens the lowest level by its share of the input LHFLX, g LHFLX / (Lv dp), and
+    does nothing else: on the normalized vectors of EVAP_IN."""
+
+    def __init__(self, dp: float):
+        super().__init__()
+        self.dp = dp
+
+    def forward(self, z):
+        lhflx = z[:, -1:] / float(EVAP_IN.factor[-1]) + float(EVAP_IN.shift[-1])  # W m-2
+        out = torch.zeros(z.shape[0], OUT.size)
+        out[:, -1:] = GRAVITY * lhflx / self.dp  # x Lv / Lv: PHQ in energy units
+        return out
+
+
+EVAP_IN = layout(("T", "Q", "PS", "SST", "LHFLX"),
+                 {"T": 200.0 + 90.0 * SIGMA, "Q": 4e-4 * SIGMA, "PS": 1e5, "SST": 295.0,
+                  "LHFLX": 50.0}, {"T": 30.0, "Q": 1e-3, "PS": 1e3, "SST": 5.0, "LHFLX": 50.0})
+
+
+def test_a_network_fed_the_hosts_evaporation_gets_the_bulk_formulas_answer(store, tmp_path):
+    """The drying check scales LHFLX by (q_s(SST) - 0.4 q) / (q_s - q) for a drier lowest
+    level: a network that only deposits the host's evaporation moistens it more."""
+    from climnn.data import validate_store
+    from climnn.diagnostics.stability_analysis import representative_columns
+    from gcm.physics.saturation import saturation_specific_humidity
+
+    dp = 2e4  # Pa: make_dataset's lowest layer, sigma 0.8-1 of 1e5
+    path = write_model(tmp_path / "evap.pt", Evaporating(dp), EVAP_IN)
+    result = run_stability(path, store, tmp_path / "evap")
+    ds = validate_store(store, require_outputs=False, check_values=False)
+    column = representative_columns(ds, DifferentiableModel(path).metadata)[0]
+    x = dict(zip(EVAP_IN.names, (column.x[s] for s in EVAP_IN.slices.values()), strict=True))
+    qs = saturation_specific_humidity(x["SST"][0], x["PS"][0])
+    q = x["Q"][-1]
+    lhflx = x["LHFLX"][0]
+    expected = GRAVITY * lhflx * ((qs - 0.4 * q) / (qs - q) - 1.0) / (LV * dp) * DAY * 1e3
+    assert expected > 0
+    assert result["tropics_boundary_layer_drying_feedback"] == pytest.approx(expected, rel=1e-4)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -278,17 +278,39 @@ def boundary_layer_moistening(model: DifferentiableModel, column: Column) -> np.
     A finite-amplitude check the Jacobian at the mean column misses: a network that dries
     a drier boundary layer harder (moistening falling as q falls) runs away online (the SP
     hybrids, README "A network trained on SP data"), while the teacher's network moistens
-    it back. The surface-flux inputs are held, so a network that takes them from the host
-    does not see the evaporation a drier boundary layer would draw."""
+    it back. A network that takes the host's evaporation (input LHFLX, with SST and PS)
+    gets the bulk formula's answer to the drier lowest level, LHFLX scaled by
+    (q_s(SST) - f q) / (q_s(SST) - q); the other inputs are held."""
     meta, path = model.metadata, model.path
     q = slot(meta, "inputs", HUMIDITY, path)
     phq = slot(meta, "outputs", MOISTENING, path)
     low = np.flatnonzero(column.p / column.p_surface > BOUNDARY_LAYER_SIGMA)
+    factors = np.asarray(HUMIDITY_FACTORS)
     batch = np.repeat(column.x[None, :], len(HUMIDITY_FACTORS), axis=0)
-    batch[:, q.start + low] *= np.asarray(HUMIDITY_FACTORS)[:, None]
+    batch[:, q.start + low] *= factors[:, None]
+    evaporation = _evaporation_factors(meta, column, q.stop - 1, factors)
+    if evaporation is not None:
+        batch[:, slot(meta, "inputs", "LHFLX", path).start] *= evaporation
     with torch.no_grad():
         y = model.module(torch.tensor(batch, dtype=torch.float32)).double().numpy()
     return y[:, phq.start + low].mean(axis=1) * 86400.0 * 1e3
+
+
+def _evaporation_factors(meta: dict, column: Column, lowest: int,
+                         factors: np.ndarray) -> np.ndarray | None:
+    """(q_s(SST, PS) - f q_N) / (q_s - q_N) for each factor f, q_N the column's lowest
+    level's humidity (index ``lowest`` of x); None unless the model takes LHFLX, SST and
+    PS, or where the sea is not moister than the air."""
+    from gcm.physics.saturation import saturation_specific_humidity
+
+    names = {v["name"]: v["start"] for v in meta["inputs"]}
+    if not {"LHFLX", "SST", "PS"} <= names.keys():
+        return None
+    x = column.x
+    surface = saturation_specific_humidity(x[names["SST"]], x[names["PS"]])
+    if not surface > x[lowest]:
+        return None
+    return (surface - factors * x[lowest]) / (surface - x[lowest])
 
 
 def drying_feedback(moistening: np.ndarray) -> float:
