@@ -399,7 +399,12 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         """The store's interfaces when the targets are converted to the "excluded"
         convention (climnn.data.surface_convention), else None; DatasetError naming what
         the store lacks."""
-        from climnn.data.surface_convention import NEEDED, converts, training_convention
+        from climnn.data.surface_convention import (
+            NEEDED,
+            converts,
+            store_interfaces,
+            training_convention,
+        )
 
         stored = group.attrs["surface_flux_convention"]
         training_convention(requested, stored, self.store)
@@ -409,9 +414,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         if missing:
             raise DatasetError(f"{self.store}: data.surface_flux_convention 'excluded' needs "
                                f"{list(NEEDED)} in the store; it lacks {missing}")
-        return {"hyai": np.asarray(group["hyai"][:], dtype=np.float64),
-                "hybi": np.asarray(group["hybi"][:], dtype=np.float64),
-                "p0": float(np.asarray(group["P0"][()]))}
+        return store_interfaces(group)
 
     def read_times(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``,

@@ -43,6 +43,14 @@ def converts(requested: str | None, stored: str) -> bool:
     return requested == "excluded" and stored == "included"
 
 
+def store_interfaces(group) -> dict:
+    """hyai, hybi (nlev + 1,) and p0 (Pa) of an open zarr store group: the keyword
+    arguments of :func:`exclude_surface_fluxes` besides the data."""
+    return {"hyai": np.asarray(group["hyai"][:], dtype=np.float64),
+            "hybi": np.asarray(group["hybi"][:], dtype=np.float64),
+            "p0": float(np.asarray(group["P0"][()]))}
+
+
 def exclude_surface_fluxes(heating: np.ndarray, moistening: np.ndarray, shf: np.ndarray,
                            lhf: np.ndarray, ps: np.ndarray, hyai: np.ndarray,
                            hybi: np.ndarray, p0: float) -> None:

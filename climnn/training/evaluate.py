@@ -33,7 +33,7 @@ import zarr
 
 from climnn.data.loader import VectorLayout, _check_read
 from climnn.data.schema import DatasetError, validate_store
-from climnn.data.surface_convention import converts, exclude_surface_fluxes
+from climnn.data.surface_convention import converts, exclude_surface_fluxes, store_interfaces
 from climnn.diagnostics.offline_skill import Moments, Residuals, json_ready, latitude_groups
 from climnn.extras import import_torch
 from climnn.models import build_model
@@ -278,9 +278,7 @@ def _surface_conversion(trained: Trained, group) -> dict | None:
     stored = group.attrs["surface_flux_convention"]
     if not converts(trained.config.data.surface_flux_convention, stored):
         return None
-    return {"hyai": np.asarray(group["hyai"][:], dtype=np.float64),
-            "hybi": np.asarray(group["hybi"][:], dtype=np.float64),
-            "p0": float(np.asarray(group["P0"][()]))}
+    return store_interfaces(group)
 
 
 def _read(store: Path, array, name: str, times: np.ndarray) -> np.ndarray:
