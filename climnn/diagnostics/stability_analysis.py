@@ -262,8 +262,8 @@ def column_jacobian(model: DifferentiableModel, x: np.ndarray) -> ColumnJacobian
 
 # --------------------------------------------------------------------------- a drier boundary layer
 
-#: The boundary-layer humidity response: the levels below this σ (p / p_surface) have their
-#: q scaled by each factor, all other inputs held.
+#: The boundary-layer humidity response: the levels whose σ (p / p_surface) exceeds this
+#: have their q scaled by each factor (boundary_layer_moistening says what else changes).
 BOUNDARY_LAYER_SIGMA = 0.85
 HUMIDITY_FACTORS = (1.0, 0.8, 0.6, 0.4, 0.2)
 #: The factor the drying feedback compares with 1 (DRYING_FACTOR q against q).
