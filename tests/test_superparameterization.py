@@ -251,8 +251,29 @@ def test_the_humidity_limiter_keeps_every_level_non_negative_and_the_budgets_clo
     assert np.all(np.abs(water) <= 1e-12 * budgets.water_scale(columns, out))
 
 
-def test_the_scheme_reports_its_humidity_limiter(scheme_and_columns):
-    scheme, columns = scheme_and_columns
-    scheme(columns, 3600.0)
-    assert "sp_negative_humidity_fix" in scheme.step_diagnostics()
-    assert scheme.step_diagnostics()["sp_negative_humidity_fix"] >= 0.0
+def test_the_scheme_runs_its_humidity_limiter_only_when_asked(monkeypatch):
+    """crm.keep_humidity_positive: on, each call hands the limiter the columns' humidity,
+    its tendencies, dt and the layer thicknesses, and reports the largest water it added;
+    off, the limiter is not called and the report stays 0."""
+    from gcm.crm import superparameterization as sp
+
+    calls = []
+
+    def spy(q, out, dt, dp):
+        calls.append((q, dt, dp))
+        return np.array([0.0, 2.5e-5, 1.0e-5])
+
+    monkeypatch.setattr(sp, "keep_humidity_positive", spy)
+    columns = realistic_columns(ncol=3)
+    for keep in (True, False):
+        calls.clear()
+        scheme = Superparameterized(crm=dict(TINY_CRM, keep_humidity_positive=keep))
+        scheme(columns, 3600.0)
+        report = scheme.step_diagnostics()["sp_negative_humidity_fix"]
+        if keep:
+            assert len(calls) == 1 and calls[0][1] == 3600.0
+            assert calls[0][0] is columns.humidity
+            np.testing.assert_array_equal(calls[0][2], columns.thickness)
+            assert report == 2.5e-5
+        else:
+            assert calls == [] and report == 0.0

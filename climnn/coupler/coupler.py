@@ -229,7 +229,7 @@ class Coupler:
         if source is not None:
             used["energy_source"] = source  # guarded with the inputs
         if humidity is not None and self.conservation == "enforce":
-            used["humidity_floor"] = self._column_array({"humidity": humidity}, "humidity",
+            used["humidity"] = self._column_array({"humidity": humidity}, "humidity",
                                                         self.host.levels, ncol)
         clock.lap("inputs")
         if not self.fused:
@@ -344,7 +344,7 @@ class Coupler:
         names = BUDGET_COLUMNS if enforcing else BUDGET_COLUMNS[:2] if mode != "off" else ()
         columns = np.empty((len(names), ncol))
         stats = np.empty((len(names), 4))
-        q = (np.asarray(used.get("humidity_floor", used.get("Q")), dtype=np.float64).T
+        q = (np.asarray(used.get("humidity", used.get("Q")), dtype=np.float64).T
              if enforcing else NO_HUMIDITY)
         ps = np.asarray(used["PS"], dtype=np.float64) if names else NO_AREA
         outside, clipped, outside_fixed = output_blocks.outputs_conserved(
@@ -425,7 +425,7 @@ class Coupler:
                    "water_residual": water_residual(fields, dp, self.included)}
         clipped = 0
         if self.conservation == "enforce":
-            q = np.asarray(used.get("humidity_floor", used["Q"]), dtype=np.float64)
+            q = np.asarray(used.get("humidity", used["Q"]), dtype=np.float64)
             fixes, clipped = enforce(fields, q, dt, dp, self.included)
             columns.update(fixes)
             for name in ("TPHYSTND", "PHQ", "PRECT"):

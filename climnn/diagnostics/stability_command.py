@@ -36,7 +36,8 @@ EARTH_RADIUS = 6.371e6  # m
 def add_stability_command(sub) -> argparse.ArgumentParser:
     """Add ``stability`` to the subparsers ``sub``; its handler is ``args.handler``."""
     cmd = sub.add_parser("stability", help="offline stability of an exported network: "
-                         "its Jacobian on mean columns and its coupling to gravity waves")
+                         "its Jacobian on mean columns, its coupling to gravity waves and "
+                         "its answer to a drier boundary layer")
     cmd.add_argument("model", type=Path, metavar="MODEL_FILE",
                      help="an exported model (climnn export's .pt)")
     cmd.add_argument("--data", type=Path, required=True, metavar="STORE",
