@@ -55,7 +55,9 @@ gcm.physics.column.PhysicsFailure: the run stops with the restart of the last wh
 written and a message naming the step, the column (lat, lon), the level and the variable.
 
 Timing (gcm.timing sections, in the run log and the model's timer): physics_surface_fluxes
-and physics_boundary_layer (the GCM's bulk fluxes and drag), physics_inputs (the columns by
+and physics_boundary_layer (the GCM's bulk fluxes, and its drag with the kinetic energy the
+drag dissipates: host physics, which the coupler takes as the host's energy source, as
+another host would hand over its own frictional heating), physics_inputs (the columns by
 schema name, the coupler's input matrix), physics_network (the forward pass),
 physics_conservation, physics_guards, physics_outputs (splitting the network's outputs
 and the tendencies handed back).
@@ -203,13 +205,13 @@ class NetworkScheme(ColumnScheme):
         self._check_time_step(dt)
         with timer.section("physics_surface_fluxes"):
             surface = self.surface(columns, dt)
-        with timer.section("physics_boundary_layer"):
+        with timer.section("physics_boundary_layer"):  # the host's drag and its heating
             du, dv = self._momentum_drag(columns, surface, dt)
+            dissipation = np.empty(columns.ncol)
+            fused.dissipation(columns.u, columns.v, du, dv, columns.pressure_half, dissipation)
         with timer.section("physics_inputs"):
             fields = self._host_fields(columns, surface)
             lat, lon, area = self._geometry(columns)
-            dissipation = np.empty(columns.ncol)
-            fused.dissipation(columns.u, columns.v, du, dv, columns.pressure_half, dissipation)
         try:
             # the humidity the fixes keep non-negative: after the bulk fluxes' share when
             # the scheme adds it (the network's own tendency comes on top)
