@@ -238,3 +238,59 @@ def test_trains_like_our_own_data(sources, source):
         torch.set_num_threads(threads)
     print(f"{source}: held-out MSE / MSE of the mean = {score:.3f}")
     assert score < 0.5
+
+
+# --------------------------------------------------------------------------- pooled stores
+
+
+@pytest.fixture(scope="module")
+def second_store(tmp_path_factory):
+    """Another run's store (other values, later dates, no statistics): SOLIN numbers its
+    samples NSAMPLE, NSAMPLE + 1, ... so that both stores' samples are told apart."""
+    ds = make_dataset(ntime=4, seed=5, start="2000-02-01")
+    ds["SOLIN"].values[:] = NSAMPLE + np.arange(4 * NCOL, dtype=np.float32).reshape(4, NCOL)
+    return write_store(ds, tmp_path_factory.mktemp("loader") / "second.zarr")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_pooled_stores_give_every_sample_of_each_once_normalized_by_the_first(
+        store, second_store, workers):
+    alone = ColumnDataset(store, shuffle=False, batch_size=10**6)
+    pooled = ColumnDataset([store, second_store], times=[range(1, 5), [0, 2, 3]],
+                           batch_size=9, buffer_size=60, seed=1, read_samples=NCOL)
+    assert pooled.n_samples == 7 * NCOL
+    for name in ("input_layout", "output_layout"):  # the first store's statistics
+        np.testing.assert_array_equal(getattr(pooled, name).factor, getattr(alone, name).factor)
+    loader = torch.utils.data.DataLoader(pooled, batch_size=None, num_workers=workers)
+    ids = sample_ids(pooled, loader)
+    expected = np.concatenate([np.arange(NCOL, 5 * NCOL)]
+                              + [NSAMPLE + t * NCOL + np.arange(NCOL) for t in (0, 2, 3)])
+    np.testing.assert_array_equal(np.sort(ids), expected)
+    first = ids[:len(ids) // 2]
+    assert (first < NSAMPLE).any() and (first >= NSAMPLE).any()  # the stores shuffled together
+    # the second store's values, normalized with the first's shift and factor
+    raw = xr.open_zarr(second_store, consolidated=False)
+    x, _ = pooled.read_times(np.array([2]), part=1)
+    t = pooled.input_layout.slices["T"]
+    np.testing.assert_allclose(x[:, t], alone.input_layout.normalize(
+        np.concatenate([raw["T"].values[2], np.zeros((NCOL, x.shape[1] - NLEV))], axis=1)
+    )[:, :NLEV], rtol=1e-5, atol=1e-5)
+
+
+def test_stores_that_cannot_be_pooled_are_named(store, tmp_path):
+    fewer = write_store(make_dataset(nlev=NLEV - 1), tmp_path / "fewer.zarr")
+    with pytest.raises(DatasetError, match=r"fewer\.zarr: .*levels"):
+        ColumnDataset([store, fewer])
+    excluded = make_dataset()
+    excluded.attrs["surface_flux_convention"] = "excluded"
+    excluded = write_store(excluded.drop_vars(["SHF", "LHF"]), tmp_path / "excluded.zarr")
+    with pytest.raises(DatasetError, match=r"excluded\.zarr: its targets are in the "
+                                           r"surface-flux convention 'excluded'"):
+        ColumnDataset([store, excluded])
+    lacking = write_store(make_dataset().drop_vars(["U"]), tmp_path / "lacking.zarr")
+    with pytest.raises(DatasetError, match=r"lacking\.zarr: input variable 'U'"):
+        ColumnDataset([store, lacking])
+    with pytest.raises(DatasetError, match="2 stores but 1 sets of times"):
+        ColumnDataset([store, lacking], times=[range(2)])
+    with pytest.raises(DatasetError, match="named twice"):
+        ColumnDataset([store, store])

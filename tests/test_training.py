@@ -522,3 +522,40 @@ def test_excluded_convention_targets_close_the_budgets_without_surface_terms(bud
     with pytest.raises(DatasetError, match="only an 'included' store's targets can be given "
                                            "in the 'excluded' convention"):
         ColumnDataset(budget_store, surface_flux_convention="bogus")
+
+
+# --------------------------------------------------------------------------- pooled stores
+
+
+def test_pooled_stores_train_on_each_split_and_resume_only_with_them(store, tmp_path, capsys):
+    """Two stores (another run's samples, e.g. the teacher from other states): an epoch
+    reads the train split of each (the split's fractions or dates taken on each store's own
+    time axis), the record names both, a resume needs the same ones."""
+    other = cbrain_store(tmp_path / "other", files=2)
+    config = small_config(optimizer={"epochs": 2})
+    out = tmp_path / "run"
+    train(config, [store, other], out, progress=False, stop_after=1)
+    record = json.loads((out / "train.json").read_text())
+    assert record["stores"] == [str(store.resolve()), str(other.resolve())]
+    steps = sum(split_times(config.split, xr.open_zarr(s, consolidated=False)["time"].values)[
+        "train"].size for s in (store, other))
+    first = json.loads((out / METRICS).read_text().splitlines()[0])
+    assert first["samples_per_rank"] == [steps * 256]  # 16 x 16 columns a step
+    with pytest.raises(DatasetError, match="pooled"):
+        train(config, store, out, progress=False, resume=True)
+    yaml_path = write(tmp_path, "model: {hidden_layers: 2, width: 64}\n"
+                      "optimizer: {epochs: 2, batch_size: 64, buffer_size: 2048}")
+    assert main(["train", str(yaml_path), "--data", str(store), str(other), "--out",
+                 str(tmp_path / "cli"), "--quiet"]) == 0
+    assert "epoch 2" in capsys.readouterr().out
+    from climnn.export import export_model, read_metadata
+    exported = export_model(tmp_path / "cli", tmp_path / "pooled.pt", pt2=False)
+    assert read_metadata(exported)["data"]["stores"] == record["stores"]
+    late = small_config(split={"train": ["1999-01-01", "1999-02-01"],
+                               "validation": ["1999-02-01", "1999-03-01"],
+                               "test": ["1999-03-01", "1999-04-01"]})
+    with pytest.raises(ConfigError, match=r"split.train: .* holds no time step of any of the "
+                                          r"stores"):
+        train(late, [store, other], tmp_path / "late", progress=False)
+    train(config, [store, other], out, progress=False, resume=True)
+    assert len((out / METRICS).read_text().splitlines()) == 2

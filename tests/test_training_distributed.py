@@ -58,7 +58,7 @@ def test_shares_of_the_ranks_are_disjoint_and_cover_every_epoch(store, count):
             dataset.set_epoch(epoch)
             groups = dataset.reader_groups(rank, count)
             assert groups.size >= 1  # every rank reads, also on this 13-step split
-            read.append(np.concatenate([dataset.groups[g] for g in groups]))
+            read.append(np.concatenate([dataset.groups[g][1] for g in groups]))
         together = np.concatenate(read)
         assert np.unique(together).size == together.size  # no time step on two ranks
         assert set(together) == set(everything)  # together: the whole split
@@ -66,7 +66,7 @@ def test_shares_of_the_ranks_are_disjoint_and_cover_every_epoch(store, count):
     assert not all(np.array_equal(orders[0], o) for o in orders[1:])  # reshuffled by epoch
     again = shards(store, count)[0]
     again.set_epoch(2)
-    assert np.array_equal(np.concatenate([again.groups[g] for g in again.reader_groups(
+    assert np.array_equal(np.concatenate([again.groups[g][1] for g in again.reader_groups(
         0, count)]), read[0])  # the same (seed, epoch): the same share
 
 

@@ -266,7 +266,10 @@ def _output_normalization(path: Path, stats, name: str, size: int) -> tuple[floa
 class ColumnDataset(torch.utils.data.IterableDataset):
     """Shuffled batches of normalized (input, output) vectors from a column dataset.
 
-    store : a schema-v1 zarr store with statistics (``climnn stats STORE``)
+    store : a schema-v1 zarr store with statistics (``climnn stats STORE``), or a sequence
+        of stores whose samples are pooled: the first gives the normalization (its
+        statistics), the others need the same variables and levels (their own statistics
+        are not used; e.g. runs of the teacher from other states)
     inputs, outputs : variable names in vector order (default: the seed network's)
     batch_size : samples a batch; the last batch of an epoch (per worker) may be shorter
     buffer_size : samples shuffled together; time steps are read until the buffer holds
@@ -275,7 +278,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     seed : seeds the order of time steps and the buffer shuffles, with the epoch
         (:meth:`set_epoch`) and the worker, so that a run is reproducible
     times : time indices to use (e.g. ``range(0, 300)`` for training, the rest for
-        validation); None: all
+        validation); None: all. With several stores, a sequence of such, one a store
     read_samples : samples a read asks for: time steps are read (and shuffled, and shared
         among readers) in groups of max(1, read_samples // ncol) consecutive entries of
         ``times`` (fewer when that leaves a shard without a group), since one zarr request
@@ -323,31 +326,63 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         if batch_size < 1 or buffer_size < 1:
             raise ValueError(f"batch_size and buffer_size must be positive, found "
                              f"{batch_size}, {buffer_size}")
-        self.store = Path(store)
+        stores, times = _stores_and_times(store, times)
+        self.store = stores[0]
         self.input_layout, self.output_layout = vector_layouts(
             self.store, inputs, outputs, check_values=check_values, levels=levels,
             input_normalization=input_normalization, masked_levels=masked_levels)
-        group = zarr.open_group(self.store, mode="r")
-        ntime, self.ncol = group[self.input_layout.names[0]].shape[:2]
-        self._converted = self._surface_conversion(group, surface_flux_convention)
-        self.times = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)
-        if self.times.size and (self.times.min() < 0 or self.times.max() >= ntime):
-            raise DatasetError(f"{self.store}: times must lie in [0, {ntime}), "
-                               f"found {self.times.min()} to {self.times.max()}")
-        if np.unique(self.times).size != self.times.size:
-            raise DatasetError(f"{self.store}: times name a time index twice")
+        names = self.input_layout.names + self.output_layout.names
+        nlev = max(self.input_layout.levels + self.output_layout.levels)
+        self.parts = tuple(
+            self._part(path, chosen, names, nlev, check_values, surface_flux_convention)
+            for path, chosen in zip(stores, times, strict=True))
         self.batch_size, self.buffer_size = batch_size, buffer_size
         self.shuffle, self.seed, self.shard, self.epoch = shuffle, seed, shard, 0
         # a group a shard at least, so that every shard reads on a small split too
         readers = self._shard()[1]
-        steps = max(1, min(read_samples // self.ncol, self.times.size // readers))
-        self.groups = [self.times[i:i + steps] for i in range(0, self.times.size, steps)]
-        self._arrays = None  # opened in the process that reads (each DataLoader worker)
+        self.groups = []  # (part, time indices) of each read
+        for k, part in enumerate(self.parts):
+            steps = max(1, min(read_samples // part.ncol, part.times.size // readers))
+            self.groups += [(k, part.times[i:i + steps])
+                            for i in range(0, part.times.size, steps)]
+
+    def _part(self, path: Path, times, names, nlev: int, check_values: bool,
+              convention: str | None) -> StorePart:
+        """One store's share: checked against the first store's variables and levels."""
+        if path != self.store:
+            ds = validate_store(path, require_outputs=False, check_values=check_values,
+                                levels=nlev)
+            for role, layout in (("input", self.input_layout),
+                                 ("output", self.output_layout)):
+                _check_requested(path, layout.names, role, ds.data_vars)
+        group = zarr.open_group(path, mode="r")
+        if path != self.store:
+            _check_pooled(zarr.open_group(self.store, mode="r"), group, self.store, path,
+                          convention)
+        ntime, ncol = group[names[0]].shape[:2]
+        chosen = np.arange(ntime) if times is None else np.asarray(times, dtype=np.int64)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= ntime):
+            raise DatasetError(f"{path}: times must lie in [0, {ntime}), "
+                               f"found {chosen.min()} to {chosen.max()}")
+        if np.unique(chosen).size != chosen.size:
+            raise DatasetError(f"{path}: times name a time index twice")
+        return StorePart(path, ncol, chosen,
+                         _surface_conversion(path, group, convention))
+
+    @property
+    def ncol(self) -> int:
+        """Columns a time step of the first store."""
+        return self.parts[0].ncol
+
+    @property
+    def times(self) -> np.ndarray:
+        """The time indices used of the first store."""
+        return self.parts[0].times
 
     @property
     def n_samples(self) -> int:
-        """Samples an epoch: time steps x columns."""
-        return int(self.times.size * self.ncol)
+        """Samples an epoch: time steps x columns, over the stores."""
+        return int(sum(part.times.size * part.ncol for part in self.parts))
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch's shuffle (call it before each epoch, as with DistributedSampler;
@@ -358,7 +393,7 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         index, count = self._reader()
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.shuffle else None
-        blocks = read_ahead(self.read_times,
+        blocks = read_ahead(lambda group: self.read_times(group[1], group[0]),
                             [self.groups[g] for g in self.reader_groups(index, count)])
         for x, y in shuffled_batches(blocks, self.batch_size, self.buffer_size, rng):
             yield torch.from_numpy(x), torch.from_numpy(y)
@@ -377,7 +412,8 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         DataLoader workers together."""
         own, count = self._shard()
         groups = self.reader_groups(own if index is None else index, count)
-        return int(sum(self.groups[g].size for g in groups) * self.ncol)
+        return int(sum(self.groups[g][1].size * self.parts[self.groups[g][0]].ncol
+                       for g in groups))
 
     def _shard(self) -> tuple[int, int]:
         """(index, count) of this process among the shards: ``shard``, else
@@ -395,82 +431,146 @@ class ColumnDataset(torch.utils.data.IterableDataset):
         wid, nworkers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
         return shard[0] * nworkers + wid, shard[1] * nworkers
 
-    def _surface_conversion(self, group, requested: str | None) -> dict | None:
-        """The store's interfaces when the targets are converted to the "excluded"
-        convention (climnn.data.surface_convention), else None; DatasetError naming what
-        the store lacks."""
-        from climnn.data.surface_convention import (
-            NEEDED,
-            converts,
-            store_interfaces,
-            training_convention,
-        )
+    def read_times(self, times: np.ndarray, part: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``
+        of store ``part`` (0: the first), n = times.size x its ncol samples in time-major
+        order: whole zarr chunks (one time step each) of every variable, all in one
+        request."""
+        store = self.parts[part]
+        arrays = store.arrays(self.input_layout.names + self.output_layout.names)
+        times = np.asarray(times, dtype=np.int64)
+        data = _read(arrays, times)
+        if store.converted is not None:
+            _exclude_surface_fluxes(data, store.converted)
+        return (_vectors(store, self.input_layout, data, times),
+                _vectors(store, self.output_layout, data, times))
 
-        stored = group.attrs["surface_flux_convention"]
-        training_convention(requested, stored, self.store)
-        if not converts(requested, stored):
-            return None
-        missing = [n for n in NEEDED if n not in group]
-        if missing:
-            raise DatasetError(f"{self.store}: data.surface_flux_convention 'excluded' needs "
-                               f"{list(NEEDED)} in the store; it lacks {missing}")
-        return store_interfaces(group)
 
-    def read_times(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normalized (n, n_in), (n, n_out) float32 arrays of the time indices ``times``,
-        n = times.size x ncol samples in time-major order: whole zarr chunks (one time step
-        each) of every variable, all in one request."""
+@dataclass
+class StorePart:
+    """One store of a ColumnDataset: its path, columns a time step, the time indices used
+    and, when its targets are converted to the "excluded" convention, its interfaces
+    (climnn.data.surface_convention); its zarr arrays are opened in the process that reads
+    (each DataLoader worker)."""
+
+    path: Path
+    ncol: int
+    times: np.ndarray
+    converted: dict | None
+    _arrays: dict | None = None
+
+    def arrays(self, names: Sequence[str]) -> dict:
+        """name -> zarr array of the variables ``names`` (and what a conversion reads)."""
         if self._arrays is None:
-            group = zarr.open_group(self.store, mode="r")
-            names = self.input_layout.names + self.output_layout.names
-            if self._converted is not None:
+            group = zarr.open_group(self.path, mode="r")
+            names = tuple(names)
+            if self.converted is not None:
                 names += tuple(n for n in ("SHF", "LHF", "PS") if n not in names)
             self._arrays = {name: group[name] for name in names}
-        times = np.asarray(times, dtype=np.int64)
-        data = self._read(times)
-        if self._converted is not None:
-            self._exclude_surface_fluxes(data)
-        return (self._vectors(self.input_layout, data, times),
-                self._vectors(self.output_layout, data, times))
+        return self._arrays
 
-    def _exclude_surface_fluxes(self, data: dict) -> None:
-        """TPHYSTND and PHQ of ``data`` (as read) without the surface fluxes' share; left
-        alone when a read failed (``_vectors`` names the failure)."""
-        from climnn.data.surface_convention import exclude_surface_fluxes
 
-        names = ("TPHYSTND", "PHQ", "SHF", "LHF", "PS")
-        if any(n not in data or isinstance(data[n], Exception) for n in names):
-            return
-        for n in ("TPHYSTND", "PHQ"):
-            data[n] = np.array(data[n], dtype=np.float64)
-        exclude_surface_fluxes(data["TPHYSTND"], data["PHQ"], data["SHF"], data["LHF"],
-                               data["PS"], **self._converted)
+def _stores_and_times(store, times) -> tuple[list[Path], list]:
+    """ColumnDataset's ``store`` and ``times`` as lists of paths and of index arrays (or
+    None), one a store; DatasetError when they do not pair up."""
+    if isinstance(store, str | os.PathLike):
+        return [Path(store)], [times]
+    stores = [Path(s) for s in store]
+    if not stores:
+        raise DatasetError("ColumnDataset: no store given")
+    if len({s.resolve() for s in stores}) != len(stores):
+        raise DatasetError(f"ColumnDataset: a store is named twice in {[str(s) for s in stores]}")
+    times = [None] * len(stores) if times is None else list(times)
+    if len(times) != len(stores):
+        raise DatasetError(f"ColumnDataset: {len(stores)} stores but {len(times)} sets of times")
+    return stores, times
 
-    def _read(self, times: np.ndarray) -> dict[str, np.ndarray | Exception]:
-        """Every variable at ``times``, (time, column[, lev]), or the error reading it. One
-        request fetches and decodes the chunks of all variables concurrently: on zarr 3 a
-        third of the CPU time of a request a variable (fewer round trips to its event loop).
-        """
-        selection = (_time_selection(times),)
 
-        async def gathered():
-            return await asyncio.gather(*(array.async_array.get_orthogonal_selection(selection)
-                                          for array in self._arrays.values()),
-                                        return_exceptions=True)
+def _check_pooled(first, group, first_path: Path, path: Path, requested: str | None) -> None:
+    """DatasetError unless the store ``group`` (at ``path``) can be pooled with the first
+    (``first``): the same vertical interfaces (hyai, hybi, P0) and the same surface-flux
+    convention of its targets after ``requested``'s conversion, so that one normalization
+    and one set of budgets fit every sample."""
+    from climnn.data.surface_convention import training_convention
 
-        return dict(zip(self._arrays, zarr_sync(gathered()), strict=True))
+    for name in ("hyai", "hybi", "P0"):
+        a, b = (np.asarray(g[name][()], dtype=np.float64) for g in (first, group))
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-6, atol=0.0):
+            raise DatasetError(f"{path}: its {name} differs from that of {first_path}, the "
+                               f"first store: stores pooled for training need the same levels")
+    conventions = [training_convention(requested, g.attrs["surface_flux_convention"], where)
+                   for g, where in ((first, first_path), (group, path))]
+    if conventions[0] != conventions[1]:
+        raise DatasetError(f"{path}: its targets are in the surface-flux convention "
+                           f"{conventions[1]!r}, those of {first_path} (the first store) in "
+                           f"{conventions[0]!r}; pool stores of one convention, or set "
+                           f"data.surface_flux_convention: excluded")
 
-    def _vectors(self, layout: VectorLayout, data: dict, times: np.ndarray) -> np.ndarray:
-        n = times.size * self.ncol
-        values = np.empty((n, layout.size), dtype=np.float32)
-        for name, where in layout.slices.items():
-            if isinstance(data[name], Exception):  # codec or store error: name the chunk
-                raise read_failure(self.store, str(self.store), [name],
-                                   data[name]) from data[name]
-            _check_read(self.store, name, data[name], times)
-            _normalize_into(values, where.start, data[name].reshape(n, -1),
-                            layout.shift[where], layout.factor[where])
-        return values
+
+def _surface_conversion(path: Path, group, requested: str | None) -> dict | None:
+    """The store's interfaces when the targets are converted to the "excluded" convention
+    (climnn.data.surface_convention), else None; DatasetError naming what the store
+    lacks."""
+    from climnn.data.surface_convention import (
+        NEEDED,
+        converts,
+        store_interfaces,
+        training_convention,
+    )
+
+    stored = group.attrs["surface_flux_convention"]
+    training_convention(requested, stored, path)
+    if not converts(requested, stored):
+        return None
+    missing = [n for n in NEEDED if n not in group]
+    if missing:
+        raise DatasetError(f"{path}: data.surface_flux_convention 'excluded' needs "
+                           f"{list(NEEDED)} in the store; it lacks {missing}")
+    return store_interfaces(group)
+
+
+def _exclude_surface_fluxes(data: dict, interfaces: dict) -> None:
+    """TPHYSTND and PHQ of ``data`` (as read) without the surface fluxes' share; left
+    alone when a read failed (``_vectors`` names the failure)."""
+    from climnn.data.surface_convention import exclude_surface_fluxes
+
+    names = ("TPHYSTND", "PHQ", "SHF", "LHF", "PS")
+    if any(n not in data or isinstance(data[n], Exception) for n in names):
+        return
+    for n in ("TPHYSTND", "PHQ"):
+        data[n] = np.array(data[n], dtype=np.float64)
+    exclude_surface_fluxes(data["TPHYSTND"], data["PHQ"], data["SHF"], data["LHF"],
+                           data["PS"], **interfaces)
+
+
+def _read(arrays: dict, times: np.ndarray) -> dict[str, np.ndarray | Exception]:
+    """Every array at ``times``, (time, column[, lev]), or the error reading it. One
+    request fetches and decodes the chunks of all variables concurrently: on zarr 3 a
+    third of the CPU time of a request a variable (fewer round trips to its event loop)."""
+    selection = (_time_selection(times),)
+
+    async def gathered():
+        return await asyncio.gather(*(array.async_array.get_orthogonal_selection(selection)
+                                      for array in arrays.values()),
+                                    return_exceptions=True)
+
+    return dict(zip(arrays, zarr_sync(gathered()), strict=True))
+
+
+def _vectors(store: StorePart, layout: VectorLayout, data: dict,
+             times: np.ndarray) -> np.ndarray:
+    """The normalized (times.size x ncol, layout.size) float32 vectors of ``data``; a
+    failed read or a NaN/inf named by store, variable and index."""
+    n = times.size * store.ncol
+    values = np.empty((n, layout.size), dtype=np.float32)
+    for name, where in layout.slices.items():
+        if isinstance(data[name], Exception):  # codec or store error: name the chunk
+            raise read_failure(store.path, str(store.path), [name],
+                               data[name]) from data[name]
+        _check_read(store.path, name, data[name], times)
+        _normalize_into(values, where.start, data[name].reshape(n, -1),
+                        layout.shift[where], layout.factor[where])
+    return values
 
 
 def read_ahead(read: Callable, requests: Sequence, depth: int = READ_AHEAD) -> Iterator:

@@ -60,7 +60,9 @@ def build_metadata(trained, train_dir: Path, checkpoint: str, precision: str,
                      "pressure": "p_k+1/2 = hyai_k+1/2 P0 + hybi_k+1/2 PS (Pa)"},
         # the targets' surface-flux convention: the store's, or the training's conversion
         "data": {"store": str(store), **store_provenance(store),
-                 "surface_flux_convention": geometry["convention"]},
+                 "surface_flux_convention": geometry["convention"],
+                 # every store the training pooled (the first gives the provenance above)
+                 "stores": trained.record.get("stores", [str(store)])},
         "training": {"directory": str(Path(train_dir).resolve()),
                      "config": trained.config.to_dict(), "split": trained.config.split.__dict__,
                      "model_kind": trained.config.model.kind,

@@ -1,4 +1,4 @@
-"""``climnn train CONFIG --data STORE --out DIR [--epochs N] [--resume]`` and ``climnn
+"""``climnn train CONFIG --data STORE [STORE ...] --out DIR [--epochs N] [--resume]`` and ``climnn
 evaluate DIR --data STORE [--out OUTDIR]``: the subcommands (torch loads only when one runs).
 
 :func:`add_train_command` and :func:`add_evaluate_command` add their parsers to ``climnn``'s
@@ -16,7 +16,10 @@ def add_train_command(sub) -> argparse.ArgumentParser:
     """Add ``train`` to the subparsers ``sub``; its handler is ``args.handler``."""
     train = sub.add_parser("train", help="train a network on a column dataset (offline)")
     train.add_argument("config", type=Path, help="training YAML (run/train.yaml)")
-    train.add_argument("--data", type=Path, required=True, help="a climnn zarr store with stats")
+    train.add_argument("--data", type=Path, required=True, nargs="+", metavar="STORE",
+                       help="a climnn zarr store with stats; several: their samples pooled, "
+                       "the first's statistics normalizing all, the split's dates applied to "
+                       "each")
     train.add_argument("--out", type=Path, required=True, help="the training directory")
     train.add_argument("--epochs", type=int, help="total epochs (default: optimizer.epochs)")
     train.add_argument("--resume", action="store_true",

@@ -119,7 +119,8 @@ def check_shares(dataset, ranks: Ranks) -> None:
     """Raise ValueError unless every rank has a share of ``dataset`` (a ColumnDataset of
     shard (rank, world)) to train on."""
     if len(dataset.groups) < ranks.world:
-        raise ValueError(f"{dataset.store}: the training split has {dataset.times.size} time "
+        steps = sum(part.times.size for part in dataset.parts)
+        raise ValueError(f"{dataset.store}: the training split has {steps} time "
                          f"steps, fewer than the {ranks.world} processes torchrun started; "
                          f"start fewer (--nproc_per_node)")
 

@@ -1,7 +1,7 @@
 """The training loop: Adam on a column dataset's time split, checkpoints every epoch, resume.
 
-A training directory holds ``train.json`` (the configuration, the store and both vector
-layouts: variables, levels and normalization), ``checkpoint.pt`` (the last finished epoch:
+A training directory holds ``train.json`` (the configuration, the store or stores and both
+vector layouts: variables, levels and normalization), ``checkpoint.pt`` (the last finished epoch:
 weights, Adam's state, the loop's counters and the random states of torch, numpy and
 Python), ``best.pt`` (the weights of the best validation loss) and ``metrics.jsonl`` (one
 line an epoch: train and validation loss, learning rate, samples/s). Every file is written
@@ -42,6 +42,7 @@ from climnn.training.config import TrainConfig, train_config_from_dict
 from climnn.training.losses import build_loss, output_weights
 from climnn.training.split import split_times
 from climnn.training.tensorboard_log import TensorBoardLog
+from gcm.config import ConfigError
 from gcm.io.atomic import atomic_path, write_json
 
 torch = import_torch("climnn.training (training)")
@@ -73,10 +74,13 @@ def learning_rate(config: TrainConfig, epoch: int, epochs: int) -> float:
     return opt.lr
 
 
-def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: int | None = None,
+def train(config: TrainConfig, store, out: str | Path, *, epochs: int | None = None,
           resume: bool = False, progress: bool = True, stop_after: int | None = None) -> dict:
     """Train (or with ``resume`` continue) the network of ``config`` on ``store`` into ``out``.
 
+    store : a store, or a sequence of stores whose samples are pooled: the first gives the
+        normalization, the vertical grid and the statistics' check; the split's dates
+        select time steps of each by its own time coordinate (ColumnDataset)
     epochs : total epochs of the run (default: optimizer.epochs)
     stop_after : return after so many epochs of this call, as if killed (tests of resume)
     Returns the last epoch's metrics record. Raises ValueError (ConfigError, DatasetError,
@@ -90,22 +94,24 @@ def train(config: TrainConfig, store: str | Path, out: str | Path, *, epochs: in
         match_torch_threads(distributed.threads_per_rank(ranks))
     except RuntimeError:
         pass  # torch's inter-op pool already runs (a caller used torch): only speed differs
-    store, out = Path(store), Path(out)
+    stores, out = _as_stores(store), Path(out)
+    store = stores[0]
     progress = progress and ranks.main
     epochs = config.optimizer.epochs if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")
     layouts = _layouts(config, store)
     record = {"config": config.to_dict(), "store": str(store.resolve()),
+              "stores": [str(s.resolve()) for s in stores],
               "input_layout": layouts[0].as_metadata(), "output_layout": layouts[1].as_metadata()}
     _check_out(out, record, resume)
     distributed.barrier(ranks)  # every rank has checked --out before rank 0 writes in it
     times = xr.open_zarr(store, consolidated=False)["time"].values
-    splits = split_times(config.split, times, "training configuration")
+    splits = _splits(config, stores, times)
     if ranks.main:
-        warn_if_statistics_see_beyond_training(store, times, splits["train"],
+        warn_if_statistics_see_beyond_training(store, times, splits[0]["train"],
                                                config.split.train)
-    train_set, valid_set = _datasets(config, store, splits, ranks.shard)
+    train_set, valid_set = _datasets(config, stores, splits, ranks.shard)
     distributed.check_shares(train_set, ranks)
     device = distributed.device(ranks)
     torch.manual_seed(config.seed)
@@ -190,6 +196,11 @@ def _check_out(out: Path, record: dict, resume: bool) -> None:
         raise FileNotFoundError(f"{out}: nothing to resume (no {RECORD} and {CHECKPOINT} of a "
                                 f"finished epoch); start the training without --resume")
     before = json.loads(held.read_text())
+    started = before.get("stores", [before["store"]])
+    if max(len(started), len(record["stores"])) > 1 and started != record["stores"]:
+        raise DatasetError(f"{out}: the training being resumed pooled {started}, this call "
+                           f"{record['stores']}; resume with the same stores (--data), in "
+                           f"the same order")
     for key in ("input_layout", "output_layout"):
         if before[key] != record[key]:
             raise DatasetError(
@@ -205,17 +216,52 @@ def _check_out(out: Path, record: dict, resume: bool) -> None:
                              f"{new[section]}")
 
 
-def _datasets(config: TrainConfig, store: Path, splits: dict, shard: tuple[int, int]):
-    """The training and validation datasets of this process's ``shard`` (index, count)."""
+def _as_stores(store) -> list[Path]:
+    """``train``'s store argument as a list of paths (one or more)."""
+    if isinstance(store, str | Path):
+        return [Path(store)]
+    stores = [Path(s) for s in store]
+    if not stores:
+        raise ValueError("train: no store given (--data)")
+    return stores
+
+
+def _splits(config: TrainConfig, stores: list[Path], first_times: np.ndarray) -> list[dict]:
+    """Each store's split (climnn.training.split): one store must hold train and
+    validation steps as before; pooled stores together (ConfigError naming them all)."""
+    if len(stores) == 1:
+        return [split_times(config.split, first_times, "training configuration")]
+    splits = [split_times(config.split, first_times, "training configuration", required=())]
+    for path in stores[1:]:
+        times = xr.open_zarr(path, consolidated=False)["time"].values
+        splits.append(split_times(config.split, times, f"training configuration ({path})",
+                                  required=()))
+    for name in ("train", "validation"):
+        if not any(split[name].size for split in splits):
+            raise ConfigError(f"training configuration: split.{name}: "
+                              f"{list(getattr(config.split, name))} holds no time step of "
+                              f"any of the stores {[str(s) for s in stores]}")
+    return splits
+
+
+def _datasets(config: TrainConfig, stores: list[Path], splits: list[dict],
+              shard: tuple[int, int]):
+    """The training and validation datasets of this process's ``shard`` (index, count),
+    each over the stores' time steps of its split."""
     opt, data = config.optimizer, config.data
     common = {"inputs": data.inputs, "outputs": data.outputs, "check_values": False,
               "input_normalization": data.input_normalization,
               "masked_levels": data.masked_levels,
               "surface_flux_convention": data.surface_flux_convention, "shard": shard}
-    train_set = ColumnDataset(store, times=splits["train"], batch_size=opt.batch_size,
+    source = stores[0] if len(stores) == 1 else stores
+
+    def times(name):
+        return splits[0][name] if len(stores) == 1 else [split[name] for split in splits]
+
+    train_set = ColumnDataset(source, times=times("train"), batch_size=opt.batch_size,
                               buffer_size=opt.buffer_size, seed=config.seed, **common)
-    valid_set = ColumnDataset(store, times=splits["validation"], batch_size=VALIDATION_BATCH,
-                              shuffle=False, **common)
+    valid_set = ColumnDataset(source, times=times("validation"),
+                              batch_size=VALIDATION_BATCH, shuffle=False, **common)
     return train_set, valid_set
 
 
@@ -292,20 +338,22 @@ def _check_finite(dataset: ColumnDataset, x, y) -> None:
 
 
 def _nonfinite_where(dataset: ColumnDataset) -> str:
-    """Name the first non-finite value among the dataset's time steps: variable, time,
-    column (batches are shuffled, so the split is searched step by step)."""
-    times = xr.open_zarr(dataset.store, consolidated=False)["time"].values
-    for t in dataset.times:
-        vectors = dataset.read_times(np.array([t]))
-        for layout, values in zip((dataset.input_layout, dataset.output_layout), vectors,
-                                  strict=True):
-            bad = ~np.isfinite(values)
-            if bad.any():
-                column, entry = np.argwhere(bad)[0]
-                name = next(n for n, s in layout.slices.items() if s.start <= entry < s.stop)
-                level = entry - layout.slices[name].start
-                return (f"{dataset.store}: {name} is not finite at time {times[t]} (index {t}),"
-                        f" column {column}, level {level}; fix or drop that time step")
+    """Name the first non-finite value among the dataset's time steps: store, variable,
+    time, column (batches are shuffled, so the split is searched step by step)."""
+    for k, part in enumerate(dataset.parts):
+        times = xr.open_zarr(part.path, consolidated=False)["time"].values
+        for t in part.times:
+            vectors = dataset.read_times(np.array([t]), k)
+            for layout, values in zip((dataset.input_layout, dataset.output_layout), vectors,
+                                      strict=True):
+                bad = ~np.isfinite(values)
+                if bad.any():
+                    column, entry = np.argwhere(bad)[0]
+                    name = next(n for n, s in layout.slices.items()
+                                if s.start <= entry < s.stop)
+                    level = entry - layout.slices[name].start
+                    return (f"{part.path}: {name} is not finite at time {times[t]} (index "
+                            f"{t}), column {column}, level {level}; fix or drop that time step")
     return f"{dataset.store}: a batch holds non-finite values"
 
 
