@@ -419,3 +419,17 @@ def test_a_network_of_another_time_step_is_refused_at_the_first_call(setup, tmp_
         else:
             model.step()
             model.step()  # the leapfrog's 2 dt
+
+
+def test_column_area_is_each_columns_share_of_the_sphere():
+    """The report's weights: a point's area fraction, area_weights[j] / nlon, summing to 1
+    over the columns in gcm's (ncol,) order (row-major (nlat, nlon))."""
+    from climnn.coupler.network_scheme import column_area
+    from gcm.gaussian_grid import gaussian_grid
+
+    grid = gaussian_grid(21)
+    lat2d = np.repeat(np.radians(grid.lat)[:, None], grid.nlon, axis=1)
+    area = column_area(lat2d.reshape(-1))
+    expected = np.repeat(grid.area_weights / grid.nlon, grid.nlon)
+    np.testing.assert_allclose(area, expected, rtol=1e-12)
+    assert abs(area.sum() - 1.0) < 1e-12

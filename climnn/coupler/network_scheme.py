@@ -330,12 +330,14 @@ class NetworkScheme(ColumnScheme):
 
 
 def column_area(latitude: np.ndarray) -> np.ndarray:
-    """Each column's share of the sphere (ncol,) on the Gaussian grid of these latitudes
-    (radians): the Gauss-Legendre weight of its row."""
+    """Each column's share of the sphere (ncol,), summing to 1, on the Gaussian grid of these
+    latitudes (radians): the Gauss-Legendre weight of its row shared by the row's columns."""
     rows = np.unique(latitude)
     nodes, weights = np.polynomial.legendre.leggauss(rows.size)
     row = np.searchsorted(nodes, np.sin(latitude) - 0.5 * np.diff(nodes).min())
-    return weights[np.clip(row, 0, rows.size - 1)] / weights.sum()
+    row = np.clip(row, 0, rows.size - 1)
+    columns_in_row = np.bincount(row, minlength=rows.size)
+    return weights[row] / weights.sum() / columns_in_row[row]
 
 
 def _model_file(model) -> Path:
