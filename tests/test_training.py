@@ -543,6 +543,9 @@ def test_pooled_stores_train_on_each_split_and_resume_only_with_them(store, tmp_
     assert first["samples_per_rank"] == [steps * 256]  # 16 x 16 columns a step
     with pytest.raises(DatasetError, match="pooled"):
         train(config, store, out, progress=False, resume=True)
+    with pytest.raises(DatasetError, match=r"typo\.zarr: no such dataset store"):
+        train(config, [store, tmp_path / "typo.zarr"], tmp_path / "typo", progress=False)
+    assert not (tmp_path / "typo").exists()
     yaml_path = write(tmp_path, "model: {hidden_layers: 2, width: 64}\n"
                       "optimizer: {epochs: 2, batch_size: 64, buffer_size: 2048}")
     assert main(["train", str(yaml_path), "--data", str(store), str(other), "--out",

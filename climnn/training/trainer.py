@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from climnn.data.loader import ColumnDataset, vector_layouts
-from climnn.data.schema import DatasetError
+from climnn.data.schema import DatasetError, validate_store
 from climnn.data.stats import load_statistics
 from climnn.extras import import_torch
 from climnn.models import build_model, column_geometry
@@ -101,6 +101,8 @@ def train(config: TrainConfig, store, out: str | Path, *, epochs: int | None = N
     if epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")
     layouts = _layouts(config, store)
+    for other in stores[1:]:  # a typo named before anything is read or written
+        validate_store(other, require_outputs=False, check_values=False)
     record = {"config": config.to_dict(), "store": str(store.resolve()),
               "stores": [str(s.resolve()) for s in stores],
               "input_layout": layouts[0].as_metadata(), "output_layout": layouts[1].as_metadata()}
