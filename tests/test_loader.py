@@ -281,6 +281,12 @@ def test_stores_that_cannot_be_pooled_are_named(store, tmp_path):
     fewer = write_store(make_dataset(nlev=NLEV - 1), tmp_path / "fewer.zarr")
     with pytest.raises(DatasetError, match=r"fewer\.zarr: .*levels"):
         ColumnDataset([store, fewer])
+    stretched = make_dataset()
+    stretched["hybi"] = ("ilev", np.linspace(0.0, 1.0, NLEV + 1) ** 1.5)
+    stretched = write_store(stretched, tmp_path / "stretched.zarr")
+    with pytest.raises(DatasetError, match=r"stretched\.zarr: its hybi differs from that of "
+                                           r".*data\.zarr, the first store"):
+        ColumnDataset([store, stretched])
     excluded = make_dataset()
     excluded.attrs["surface_flux_convention"] = "excluded"
     excluded = write_store(excluded.drop_vars(["SHF", "LHF"]), tmp_path / "excluded.zarr")

@@ -349,14 +349,14 @@ class ColumnDataset(torch.utils.data.IterableDataset):
     def _part(self, path: Path, times, names, nlev: int, check_values: bool,
               convention: str | None) -> StorePart:
         """One store's share: checked against the first store's variables and levels."""
-        if path != self.store:
+        group = zarr.open_group(path, mode="r") if path == self.store else None
+        if group is None:  # a pooled store: what the first store's layout needs
             ds = validate_store(path, require_outputs=False, check_values=check_values,
                                 levels=nlev)
             for role, layout in (("input", self.input_layout),
                                  ("output", self.output_layout)):
                 _check_requested(path, layout.names, role, ds.data_vars)
-        group = zarr.open_group(path, mode="r")
-        if path != self.store:
+            group = zarr.open_group(path, mode="r")
             _check_pooled(zarr.open_group(self.store, mode="r"), group, self.store, path,
                           convention)
         ntime, ncol = group[names[0]].shape[:2]
@@ -491,11 +491,12 @@ def _check_pooled(first, group, first_path: Path, path: Path, requested: str | N
     (``first``): the same vertical interfaces (hyai, hybi, P0) and the same surface-flux
     convention of its targets after ``requested``'s conversion, so that one normalization
     and one set of budgets fit every sample."""
-    from climnn.data.surface_convention import training_convention
+    from climnn.data.surface_convention import store_interfaces, training_convention
 
-    for name in ("hyai", "hybi", "P0"):
-        a, b = (np.asarray(g[name][()], dtype=np.float64) for g in (first, group))
-        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-6, atol=0.0):
+    theirs, ours = store_interfaces(group), store_interfaces(first)
+    for name, a in ours.items():
+        b = theirs[name]
+        if np.shape(a) != np.shape(b) or not np.allclose(a, b, rtol=1e-6, atol=0.0):
             raise DatasetError(f"{path}: its {name} differs from that of {first_path}, the "
                                f"first store: stores pooled for training need the same levels")
     conventions = [training_convention(requested, g.attrs["surface_flux_convention"], where)
