@@ -241,6 +241,16 @@ class ColumnJacobian:
     def largest_per_day(self) -> float:
         return float(self.eigenvalues.real.max() * 86400.0)
 
+    @property
+    def zigzag_per_day(self) -> tuple[float, float]:
+        """Growth rates (1/day) of a 2-Δσ zig-zag in T and of one in q under the heating's
+        and the moistening's linear response: p·J p / p·p with p_k = (-1)^k (the numbers
+        ``loss.zigzag_weight`` penalizes, climnn.training.vertical_modes)."""
+        n = len(self.matrix) // 2
+        p = (-1.0) ** np.arange(n)
+        blocks = (self.matrix[:n, :n], self.matrix[n:, n:])
+        return tuple(float(p @ block @ p / (p @ p) * 86400.0) for block in blocks)
+
 
 def column_jacobian(model: DifferentiableModel, x: np.ndarray) -> ColumnJacobian:
     """The Jacobian of ``model`` at the input vector ``x`` (n_in,) (module docstring), by

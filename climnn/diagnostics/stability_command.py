@@ -13,7 +13,10 @@ online). Beside it: the worst mode of all, the worst at wavelengths the model re
 the verdict, each column's boundary-layer moistening with the boundary layer's q scaled
 down (``stability_analysis.boundary_layer_moistening``): ``*_boundary_layer_drying_
 feedback`` < 0 (g/kg/day at 0.4 q against q) says a drier boundary layer is dried harder,
-the runaway of the SP hybrids (README), where the teacher's network moistens it back.
+the runaway of the SP hybrids (README), where the teacher's network moistens it back;
+and each column's growth rate of a 2-Δσ zig-zag in T and in q (``*_zigzag_temperature_
+growth_per_day``, ``*_zigzag_humidity_growth_per_day``; > 0: the network amplifies
+grid-scale vertical structure, what ``loss.zigzag_weight`` penalizes in training).
 
 Writes ``stability.json`` (flat: one key a figure) and ``stability.png`` into --out
 (default: beside the model, ``<model>_stability/``), atomically.
@@ -172,6 +175,9 @@ def summarize(columns: list[ColumnResult], threshold: float,
         summary[f"{key}_column_growing_modes"] = c.jacobian.growing(threshold)
         summary[f"{key}_wave_growth_per_day"] = float(c.spectrum.growth_per_day.max())
         summary[f"{key}_boundary_layer_drying_feedback"] = drying_feedback(c.moistening)
+        t_growth, q_growth = c.jacobian.zigzag_per_day
+        summary[f"{key}_zigzag_temperature_growth_per_day"] = t_growth
+        summary[f"{key}_zigzag_humidity_growth_per_day"] = q_growth
     summary["worst_boundary_layer_drying_feedback"] = min(
         drying_feedback(c.moistening) for c in columns)
     return summary
@@ -190,9 +196,9 @@ def table(columns: list[ColumnResult], summary: dict) -> str:
     from climnn.diagnostics.stability_analysis import drying_feedback
 
     lines = [f"{'column':<14}{'column modes':>14}{'growing':>9}{'wave growth':>13}"
-             f"{'at (km)':>10}{'c (m/s)':>9}{'BL drying':>11}",
+             f"{'at (km)':>10}{'c (m/s)':>9}{'BL drying':>11}{'zig-zag T, q':>15}",
              f"{'':<14}{'max (1/day)':>14}{'':>9}{'max (1/day)':>13}{'':>10}{'':>9}"
-             f"{'g/kg/day':>11}"]
+             f"{'g/kg/day':>11}{'(1/day)':>15}"]
     for c in columns:
         i = int(np.argmax(c.spectrum.growth_per_day))
         lines.append(f"{c.name:<14}{c.jacobian.largest_per_day:>14.3g}"
@@ -200,7 +206,8 @@ def table(columns: list[ColumnResult], summary: dict) -> str:
                      f"{c.spectrum.growth_per_day[i]:>13.3g}"
                      f"{c.spectrum.wavelengths[i] / 1e3:>10.0f}"
                      f"{c.spectrum.phase_speed[i]:>9.2f}"
-                     f"{drying_feedback(c.moistening):>11.3g}")
+                     f"{drying_feedback(c.moistening):>11.3g}"
+                     f"{'{:+.3f}, {:+.3f}'.format(*c.jacobian.zigzag_per_day):>15}")
     lines.append(f"propagating modes (|c| > {PROPAGATING:g} m/s): worst growth "
                  f"{summary['worst_propagating_growth_per_day']:.3g}/day")
     if "worst_resolved_growth_per_day" in summary:
@@ -209,6 +216,8 @@ def table(columns: list[ColumnResult], summary: dict) -> str:
                      f"{summary['worst_resolved_growth_per_day']:.3g}/day")
     lines.append("BL drying: boundary-layer moistening with its q x 0.4 less with q (< 0: a "
                  "drier boundary layer is dried harder; not in the verdict)")
+    lines.append("zig-zag: growth of a 2-dsigma zig-zag in T and in q under the heating and "
+                 "moistening (> 0: grid-scale vertical modes grow; not in the verdict)")
     lines.append(f"verdict: {summary['verdict']} (threshold {summary['threshold_per_day']:g}"
                  f"/day): worst {summary['worst_column']} at "
                  f"{summary['worst_wavelength_m'] / 1e3:.0f} km, growth "

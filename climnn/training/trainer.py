@@ -42,6 +42,7 @@ from climnn.training.config import TrainConfig, train_config_from_dict
 from climnn.training.losses import build_loss, output_weights
 from climnn.training.split import split_times
 from climnn.training.tensorboard_log import TensorBoardLog
+from climnn.training.vertical_modes import ZigzagPenalty, zigzag_penalty
 from gcm.config import ConfigError
 from gcm.io.atomic import atomic_path, write_json
 
@@ -101,6 +102,7 @@ def train(config: TrainConfig, store, out: str | Path, *, epochs: int | None = N
     if epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")
     layouts = _layouts(config, store)
+    penalty = zigzag_penalty(config.loss, layouts)  # its inputs named before anything is written
     for other in stores[1:]:  # a typo named before anything is read or written
         validate_store(other, require_outputs=False, check_values=False)
     record = {"config": config.to_dict(), "store": str(store.resolve()),
@@ -137,7 +139,7 @@ def train(config: TrainConfig, store, out: str | Path, *, epochs: int | None = N
             group["lr"] = lr
         start = time.perf_counter()
         sums = _train_epoch(net, optimizer, loss_fn, train_set, state.epoch, device, progress,
-                            _input_noise(config, layouts[0], device))
+                            _input_noise(config, layouts[0], device), penalty)
         seconds = time.perf_counter() - start
         sums += _evaluate(model, loss_fn, valid_set, device)
         state.history.append(_epoch_record(state.epoch + 1, lr, sums, seconds, ranks))
@@ -277,12 +279,14 @@ def _input_noise(config: TrainConfig, input_layout, device) -> torch.Tensor | No
 
 
 def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, device,
-                 progress: bool, noise: torch.Tensor | None = None) -> list[float]:
+                 progress: bool, noise: torch.Tensor | None = None,
+                 penalty: ZigzagPenalty | None = None) -> list[float]:
     """One pass over this process's share of the training split: [sum of loss x samples,
     samples]. ``model`` may be DDP's: every step then averages the ranks' gradients, and
     every rank takes the same number of steps (``distributed.balanced_steps``). ``noise``:
     (n_in,) std of Gaussian noise added to each batch's inputs (torch's generator, which
-    the checkpoints keep), the loss's own terms still from the clean inputs."""
+    the checkpoints keep), the loss's own terms still from the clean inputs. ``penalty``:
+    ``loss.zigzag_weight``'s, added to the loss (the training loss reported includes it)."""
     from tqdm import tqdm
 
     dataset.set_epoch(epoch)
@@ -297,7 +301,11 @@ def _train_epoch(model, optimizer, loss_fn, dataset: ColumnDataset, epoch: int, 
             _check_finite(dataset, x, y)
             x, y = x.to(device), y.to(device)
             seen = x if noise is None else x + noise * torch.randn_like(x)
-            loss = loss_fn(model(seen), y, x)
+            if penalty is None:
+                loss = loss_fn(model(seen), y, x)
+            else:
+                prediction, extra = penalty(model, seen)
+                loss = loss_fn(prediction, y, x) + extra
             optimizer.zero_grad(set_to_none=True)
             (loss if weight == 1.0 else loss * weight).backward()
             optimizer.step()
