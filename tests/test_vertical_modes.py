@@ -1,7 +1,7 @@
 """The penalty on growing 2-dsigma vertical modes (loss.zigzag_weight): its growth rates
-against a linear network's known ones, the penalty's size, masked levels, and training
-with it: a lower growth rate learned, a clear message when T, Q or their tendencies are
-not in the data."""
+against a linear network's known ones at every level, the penalty's size and gradient,
+masked levels, and training with it: a lower growth rate learned, a clear message when T,
+Q or their tendencies are not in the data."""
 
 import numpy as np
 import pytest
@@ -54,8 +54,9 @@ def columns(inputs, n=40, seed=0):
 
 @pytest.mark.parametrize("heating, moistening", [(2.0 / DAY, -0.5 / DAY), (-1.0 / DAY, 3.0 / DAY)])
 def test_growth_rates_are_a_linear_networks_rates(heating, moistening):
-    """A network heating by c x T grows any T zig-zag at c (and q ones at its moistening
-    rate d): the growth rates are c and d in 1/day in every column, to round-off; the
+    """A network heating by c x T grows a T bump at any level at c (and q ones at its
+    moistening rate d): the growth rates are c and d in 1/day in every column and at every
+    level, to round-off; the
     penalty is weight x (relu(c) + relu(d)) per day. (The layouts' factors are held in
     float32, as in training: round-off 1e-7.)"""
     inputs, outputs = layouts(0.02)
@@ -71,16 +72,46 @@ def test_growth_rates_are_a_linear_networks_rates(heating, moistening):
     assert float(value.detach()) == pytest.approx(expected, rel=1e-6)
 
 
-def test_masked_levels_carry_no_zigzag():
-    """A level the network does not see (factor 0) is not perturbed: a network that heats
-    only there (from its shift, a constant) shows no growth."""
+def test_bumps_are_a_level_against_its_neighbours_and_skip_masked_levels():
+    """Levels the network does not see (factor 0) get no bump and no entry of one; the
+    growth there is NaN, and a linear network's rate is found at every seen level."""
     inputs, outputs = layouts(0.02, masked=(0, 1))
     penalty = ZigzagPenalty(inputs, outputs, 1.0, 0.5, 0.05)
-    assert penalty.pattern_T[:2].abs().sum() == 0
-    assert penalty.pattern_T[2:].abs().tolist() == [1.0] * (NLEV - 2)
+    bumps = penalty.bumps_T.numpy()
+    assert bumps.shape == (NLEV - 2, NLEV)
+    np.testing.assert_array_equal(bumps[:, :2], 0.0)
+    np.testing.assert_array_equal(bumps[0], [0, 0, 1, -0.5, 0, 0])
+    np.testing.assert_array_equal(bumps[-1], [0, 0, 0, 0, -0.5, 1])
     net = linear_network(inputs, outputs, 1.0 / DAY, 0.0)
     rates = zigzag_growth(net, columns(inputs), inputs, outputs)
-    np.testing.assert_allclose(rates["T"].numpy(), 1.0, rtol=1e-6)
+    assert torch.isnan(rates["T"][:, :2]).all()
+    np.testing.assert_allclose(rates["T"][:, 2:].numpy(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(rates["Q"].numpy(), 0.0, atol=1e-9)
+
+
+def test_a_level_s_own_feedback_is_found_at_that_level():
+    """A network that heats level 3 by its T against its neighbours' mean (a local
+    feedback, 1/day) grows the bump at level 3 and damps none elsewhere faster than it."""
+    inputs, outputs = layouts(0.02)
+    net = torch.nn.Linear(inputs.size, outputs.size).double()
+    with torch.no_grad():
+        net.weight.zero_()
+        net.bias.zero_()
+        t, h = inputs.slices["T"], outputs.slices["TPHYSTND"]
+        rate = outputs.factor[h.start + 3] / inputs.factor[t.start + 3] / DAY
+        net.weight[h.start + 3, t.start + 2: t.start + 5] = torch.tensor([-0.5, 1.0, -0.5]) * rate
+    rates = zigzag_growth(net, columns(inputs), inputs, outputs)["T"].numpy()
+    # bump at 3: heating 1.5 r at level 3 against |b|^2 = 1.5: r; at 2 or 4: -r there
+    # against the bump's -1/2: r / 3; elsewhere the bump does not reach level 3's row
+    np.testing.assert_allclose(rates[:, 3], 1.0, rtol=1e-6)
+    assert np.all(rates[:, [0, 1, 5]] == pytest.approx(0.0, abs=1e-9))
+    np.testing.assert_allclose(rates[:, [2, 4]], 1.0 / 3.0, rtol=1e-6)
+
+
+def test_no_seen_level_is_named():
+    inputs, outputs = layouts(0.02, masked=range(NLEV))
+    with pytest.raises(ValueError, match="sees no level of T"):
+        ZigzagPenalty(inputs, outputs, 1.0, 0.5, 0.05)
 
 
 def test_missing_variables_are_named():
@@ -138,7 +169,7 @@ def mean_growth(out, store, config):  # noqa: F811
     net = build_model(config.model, dataset.input_layout, dataset.output_layout)
     net.load_state_dict(torch.load(out / BEST, weights_only=False)["model"])
     rates = zigzag_growth(net.eval(), x, dataset.input_layout, dataset.output_layout)
-    return float(torch.relu(rates["T"]).mean() + torch.relu(rates["Q"]).mean())
+    return float(torch.relu(rates["T"]).nanmean() + torch.relu(rates["Q"]).nanmean())
 
 
 def test_training_with_the_penalty_learns_lower_growth(store, tmp_path):  # noqa: F811

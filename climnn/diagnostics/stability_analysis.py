@@ -242,14 +242,19 @@ class ColumnJacobian:
         return float(self.eigenvalues.real.max() * 86400.0)
 
     @property
-    def zigzag_per_day(self) -> tuple[float, float]:
-        """Growth rates (1/day) of a 2-Δσ zig-zag in T and of one in q under the heating's
-        and the moistening's linear response: p·J p / p·p with p_k = (-1)^k (the numbers
-        ``loss.zigzag_weight`` penalizes, climnn.training.vertical_modes)."""
+    def zigzag_per_day(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n,), (n,) 1/day: the growth rate of a 2-Δσ bump b_k = e_k - (e_{k-1} +
+        e_{k+1}) / 2 at each level k in T and in q under the heating's and the moistening's
+        linear response, b·J b / b·b (the numbers ``loss.zigzag_weight`` penalizes,
+        climnn.training.vertical_modes)."""
+        from climnn.training.vertical_modes import bumps
+
         n = len(self.matrix) // 2
-        p = (-1.0) ** np.arange(n)
-        blocks = (self.matrix[:n, :n], self.matrix[n:, n:])
-        return tuple(float(p @ block @ p / (p @ p) * 86400.0) for block in blocks)
+        b = bumps(np.ones(n, dtype=bool))
+        rates = []
+        for block in (self.matrix[:n, :n], self.matrix[n:, n:]):
+            rates.append(np.einsum("ki,ij,kj->k", b, block, b) / (b * b).sum(1) * 86400.0)
+        return rates[0], rates[1]
 
 
 def column_jacobian(model: DifferentiableModel, x: np.ndarray) -> ColumnJacobian:

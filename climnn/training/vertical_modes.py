@@ -1,20 +1,22 @@
 """A penalty on the network amplifying grid-scale vertical structure (``loss.zigzag_weight``).
 
 A network in the loop sees the temperature and humidity profiles its own tendencies made.
-If it heats the warm levels of a 2-Δσ zig-zag in T (or moistens the moist levels of one in
-q), the mode grows every step: nothing in a column model's training says how it should
-respond to structure the teacher's states never had. Measured on the SP hybrid's networks
-(README, "A network trained on SP data"): one step's heating along a 0.5 K zig-zag grows
-it by +0.02 to +0.05 per day in the median polar column (e-folding in 20-50 days, the time
-over which the runs' lower troposphere grew a zig-zag), where turbulence and radiation damp
-it in the teacher.
+If it heats a level warmer than its neighbours (or moistens one moister than them), that
+2-Δσ bump grows every step: nothing in a column model's training says how it should respond
+to structure the teacher's states never had. Measured on the SP hybrids' networks (README,
+"A network trained on SP data"): a 0.5 K bump at σ 0.82-0.90 grows by +0.07 to +0.25 per
+day under one step's heating in the median mid-latitude and polar column (e-folding in 4-15
+days), and those runs grew such a zig-zag there (polar σ 0.82, 0.86, 0.90 at 246, 285,
+267 K on day 120 of one), where turbulence and radiation damp it in the teacher.
 
-The penalty perturbs a quarter of each training batch: T by ``a s p_k`` and, separately,
-q by ``f s p_k q_k``, where ``p_k = (-1)^k`` on the levels the network sees, ``s = ±1`` at
-random, ``a = zigzag_temperature`` (K) and ``f = zigzag_humidity`` (a fraction of q). The
-growth rate of each perturbation under the network's one-step response is
+The penalty perturbs a quarter of each training batch at one level k a column, drawn at
+random among the levels the network sees: T by ``a s b_k`` and, separately, q by
+``f s b_k q``, where ``b_k = e_k - (e_{k-1} + e_{k+1}) / 2`` (the level against the mean of
+its neighbours, zero where the network does not see), ``s = ±1`` at random,
+``a = zigzag_temperature`` (K) and ``f = zigzag_humidity`` (a fraction of q). The growth
+rate of each perturbation under the network's one-step response is
 
-    g_T = sum_k dTPHYSTND_k dT_k / sum_k dT_k^2        g_q = sum_k dPHQ_k dq_k / sum_k dq_k^2
+    g_T = sum_j dTPHYSTND_j dT_j / sum_j dT_j^2        g_q = sum_j dPHQ_j dq_j / sum_j dq_j^2
 
 (1/s, from the differences of the physical outputs), and the penalty is
 ``zigzag_weight x (mean relu(g_T) + mean relu(g_q))`` in 1/day: damping (g < 0) is free,
@@ -56,9 +58,11 @@ class ZigzagPenalty(torch.nn.Module):
         self.outputs = {n: output_layout.slices[n] for _, n in PAIRS}
         for name, where in self.inputs.items():
             factor = input_layout.factor[where]
-            shown = factor != 0
-            pattern = np.where(shown, (-1.0) ** np.arange(factor.size), 0.0)
-            self.register_buffer(f"pattern_{name}", torch.tensor(pattern, dtype=torch.float32))
+            if not np.any(factor != 0):
+                raise ValueError(f"loss.zigzag_weight: the network sees no level of {name} "
+                                 "(data.masked_levels), so it has no bump to respond to")
+            self.register_buffer(f"bumps_{name}",
+                                 torch.tensor(bumps(factor != 0), dtype=torch.float32))
             self.register_buffer(f"in_factor_{name}", torch.tensor(factor, dtype=torch.float32))
             shift = input_layout.shift[where]
             self.register_buffer(f"in_shift_{name}", torch.tensor(shift, dtype=torch.float32))
@@ -67,13 +71,17 @@ class ZigzagPenalty(torch.nn.Module):
             inverse = np.divide(1.0, factor, out=np.zeros_like(factor), where=factor != 0)
             self.register_buffer(f"out_scale_{name}", torch.tensor(inverse, dtype=torch.float32))
 
-    def perturbations(self, z: torch.Tensor, sign: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{"T": (n, nlev) K, "Q": (n, nlev) kg/kg}: each column's zig-zag, ``sign`` (n, 1)
-        of ±1, in physical units (zero at the levels the network does not see)."""
+    def perturbation(self, z: torch.Tensor, name: str, sign: torch.Tensor,
+                     rows: torch.Tensor) -> torch.Tensor:
+        """(n, nlev): each column's bump in input ``name`` ("T": K, "Q": kg/kg), the row
+        ``rows`` (n,) of ``bumps_<name>`` signed by ``sign`` (n, 1) of ±1, in physical
+        units; q's a fraction of each level's q in ``z``."""
+        bump = sign * getattr(self, f"bumps_{name}")[rows]
+        if name == "T":
+            return self.temperature * bump
         q = z[:, self.inputs["Q"]] / torch.where(self.in_factor_Q != 0, self.in_factor_Q,
                                                  1.0) + self.in_shift_Q
-        return {"T": self.temperature * sign * self.pattern_T,
-                "Q": self.humidity * sign * self.pattern_Q * q.clamp_min(0)}
+        return self.humidity * bump * q.clamp_min(0)
 
     def moved(self, z: torch.Tensor, name: str, delta: torch.Tensor) -> torch.Tensor:
         """A copy of the normalized inputs ``z`` with input ``name`` moved by ``delta``."""
@@ -92,12 +100,13 @@ class ZigzagPenalty(torch.nn.Module):
         return (change * delta).sum(1) / size * SECONDS_PER_DAY
 
     def forward(self, model, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.pattern_T.device != z.device:
+        if self.bumps_T.device != z.device:
             self.to(z.device)
         n = max(1, len(z) // PERTURBED_SHARE)
         base = z[:n]
         sign = torch.randint(0, 2, (n, 1), device=z.device).to(z.dtype) * 2 - 1
-        deltas = self.perturbations(base, sign)
+        deltas = {name: self.perturbation(base, name, sign, torch.randint(
+            0, len(getattr(self, f"bumps_{name}")), (n,), device=z.device)) for name, _ in PAIRS}
         # one call: under DDP a step has one forward pass
         out = model(torch.cat([z] + [self.moved(base, name, deltas[name]) for name, _ in PAIRS]))
         prediction = out[: len(z)]
@@ -118,14 +127,32 @@ def zigzag_penalty(config, layouts) -> ZigzagPenalty | None:
                          config.zigzag_humidity)
 
 
+def bumps(shown: np.ndarray) -> np.ndarray:
+    """(levels shown, nlev): for each level k the network sees (``shown`` (nlev,) bool),
+    e_k - (e_{k-1} + e_{k+1}) / 2 with the unseen levels' entries zeroed."""
+    nlev = shown.size
+    rows = np.eye(nlev) - 0.5 * (np.eye(nlev, k=-1) + np.eye(nlev, k=1))
+    return (rows * shown)[shown]
+
+
 @torch.no_grad()
 def zigzag_growth(model, z: torch.Tensor, input_layout, output_layout, temperature: float = 0.5,
                   humidity: float = 0.05) -> dict[str, torch.Tensor]:
-    """Each column's growth rates (1/day) of a + zig-zag in T and in q under ``model``'s
-    one-step response: {"T": (batch,), "Q": (batch,)} (the penalty's numbers for every
-    column, sign +1), for diagnostics and tests."""
+    """Each column's growth rate (1/day) of a + bump at each level in T and in q under
+    ``model``'s one-step response: {"T": (batch, nlev), "Q": (batch, nlev)}, NaN at the
+    levels the network does not see (the penalty's numbers, for diagnostics and tests)."""
     rates = ZigzagPenalty(input_layout, output_layout, 1.0, temperature, humidity).to(z.device)
-    deltas = rates.perturbations(z, z.new_ones(len(z), 1))
     base = model(z)
-    return {name: rates.growth(base, model(rates.moved(z, name, deltas[name])), name,
-                               deltas[name]) for name, _ in PAIRS}
+    out = {}
+    for name, _ in PAIRS:
+        where = rates.inputs[name]
+        shown = np.flatnonzero(input_layout.factor[where] != 0)
+        growth = torch.full((len(z), where.stop - where.start), float("nan"), dtype=z.dtype,
+                            device=z.device)
+        for row, level in enumerate(shown):
+            index = torch.full((len(z),), row, dtype=torch.long, device=z.device)
+            delta = rates.perturbation(z, name, z.new_ones(len(z), 1), index)
+            moved = model(rates.moved(z, name, delta))
+            growth[:, level] = rates.growth(base, moved, name, delta)
+        out[name] = growth
+    return out
