@@ -143,11 +143,12 @@ def test_a_broken_optimizer_does_not_learn(store, tmp_path):
 # --------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("noise", [0.0, 0.1])
-def test_resume_gives_the_weights_of_an_uninterrupted_run(store, tmp_path, noise):
-    """Also with loss.input_noise: the noise's generator is torch's, kept in checkpoints."""
+@pytest.mark.parametrize("loss", [{}, {"input_noise": 0.1}, {"zigzag_weight": 1.0}])
+def test_resume_gives_the_weights_of_an_uninterrupted_run(store, tmp_path, loss):
+    """Also with loss.input_noise and loss.zigzag_weight: their draws come from torch's
+    generator, kept in checkpoints."""
     config = small_config(optimizer={"epochs": 4, "schedule": "step", "step_epochs": 1,
-                                     "step_factor": 0.5}, loss={"input_noise": noise})
+                                     "step_factor": 0.5}, loss=loss)
     train(config, store, tmp_path / "straight", progress=False)
     train(config, store, tmp_path / "stopped", progress=False, stop_after=2)
     assert len((tmp_path / "stopped" / METRICS).read_text().splitlines()) == 2
