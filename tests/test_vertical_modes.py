@@ -108,6 +108,21 @@ def test_a_level_s_own_feedback_is_found_at_that_level():
     np.testing.assert_allclose(rates[:, [2, 4]], 1.0 / 3.0, rtol=1e-6)
 
 
+def test_humidity_zero_penalizes_temperature_bumps_alone():
+    """zigzag_humidity 0: only T's bumps (a network growing q bumps costs nothing), and the
+    network needs no Q or PHQ."""
+    inputs, outputs = layouts(0.02)
+    net = linear_network(inputs, outputs, -1.0 / DAY, 2.0 / DAY)
+    z = columns(inputs)
+    assert float(ZigzagPenalty(inputs, outputs, 1.0, 0.5, 0.05)(net, z)[1]) > 1.9
+    assert float(ZigzagPenalty(inputs, outputs, 1.0, 0.5, 0.0)(net, z)[1]) == 0.0
+    only_t = VectorLayout(("T", "PS"), (NLEV, 1), ("K", "Pa"), np.zeros(NLEV + 1),
+                          np.ones(NLEV + 1))
+    ZigzagPenalty(only_t, outputs, 1.0, 0.5, 0.0)  # no Q needed
+    with pytest.raises(ValueError, match=r"\['Q'\] are not there"):
+        ZigzagPenalty(only_t, outputs, 1.0, 0.5, 0.05)
+
+
 def test_no_seen_level_is_named():
     inputs, outputs = layouts(0.02, masked=range(NLEV))
     with pytest.raises(ValueError, match="sees no level of T"):
@@ -118,7 +133,7 @@ def test_missing_variables_are_named():
     inputs = VectorLayout(("T", "PS"), (NLEV, 1), ("K", "Pa"), np.zeros(NLEV + 1),
                           np.ones(NLEV + 1))
     outputs = layouts(0.02)[1]
-    with pytest.raises(ValueError, match=r"zigzag_weight needs .*\['Q'\]"):
+    with pytest.raises(ValueError, match=r"zigzag_weight needs .*\['Q'\] are not there"):
         ZigzagPenalty(inputs, outputs, 1.0, 0.5, 0.05)
 
 

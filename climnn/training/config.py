@@ -165,7 +165,7 @@ class LossConfig:
     # 0: none
     zigzag_weight: float = _declared(0.0, NON_NEGATIVE)
     zigzag_temperature: float = _declared(0.5, POSITIVE)  # K
-    zigzag_humidity: float = _declared(0.05, POSITIVE)  # fraction of each level's q
+    zigzag_humidity: float = _declared(0.05, NON_NEGATIVE)  # of each level's q; 0: T only
 
 
 @dataclass

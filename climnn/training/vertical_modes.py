@@ -13,7 +13,8 @@ The penalty perturbs a quarter of each training batch at one level k a column, d
 random among the levels the network sees: T by ``a s b_k`` and, separately, q by
 ``f s b_k q``, where ``b_k = e_k - (e_{k-1} + e_{k+1}) / 2`` (the level against the mean of
 its neighbours, zero where the network does not see), ``s = ±1`` at random,
-``a = zigzag_temperature`` (K) and ``f = zigzag_humidity`` (a fraction of q). The growth
+``a = zigzag_temperature`` (K) and ``f = zigzag_humidity`` (a fraction of q; 0: T's
+bumps alone, and then the network needs neither Q nor PHQ). The growth
 rate of each perturbation under the network's one-step response is
 
     g_T = sum_j dTPHYSTND_j dT_j / sum_j dT_j^2        g_q = sum_j dPHQ_j dq_j / sum_j dq_j^2
@@ -47,15 +48,17 @@ class ZigzagPenalty(torch.nn.Module):
     def __init__(self, input_layout, output_layout, weight: float, temperature: float,
                  humidity: float):
         super().__init__()
-        missing = [n for pair in PAIRS for n, layout in zip(pair, (input_layout, output_layout),
-                                                             strict=True)
+        self.pairs = PAIRS if humidity > 0 else PAIRS[:1]  # humidity 0: T's bumps only
+        missing = [n for pair in self.pairs
+                   for n, layout in zip(pair, (input_layout, output_layout), strict=True)
                    if n not in layout.slices]
         if missing:
-            raise ValueError(f"loss.zigzag_weight needs the inputs T, Q and the outputs "
-                             f"TPHYSTND, PHQ; {missing} are not in data.inputs / data.outputs")
+            needed = [n for pair in zip(*self.pairs) for n in pair]
+            raise ValueError(f"loss.zigzag_weight needs {needed} among data.inputs and "
+                             f"data.outputs; {missing} are not there")
         self.weight, self.temperature, self.humidity = weight, temperature, humidity
-        self.inputs = {n: input_layout.slices[n] for n, _ in PAIRS}
-        self.outputs = {n: output_layout.slices[n] for _, n in PAIRS}
+        self.inputs = {n: input_layout.slices[n] for n, _ in self.pairs}
+        self.outputs = {n: output_layout.slices[n] for _, n in self.pairs}
         for name, where in self.inputs.items():
             factor = input_layout.factor[where]
             if not np.any(factor != 0):
@@ -106,12 +109,14 @@ class ZigzagPenalty(torch.nn.Module):
         base = z[:n]
         sign = torch.randint(0, 2, (n, 1), device=z.device).to(z.dtype) * 2 - 1
         deltas = {name: self.perturbation(base, name, sign, torch.randint(
-            0, len(getattr(self, f"bumps_{name}")), (n,), device=z.device)) for name, _ in PAIRS}
+            0, len(getattr(self, f"bumps_{name}")), (n,), device=z.device))
+            for name, _ in self.pairs}
         # one call: under DDP a step has one forward pass
-        out = model(torch.cat([z] + [self.moved(base, name, deltas[name]) for name, _ in PAIRS]))
+        out = model(torch.cat([z] + [self.moved(base, name, deltas[name])
+                                     for name, _ in self.pairs]))
         prediction = out[: len(z)]
         penalty = z.new_zeros(())
-        for k, (name, _) in enumerate(PAIRS):
+        for k, (name, _) in enumerate(self.pairs):
             response = out[len(z) + k * n: len(z) + (k + 1) * n]
             penalty = penalty + torch.relu(self.growth(prediction[:n], response, name,
                                                        deltas[name])).mean()
