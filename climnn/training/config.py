@@ -45,7 +45,8 @@ MODEL_KINDS = ("seed_mlp", "constrained", "linearized")
 # svd: Zhang, Lei & Dhillon 2018; symmetric: Hu, Zagoruyko & Komodakis 2019
 LAYERS = ("dense", "svd", "symmetric")
 ACTIVATIONS = ("leaky_relu", "relu", "tanh", "gelu")
-LOSSES = ("mse", "mae", "mse_budget")  # mse_budget: mse + budget_weight x budget residuals
+# mse_budget: mse + budget_weight x budget residuals; huber: smooth L1 (losses.py)
+LOSSES = ("mse", "mae", "huber", "mse_budget")
 # uniform: every normalized output entry alike; variance: each divided by its variance
 OUTPUT_WEIGHTS = ("uniform", "variance")
 SCHEDULES = ("constant", "step", "cosine")
@@ -150,6 +151,9 @@ class LossConfig:
     kind: str = _declared("mse", one_of(LOSSES))
     # mse_budget: weight of the budget residuals' mean square beside the MSE
     budget_weight: float = _declared(1.0, NON_NEGATIVE)
+    # huber: errors within huber_delta x each output entry's std cost as squares, beyond as
+    # absolute values (climnn.training.losses)
+    huber_delta: float = _declared(1.0, POSITIVE)
     # variance: each output entry's error over its variance in the statistics, so that the
     # small upper levels count as much as the rest (climnn.training.losses.output_weights)
     output_weights: str = _declared("uniform", one_of(OUTPUT_WEIGHTS))

@@ -1,4 +1,4 @@
-"""Training losses, chosen by ``loss.kind``: mse, mae and mse_budget.
+"""Training losses, chosen by ``loss.kind``: mse, mae, huber and mse_budget.
 
 Every loss is called as ``loss(prediction, target, inputs)`` on the normalized vectors
 (batch, n_out), (batch, n_out) and (batch, n_in) and returns a scalar tensor; mse and mae
@@ -12,6 +12,14 @@ scaling (energy units) leaves them almost out of the loss: the per-level R^2 tar
 training issue fail there first. An entry's variance is floored at ``variance_floor`` x the
 largest of its variable's levels, so that levels with nothing to learn (stratospheric
 moistening, ~1e-35) do not take over. The weights average to one.
+
+``huber`` is MAE's robustness with MSE's mean: each entry's error r costs r^2 / (2 delta)
+within delta of the target and |r| - delta / 2 beyond (Huber's loss over delta, torch's
+smooth L1), with delta = ``huber_delta`` x the entry's standard deviation in the store's
+statistics (normalized). MAE fits the conditional median, which for skewed targets (SP
+heating: intermittent convection) is not the mean the budgets and the climate need; MSE
+fits the mean but is pulled by rare extreme samples (README, "A network trained on SP
+data").
 
 ``mse_budget`` is the soft constraint of Beucler et al. (2021, PRL): the MSE of the
 normalized outputs plus ``budget_weight`` x the mean of the squared column energy and water
@@ -45,12 +53,22 @@ torch = import_torch("climnn.training (training)")
 BUDGET_SCALE = 1e3
 
 
-def build_loss(config, layouts, geometry: dict, weights: np.ndarray | None = None):
+def build_loss(config, layouts, geometry: dict, weights: np.ndarray | None = None,
+               spread: np.ndarray | None = None):
     """The loss of a ``LossConfig`` for the (input, output) ``VectorLayout`` pair
     ``layouts`` of a store of column geometry ``geometry`` (``column_geometry``);
-    ``weights`` (n_out,): each output entry's weight in the mean square (None: all 1)."""
+    ``weights`` (n_out,): each output entry's weight in the mean square (None: all 1);
+    ``spread`` (n_out,): each normalized output entry's standard deviation
+    (:func:`output_spread`), needed by ``huber``."""
     if config.kind == "mse_budget":
         return BudgetLoss(*layouts, geometry, config.budget_weight, weights)
+    if config.kind == "huber":
+        if spread is None:
+            raise ValueError("loss.kind 'huber' needs the outputs' spread (output_spread)")
+        delta = torch.tensor(np.maximum(config.huber_delta * spread, np.finfo(np.float32).tiny),
+                             dtype=torch.float32)
+        root = None if weights is None else torch.tensor(np.sqrt(weights), dtype=torch.float32)
+        return functools.partial(smooth_l1, delta, root)
     if weights is None:
         plain = {"mse": torch.nn.functional.mse_loss, "mae": torch.nn.functional.l1_loss}
         return functools.partial(_ignoring_inputs, plain[config.kind])
@@ -72,6 +90,25 @@ def weighted_mae(weights, prediction, target, inputs=None):
     """mean over batch and entries of sqrt(weights) x |prediction - target|."""
     weights = weights.to(prediction.device, prediction.dtype)
     return ((prediction - target).abs() * weights.sqrt()).mean()
+
+
+def smooth_l1(delta, root_weights, prediction, target, inputs=None):
+    """mean over batch and entries of [root_weights x] Huber(r; delta) / delta, r the
+    error: r^2 / (2 delta) for |r| <= delta, |r| - delta / 2 beyond; delta (n_out,)."""
+    delta = delta.to(prediction.device, prediction.dtype)
+    error = (prediction - target).abs()
+    cost = torch.where(error <= delta, 0.5 * error.square() / delta, error - 0.5 * delta)
+    if root_weights is not None:
+        cost = cost * root_weights.to(prediction.device, prediction.dtype)
+    return cost.mean()
+
+
+def output_spread(layout, stats) -> np.ndarray:
+    """(n_out,) float64: each normalized output entry's standard deviation, the store's
+    statistics' ``X_std`` per level times the layout's factor."""
+    return np.concatenate([
+        np.atleast_1d(np.asarray(stats[f"{name}_std"].values, dtype=np.float64))
+        * np.abs(layout.factor[where]) for name, where in layout.slices.items()])
 
 
 def output_weights(config, layout, stats) -> np.ndarray | None:

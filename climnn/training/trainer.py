@@ -39,7 +39,7 @@ from climnn.extras import import_torch
 from climnn.models import build_model, column_geometry
 from climnn.training import distributed
 from climnn.training.config import TrainConfig, train_config_from_dict
-from climnn.training.losses import build_loss, output_weights
+from climnn.training.losses import build_loss, output_spread, output_weights
 from climnn.training.split import split_times
 from climnn.training.tensorboard_log import TensorBoardLog
 from climnn.training.vertical_modes import ZigzagPenalty, zigzag_penalty
@@ -121,8 +121,11 @@ def train(config: TrainConfig, store, out: str | Path, *, epochs: int | None = N
     torch.manual_seed(config.seed)
     geometry = column_geometry(store, config.data.surface_flux_convention)
     model = build_model(config.model, *layouts, geometry).to(device)
+    stats = load_statistics(store)
     loss_fn = build_loss(config.loss, layouts, geometry,
-                         output_weights(config.loss, layouts[1], load_statistics(store)))
+                         output_weights(config.loss, layouts[1], stats),
+                         output_spread(layouts[1], stats) if config.loss.kind == "huber"
+                         else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     state = LoopState(history=[])
     if resume:

@@ -53,7 +53,7 @@ class ZigzagPenalty(torch.nn.Module):
                    for n, layout in zip(pair, (input_layout, output_layout), strict=True)
                    if n not in layout.slices]
         if missing:
-            needed = [n for pair in zip(*self.pairs) for n in pair]
+            needed = [n for names in zip(*self.pairs, strict=True) for n in names]
             raise ValueError(f"loss.zigzag_weight needs {needed} among data.inputs and "
                              f"data.outputs; {missing} are not there")
         self.weight, self.temperature, self.humidity = weight, temperature, humidity
