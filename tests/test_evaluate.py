@@ -26,7 +26,7 @@ def numpy_r2(truth, predicted):
     return 1 - ((predicted - truth) ** 2).sum(0) / ((truth - truth.mean(0)) ** 2).sum(0)
 
 
-def test_streamed_r2_and_rmse_equal_numpys_on_the_whole_array():
+def test_streamed_r2_rmse_and_bias_equal_numpys_on_the_whole_array():
     rng = np.random.default_rng(0)
     truth = 300.0 + rng.standard_normal((1000, 5)) * [1.0, 2.0, 1e-3, 5.0, 0.5]
     predicted = truth + 0.3 * rng.standard_normal(truth.shape)
@@ -43,7 +43,14 @@ def test_streamed_r2_and_rmse_equal_numpys_on_the_whole_array():
         mine = group == g
         np.testing.assert_allclose(grouped.r2()[g], numpy_r2(truth[mine], predicted[mine]),
                                    rtol=1e-9)
+    np.testing.assert_allclose(moments.bias()[0], (predicted - truth).mean(0), atol=1e-12)
+    for g in range(3):
+        mine = group == g
+        np.testing.assert_allclose(grouped.bias()[g], (predicted - truth)[mine].mean(0),
+                                   atol=1e-12)
     pooled = slice(1, 4)
+    assert moments.bias(pooled)[0] == pytest.approx((predicted - truth)[:, pooled].mean(),
+                                                    abs=1e-12)
     sse = ((predicted - truth)[:, pooled] ** 2).sum()
     sst = ((truth - truth.mean(0))[:, pooled] ** 2).sum()
     assert moments.r2(pooled)[0] == pytest.approx(1 - sse / sst, rel=1e-9)
@@ -100,6 +107,10 @@ def test_evaluate_writes_metrics_and_plots(trained, tmp_path, capsys):
     assert metrics["test"]["time_indices"] == [15, 17]  # [0.85, 1.0) of 18 steps
     heating = metrics["variables"]["TPHYSTND"]
     assert len(heating["levels"]["r2"]) == 10 and 0.0 < heating["r2"] < 1.0
+    level_bias = np.array(heating["levels"]["bias"])
+    assert heating["bias"] == pytest.approx(level_bias.mean(), rel=1e-9)
+    assert heating["largest_bias"] == level_bias[np.argmax(np.abs(level_bias))]
+    assert "worst bias" in printed
     pressure = np.array(metrics["level_pressure_pa"])
     assert np.all(np.diff(pressure) > 0) and 9e4 < pressure[-1] < 1.1e5
     assert set(metrics["column_integrals"]) == {"heating", "moistening"}

@@ -26,8 +26,9 @@ BAND_DEGREES = 5.0
 
 
 class Moments:
-    """Sums over samples of truth and squared error for ``size`` entries in ``groups``
-    groups (e.g. latitudes): counts, sum and sum of squares of (truth - shift), SSE."""
+    """Sums over samples of truth and error for ``size`` entries in ``groups`` groups (e.g.
+    latitudes): counts, sum and sum of squares of (truth - shift), the sum of errors and
+    SSE."""
 
     def __init__(self, size: int, groups: int = 1):
         self.groups, self.size = groups, size
@@ -35,6 +36,7 @@ class Moments:
         self.total = np.zeros((groups, size))
         self.squares = np.zeros((groups, size))
         self.sse = np.zeros((groups, size))
+        self.errors = np.zeros((groups, size))
         self.shift: np.ndarray | None = None
 
     def add(self, truth: np.ndarray, predicted: np.ndarray,
@@ -46,7 +48,8 @@ class Moments:
             self.shift = truth.mean(0)
         d = truth - self.shift
         for sums, values in ((self.count, np.ones((len(truth), 1))), (self.total, d),
-                             (self.squares, d * d), (self.sse, error * error)):
+                             (self.squares, d * d), (self.sse, error * error),
+                             (self.errors, error)):
             if group is None:
                 sums[0] += values.sum(0)
                 continue
@@ -93,6 +96,14 @@ class Moments:
         if pooled is not None:
             return np.sqrt(self.sse[:, pooled].sum(1) / (n[:, 0] * (pooled.stop - pooled.start)))
         return np.sqrt(self.sse / n)
+
+    def bias(self, pooled: slice | None = None) -> np.ndarray:
+        """(groups, size) mean error, prediction - truth; with ``pooled`` over those
+        entries: (groups,)."""
+        n = np.maximum(self.count, 1)
+        if pooled is not None:
+            return self.errors[:, pooled].sum(1) / (n[:, 0] * (pooled.stop - pooled.start))
+        return self.errors / n
 
     def mean(self) -> np.ndarray:
         """(groups, size) mean of the truth."""

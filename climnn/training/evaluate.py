@@ -10,11 +10,14 @@ STORE's statistics), so that any store of the same variables and levels can be e
 
 Metrics, in the store's units (``metrics.json``): R² and RMSE of every output (pooled over
 its levels: 1 - sum SSE / sum SST, SST about each level's mean) and of every level with the
-level's mean pressure; column-integrated heating sum cp TPHYSTND dp/g and moistening
-sum Lv PHQ dp/g (W m-2); R² by latitude of the surface outputs and the two integrals; the
-column energy (W m-2) and water (kg m-2 s-1) budget residuals (``climnn.models.budgets``)
-of the network's outputs, and of the store's true outputs as a sanity figure (round-off for
-a teacher store). Budget terms the network does not predict are taken from the store.
+level's mean pressure; the mean error (bias, prediction - truth) of every level, its mean
+over the levels and the level's of largest size (``largest_bias``: a network fitted to the
+median of skewed targets, loss.kind mae, is biased where the mean and median part);
+column-integrated heating sum cp TPHYSTND dp/g and moistening sum Lv PHQ dp/g (W m-2); R²
+by latitude of the surface outputs and the two integrals; the column energy (W m-2) and
+water (kg m-2 s-1) budget residuals (``climnn.models.budgets``) of the network's outputs,
+and of the store's true outputs as a sanity figure (round-off for a teacher store). Budget
+terms the network does not predict are taken from the store.
 
 This module runs the network and reads the store; the statistics live in
 ``climnn.diagnostics.offline_skill`` and the figures in ``climnn.diagnostics.skill_plots``,
@@ -306,12 +309,15 @@ def _metrics(trained: Trained, store: Path, ds: xr.Dataset, times: np.ndarray,
     ps_mean = acc.ps_total / acc.count
     pressure = ds["hyam"].values * float(ds["P0"]) + ds["hybm"].values * ps_mean
     r2, rmse = acc.all.r2(scale=_variable_scale(acc.all, layout))[0], acc.all.rmse()[0]
+    bias = acc.all.bias()[0]
     variables = {}
     for name, units, where in zip(layout.names, layout.units, layout.slices.values(),
                                   strict=True):
-        entry = {"units": units, "r2": acc.all.r2(where)[0], "rmse": acc.all.rmse(where)[0]}
+        entry = {"units": units, "r2": acc.all.r2(where)[0], "rmse": acc.all.rmse(where)[0],
+                 "bias": acc.all.bias(where)[0],
+                 "largest_bias": float(bias[where][np.argmax(np.abs(bias[where]))])}
         if where.stop - where.start > 1:
-            entry["levels"] = {"r2": r2[where], "rmse": rmse[where]}
+            entry["levels"] = {"r2": r2[where], "rmse": rmse[where], "bias": bias[where]}
         variables[name] = entry
     stamps = ds["time"].values
     columns = {name: {"units": "W m-2", "r2": acc.columns.r2()[0][i],
@@ -373,12 +379,13 @@ def summary_table(metrics: dict) -> str:
              f"epoch {metrics['epoch']}) on {metrics['store']}",
              f"test period: {test['time_range'][0]} to {test['time_range'][1]}, "
              f"{test['n_times']} steps, {test['n_samples']} samples", "",
-             f"{'output':<22}{'R2':>9}{'RMSE':>13}  units"]
+             f"{'output':<22}{'R2':>9}{'RMSE':>13}{'worst bias':>13}  units"]
     rows = [(n, v) for n, v in metrics["variables"].items()]
     rows += [(f"column {n}", v) for n, v in metrics["column_integrals"].items()]
     for name, entry in rows:
         lines.append(f"{name:<22}{number(entry['r2'], '9.4f')}"
-                     f"{number(entry['rmse'], '13.4g')}  {entry['units']}")
+                     f"{number(entry['rmse'], '13.4g')}"
+                     f"{number(entry.get('largest_bias'), '13.4g')}  {entry['units']}")
     budgets = metrics["budgets"]
     if "missing" in budgets:
         lines.append(f"\nbudgets: not computed, the store lacks {budgets['missing']}")
