@@ -111,6 +111,8 @@ def test_evaluate_writes_metrics_and_plots(trained, tmp_path, capsys):
     assert heating["bias"] == pytest.approx(level_bias.mean(), rel=1e-9)
     assert heating["largest_bias"] == level_bias[np.argmax(np.abs(level_bias))]
     assert "worst bias" in printed
+    row = next(line for line in printed.splitlines() if line.startswith("column heating"))
+    assert row.split()[-3:] == ["-", "W", "m-2"], row  # no bias of its own: '-', spaced
     pressure = np.array(metrics["level_pressure_pa"])
     assert np.all(np.diff(pressure) > 0) and 9e4 < pressure[-1] < 1.1e5
     assert set(metrics["column_integrals"]) == {"heating", "moistening"}

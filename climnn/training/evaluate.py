@@ -371,8 +371,8 @@ def command_evaluate(args) -> int:
 def summary_table(metrics: dict) -> str:
     """A readable table of the headline figures."""
 
-    def number(value, spec):
-        return "-" if value is None else format(value, spec)
+    def number(value, spec):  # spec: width.precision + type; '-' in the same width
+        return format("-", f">{spec.split('.')[0]}") if value is None else format(value, spec)
 
     test = metrics["test"]
     lines = [f"{metrics['train_dir']} ({metrics['model']}, {metrics['checkpoint']} weights, "
