@@ -7,7 +7,10 @@ to structure the teacher's states never had. Measured on the SP hybrids' network
 "A network trained on SP data"): a 0.5 K bump at σ 0.82-0.90 grows by +0.07 to +0.25 per
 day under one step's heating in the median mid-latitude and polar column (e-folding in 4-15
 days), and those runs grew such a zig-zag there (polar σ 0.82, 0.86, 0.90 at 246, 285,
-267 K on day 120 of one), where turbulence and radiation damp it in the teacher.
+267 K on day 120 of one), where turbulence and radiation damp it in the teacher. Trained
+with the penalty those networks damp such bumps, but their runs still drift (README: the
+drift comes from the states the runs reach, where the penalty measured on the training
+columns says nothing); the penalty and its diagnostic stay as tools.
 
 The penalty perturbs a quarter of each training batch at one level k a column, drawn at
 random among the levels the network sees: T by ``a s b_k`` and, separately, q by
