@@ -164,9 +164,9 @@ class LossConfig:
     # inputs (Bishop 1995); 0: none
     input_noise: float = _declared(0.0, NON_NEGATIVE)
     # weight of the penalty on growing 2-dsigma vertical modes: the mean positive growth
-    # rate (1/day) of a zig-zag of zigzag_temperature K in T, and of one of zigzag_humidity
-    # x q in q, under the network's heating and moistening (climnn.training.vertical_modes);
-    # 0: none
+    # rate (1/day) of a bump at one level (against its neighbours' mean) of
+    # zigzag_temperature K in T, and of zigzag_humidity x q in q, under the network's
+    # heating and moistening (climnn.training.vertical_modes); 0: none
     zigzag_weight: float = _declared(0.0, NON_NEGATIVE)
     zigzag_temperature: float = _declared(0.5, POSITIVE)  # K
     zigzag_humidity: float = _declared(0.05, NON_NEGATIVE)  # of each level's q; 0: T only
