@@ -118,12 +118,9 @@ def output_weights(config, layout, stats) -> np.ndarray | None:
     ``X_std`` per level times the layout's factor is each entry's normalized spread."""
     if config.output_weights == "uniform":
         return None
-    variance = []
-    for name, where in layout.slices.items():
-        std = np.atleast_1d(np.asarray(stats[f"{name}_std"].values, dtype=np.float64))
-        var = (std * layout.factor[where]) ** 2
-        variance.append(np.maximum(var, config.variance_floor * var.max()))
-    variance = np.concatenate(variance)
+    variance = output_spread(layout, stats) ** 2
+    for where in layout.slices.values():
+        variance[where] = np.maximum(variance[where], config.variance_floor * variance[where].max())
     if not np.all(variance > 0):
         empty = [n for n, w in layout.slices.items() if not np.all(variance[w] > 0)]
         raise ValueError(f"loss.output_weights 'variance': the outputs {empty} do not vary "
